@@ -1,0 +1,76 @@
+"""Livery: the cloud side of a white-label CRM-integration desktop client."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from sqlalchemy import event
+
+from app import db
+from app.config import Settings
+from app.problems import register_error_handlers
+from app.storage import build_stores
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """The application factory: settings, database, storage, blueprints, error handlers."""
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level)
+    app = Flask(__name__)
+    app.config["LIVERY"] = settings
+    app.config["LIVERY_DISCOVERY_CACHE_CONTROL"] = (
+        f"public, max-age={settings.discovery_max_age}, s-maxage={settings.discovery_shared_max_age}, must-revalidate"
+    )
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_installer_bytes + 1024 * 1024
+    app.json.sort_keys = False
+
+    engine = db.make_engine(settings.database_url)
+    db.init_app(app, engine)
+    if settings.auto_create_schema:
+        _create_schema(engine)
+    app.extensions["livery.stores"] = build_stores(settings)
+    _init_public_answers(app, settings)
+
+    from app import cli, health
+    from app.api.public import bp as public_bp
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(public_bp)
+    health.add_security_headers(app)
+    register_error_handlers(app)
+    cli.register(app)
+    return app
+
+
+def _create_schema(engine) -> None:
+    from app.models import Base
+
+    Base.metadata.create_all(engine)
+
+
+def _init_public_answers(app: Flask, settings: Settings) -> None:
+    from app.api.public.cache import PublicAnswers
+    from app.freshness.services import PENDING_KEY
+
+    make_session = app.extensions["livery.sessionmaker"]
+    answers = PublicAnswers(
+        make_session,
+        base_url=settings.public_base_url,
+        standard_viewer_url=settings.standard_viewer_url,
+        interval=settings.freshness_interval,
+    )
+    app.extensions["livery.public"] = answers
+
+    # Changes committed by this process take effect here at once; other processes see them
+    # through the change log within one freshness interval.
+    @event.listens_for(make_session, "after_commit")
+    def _apply(session):
+        changes = session.info.pop(PENDING_KEY, [])
+        if changes:
+            answers.apply(changes)
+
+    @event.listens_for(make_session, "after_soft_rollback")
+    def _forget(session, _transaction):
+        if not session.in_transaction():
+            session.info.pop(PENDING_KEY, None)

@@ -1,0 +1,1 @@
+"""The two HTTP surfaces: ``public`` (installed clients) and ``admin`` (partners and operators)."""

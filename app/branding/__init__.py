@@ -1,0 +1,1 @@
+"""Brands, their revisions and assets, and the access codes installed clients launch with."""

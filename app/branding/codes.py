@@ -1,0 +1,63 @@
+"""Access codes: generation, normalisation and digests (pure).
+
+A code is 24 Crockford base32 symbols (120 random bits) plus one Luhn mod 32 check symbol,
+shown in five groups of five: ``7K3QM-XP2RD-9VB4T-HN6WY-C0FJA``. Reading is forgiving: case,
+hyphens and spaces do not matter, and I/L read as 1, O as 0. Only the sha256 of the canonical
+form is ever stored, so the public path can be computed by a client for static hosting too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
+_ALIASES = str.maketrans({"I": "1", "L": "1", "O": "0", "-": None, " ": None})
+DATA_SYMBOLS = 24
+CODE_LENGTH = DATA_SYMBOLS + 1
+MAX_INPUT_LENGTH = 64
+PREFIX_LENGTH = 5
+
+
+def check_symbol(data: str) -> str:
+    """The Luhn mod 32 check symbol for ``data`` (canonical symbols only)."""
+    factor, total = 2, 0
+    for ch in reversed(data):
+        addend = factor * _VALUE[ch]
+        factor = 1 if factor == 2 else 2
+        total += addend // 32 + addend % 32
+    return ALPHABET[(32 - total % 32) % 32]
+
+
+def generate_code() -> str:
+    """A new random canonical code (25 symbols, no hyphens)."""
+    data = "".join(secrets.choice(ALPHABET) for _ in range(DATA_SYMBOLS))
+    return data + check_symbol(data)
+
+
+def normalise_code(raw: str) -> str | None:
+    """The canonical form of a typed or pasted code, or None when it cannot be a valid code."""
+    if not raw or len(raw) > MAX_INPUT_LENGTH or not raw.isascii():
+        return None
+    canonical = raw.upper().translate(_ALIASES)
+    if len(canonical) != CODE_LENGTH or any(ch not in _VALUE for ch in canonical):
+        return None
+    if check_symbol(canonical[:-1]) != canonical[-1]:
+        return None
+    return canonical
+
+
+def code_digest(canonical: str) -> str:
+    """The stored and published identifier of a code: sha256 of its canonical form, hex."""
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def format_code(canonical: str) -> str:
+    """The code as shown to people: groups of five joined by hyphens."""
+    return "-".join(canonical[i : i + 5] for i in range(0, len(canonical), 5))
+
+
+def code_prefix(canonical: str) -> str:
+    """The first symbols of a code, safe to list beside its label."""
+    return canonical[:PREFIX_LENGTH]

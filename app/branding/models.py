@@ -1,0 +1,98 @@
+"""Tables of the branding domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+
+CODE_KINDS = ("live", "test")
+CODE_STATUSES = ("active", "revoked")
+
+
+class Brand(Base):
+    """One white-label product. ``draft`` is the editable content; revisions are published copies."""
+
+    __tablename__ = "brands"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    draft: Mapped[dict] = mapped_column(JSON)
+    live_revision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("brand_revisions.id", use_alter=True, ondelete="SET NULL")
+    )
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_brands_partner_id_id", "partner_id", "id"),)
+
+
+class BrandRevision(Base):
+    """An immutable published copy of a brand's content.
+
+    ``content_revision`` is the number clients see: the first revision that had this exact content,
+    so a rollback shows the same document (and ETag) as the revision it restores.
+    """
+
+    __tablename__ = "brand_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    content: Mapped[dict] = mapped_column(JSON)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    content_revision: Mapped[int]
+    rollback_of: Mapped[int | None]
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(100), default="")
+
+    __table_args__ = (UniqueConstraint("brand_id", "number"),)
+
+
+class Asset(Base):
+    """An uploaded image, content-addressed; the bytes live in the assets object store."""
+
+    __tablename__ = "assets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    media_type: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int]
+    width: Mapped[int]
+    height: Mapped[int]
+    role: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("partner_id", "role", "sha256"),)
+
+
+class AccessCode(Base):
+    """A code installed clients launch with; only its sha256 digest is stored."""
+
+    __tablename__ = "access_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(8))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(8), default="active")
+    channel: Mapped[str | None] = mapped_column(String(63))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("access_codes.id", ondelete="SET NULL"))
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_access_codes_partner_id_id", "partner_id", "id"),)

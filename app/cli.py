@@ -1,0 +1,322 @@
+"""Operator commands: ``flask --app wsgi <group> <command>``.
+
+Until the admin API is in place these are how an operator works; afterwards they remain for
+bootstrap (the first operator key), scripting and the demo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from app import migrate
+from app.branding import codes
+from app.branding.content import CONTENT_FIELDS
+from app.branding.models import AccessCode, Brand
+from app.branding.services import (
+    add_asset,
+    create_brand,
+    find_code,
+    issue_code,
+    publish_draft,
+    revoke_code,
+    update_draft,
+)
+from app.config import REPO_ROOT
+from app.db import session
+from app.partners.models import Partner
+from app.partners.services import create_api_key, create_partner, set_partner_status
+from app.problems import Problem
+
+CLI_ACTOR = "cli:operator"
+DEMO_DIR = REPO_ROOT / "static_brands" / "demo"
+
+
+def _settings():
+    return current_app.config["LIVERY"]
+
+
+def _commit() -> None:
+    session().commit()
+
+
+def _emit(data: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        for key, value in data.items():
+            click.echo(f"{key}: {value}")
+
+
+def _parse_fields(pairs: tuple[str, ...]) -> dict:
+    """``--set name=value`` pairs; a value is JSON when it parses as JSON (null, numbers), else text."""
+    fields = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected name=value, got {pair!r}", param_hint="--set")
+        if name not in CONTENT_FIELDS and name != "install_folder":
+            raise click.BadParameter(f"unknown field {name!r}; fields: {', '.join(CONTENT_FIELDS)}", param_hint="--set")
+        try:
+            fields[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            fields[name] = raw
+    return fields
+
+
+def _partner(slug: str) -> Partner:
+    partner = session().scalar(select(Partner).where(Partner.slug == slug))
+    if partner is None:
+        raise click.ClickException(f"no partner {slug!r}")
+    return partner
+
+
+def _brand(brand_id: int) -> Brand:
+    brand = session().get(Brand, brand_id)
+    if brand is None:
+        raise click.ClickException(f"no brand {brand_id}")
+    return brand
+
+
+class _ProblemsAsClickErrors(click.Group):
+    """Show domain problems (validation errors, conflicts) as one clear line, exit code 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except Problem as exc:
+            raise click.ClickException(f"{exc.title}: {exc.detail}") from None
+
+
+db_cli = click.Group("db", help="Database schema (Alembic).")
+partner_cli = _ProblemsAsClickErrors("partner", help="Partners.")
+brand_cli = _ProblemsAsClickErrors("brand", help="Brands, drafts and publishing.")
+asset_cli = _ProblemsAsClickErrors("asset", help="Brand images.")
+code_cli = _ProblemsAsClickErrors("code", help="Access codes.")
+operator_cli = _ProblemsAsClickErrors("operator", help="Operator keys.")
+demo_cli = _ProblemsAsClickErrors("demo", help="Demo data for a first look.")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to REVISION (default: head)."""
+    migrate.upgrade(_settings().database_url, revision)
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (``base`` removes everything)."""
+    migrate.downgrade(_settings().database_url, revision)
+
+
+@partner_cli.command("create")
+@click.option("--slug", required=True)
+@click.option("--name", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def partner_create(slug: str, name: str, as_json: bool) -> None:
+    """Create a partner (status onboarding)."""
+    partner = create_partner(session(), slug=slug, name=name, actor=CLI_ACTOR)
+    _commit()
+    _emit({"id": partner.id, "slug": partner.slug, "status": partner.status}, as_json)
+
+
+@partner_cli.command("set-status")
+@click.argument("slug")
+@click.argument("status", type=click.Choice(["onboarding", "live", "suspended"]))
+def partner_set_status(slug: str, status: str) -> None:
+    """Move a partner to STATUS (suspended partners' codes answer 410)."""
+    set_partner_status(session(), _partner(slug), status, actor=CLI_ACTOR)
+    _commit()
+    click.echo(f"{slug}: {status}")
+
+
+@brand_cli.command("create")
+@click.option("--partner", "partner_slug", required=True)
+@click.option("--name", required=True, help="Internal name of the brand.")
+@click.option("--set", "pairs", multiple=True, help="field=value, repeatable.")
+@click.option("--json", "as_json", is_flag=True)
+def brand_create(partner_slug: str, name: str, pairs: tuple[str, ...], as_json: bool) -> None:
+    """Create a brand; its draft is the defaults plus --set fields."""
+    brand = create_brand(session(), _partner(partner_slug), name, _parse_fields(pairs), actor=CLI_ACTOR)
+    _commit()
+    _emit({"id": brand.id, "name": brand.name, "draft": brand.draft}, as_json)
+
+
+@brand_cli.command("edit")
+@click.argument("brand_id", type=int)
+@click.option("--set", "pairs", multiple=True, required=True, help="field=value, repeatable.")
+def brand_edit(brand_id: int, pairs: tuple[str, ...]) -> None:
+    """Change fields of a brand's draft (test codes see it at once)."""
+    brand = update_draft(session(), _brand(brand_id), _parse_fields(pairs), actor=CLI_ACTOR)
+    _commit()
+    click.echo(json.dumps(brand.draft, indent=2))
+
+
+@brand_cli.command("publish")
+@click.argument("brand_id", type=int)
+def brand_publish(brand_id: int) -> None:
+    """Publish the draft as the next revision (live codes see it)."""
+    revision, created = publish_draft(session(), _brand(brand_id), actor=CLI_ACTOR)
+    _commit()
+    click.echo(f"published revision {revision.number}" if created else f"unchanged: revision {revision.number} is live")
+
+
+@asset_cli.command("add")
+@click.option("--partner", "partner_slug", required=True)
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["tray_icon", "app_icon_windows", "app_icon_macos", "splash", "viewer_logo"]),
+)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def asset_add(partner_slug: str, role: str, path: Path) -> None:
+    """Upload an image for ROLE; prints its sha256 to use in the brand's draft."""
+    asset, _created = _add_asset(_partner(partner_slug), role, path)
+    _commit()
+    click.echo(asset.sha256)
+
+
+def _add_asset(partner: Partner, role: str, path: Path):
+    return add_asset(
+        session(),
+        current_app.extensions["livery.stores"].assets,
+        partner,
+        role,
+        path.read_bytes(),
+        actor=CLI_ACTOR,
+        filename=path.name,
+        max_bytes=_settings().max_asset_bytes,
+    )
+
+
+@code_cli.command("issue")
+@click.option("--brand", "brand_id", required=True, type=int)
+@click.option("--kind", type=click.Choice(["live", "test"]), default="live", show_default=True)
+@click.option("--label", default="")
+@click.option(
+    "--expires",
+    type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
+    help="UTC unless an offset is given.",
+)
+@click.option("--json", "as_json", is_flag=True)
+def code_issue(brand_id: int, kind: str, label: str, expires: datetime | None, as_json: bool) -> None:
+    """Issue an access code; it is shown once, only its digest is kept."""
+    if expires is not None and expires.tzinfo is None:
+        from datetime import UTC
+
+        expires = expires.replace(tzinfo=UTC)
+    code, plain = issue_code(session(), _brand(brand_id), kind=kind, actor=CLI_ACTOR, label=label, expires_at=expires)
+    _commit()
+    _emit({"code": plain, "kind": kind, "id": code.id, "discovery_url": _discovery_url(plain)}, as_json)
+
+
+@code_cli.command("revoke")
+@click.argument("code")
+def code_revoke(code: str) -> None:
+    """Revoke CODE; its clients get 410 from their next launch."""
+    row = find_code(session(), code)
+    if row is None:
+        raise click.ClickException("no such access code")
+    revoke_code(session(), row, actor=CLI_ACTOR)
+    _commit()
+    click.echo(f"revoked {row.prefix}…")
+
+
+@operator_cli.command("create-key")
+@click.option("--label", default="")
+@click.option("--json", "as_json", is_flag=True)
+def operator_create_key(label: str, as_json: bool) -> None:
+    """Create an operator API key (shown once)."""
+    key, plain = create_api_key(session(), role="operator", actor=CLI_ACTOR, label=label)
+    _commit()
+    _emit({"id": key.id, "key": plain, "role": "operator"}, as_json)
+
+
+def _discovery_url(plain: str) -> str:
+    return f"{_settings().public_base_url.rstrip('/')}/v1/discovery/{plain}"
+
+
+def demo_code(kind: str) -> str:
+    """The demo partner's fixed access code of ``kind``: the same on every machine, demo only."""
+    seed = hashlib.sha256(f"livery-demo-{kind}".encode()).digest()
+    data = "".join(codes.ALPHABET[b % 32] for b in seed[: codes.DATA_SYMBOLS])
+    return data + codes.check_symbol(data)
+
+
+DEMO_FIELDS = {
+    "product_name": "Acme Connect CRM",
+    "short_name": "Acme CRM",
+    "publisher": "Acme Communications Ltd",
+    "support_url": "https://support.acme-communications.example/crm",
+    "eula_url": "https://acme-communications.example/legal/eula",
+    "branding_level": "CI-C",
+    "licensing_method": "portal",
+    "upgrade_channel": "stable",
+    "splash_seconds": 3,
+    "viewer_name": "Acme CRM Viewer",
+    "viewer_primary_color": "#0b5fff",
+    "viewer_accent_color": "#ff7a00",
+}
+DEMO_IMAGES = {
+    "tray_icon": "tray_icon.ico",
+    "app_icon_windows": "app_icon.ico",
+    "app_icon_macos": "app_icon.icns",
+    "splash": "splash.png",
+    "viewer_logo": "viewer_logo.png",
+}
+
+
+@demo_cli.command("seed")
+@click.option("--json", "as_json", is_flag=True)
+def demo_seed(as_json: bool) -> None:
+    """Create (idempotently) a demo partner with a published CI-C brand and two access codes."""
+    db = session()
+    partner = db.scalar(select(Partner).where(Partner.slug == "demo"))
+    if partner is None:
+        partner = create_partner(db, slug="demo", name="Acme Communications (demo)", actor=CLI_ACTOR)
+    if partner.status != "live":
+        set_partner_status(db, partner, "live", actor=CLI_ACTOR)
+    fields = dict(DEMO_FIELDS)
+    for role, filename in DEMO_IMAGES.items():
+        asset, _ = _add_asset(partner, role, DEMO_DIR / filename)
+        fields[role] = asset.sha256
+    brand = db.scalar(select(Brand).where(Brand.partner_id == partner.id).order_by(Brand.id))
+    if brand is None:
+        brand = create_brand(db, partner, "Acme Connect", fields, actor=CLI_ACTOR)
+    elif any(brand.draft.get(k) != v for k, v in fields.items()):
+        update_draft(db, brand, fields, actor=CLI_ACTOR)
+    revision, _ = publish_draft(db, brand, actor=CLI_ACTOR)
+    plain_codes = {}
+    for kind in ("live", "test"):
+        plain = demo_code(kind)
+        row = db.scalar(select(AccessCode).where(AccessCode.digest == codes.code_digest(plain)))
+        if row is None:
+            issue_code(db, brand, kind=kind, actor=CLI_ACTOR, label=f"demo {kind}", plain=plain)
+        plain_codes[kind] = codes.format_code(plain)
+    _commit()
+    _emit(
+        {
+            "partner": partner.slug,
+            "brand_id": brand.id,
+            "revision": revision.number,
+            "live_code": plain_codes["live"],
+            "test_code": plain_codes["test"],
+            "discovery_url": _discovery_url(plain_codes["live"]),
+            "test_discovery_url": _discovery_url(plain_codes["test"]),
+        },
+        as_json,
+    )
+
+
+def register(app: Flask) -> None:
+    """Add the command groups to ``app``'s ``flask`` CLI."""
+    for group in (db_cli, partner_cli, brand_cli, asset_cli, code_cli, operator_cli, demo_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,104 @@
+"""Livery's settings: one object, read from ``LIVERY_*`` environment variables.
+
+Every setting has an embedded default that runs the service on one machine (SQLite file and
+local folders); nothing outside this module reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; raised at start-up, never later."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All configuration of one Livery process. Field ``x`` is read from ``LIVERY_X``."""
+
+    database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'livery.db'}"
+    public_base_url: str = "http://127.0.0.1:8000"
+    storage_backend: str = "local"  # local | s3
+    static_brands_dir: str = str(REPO_ROOT / "static_brands")
+    control_files_dir: str = str(REPO_ROOT / "control_files")
+    installers_dir: str = str(REPO_ROOT / "var" / "installers")
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_presign_seconds: int = 300
+    standard_viewer_url: str = "https://viewer.livery.example/standard"
+    max_asset_bytes: int = 5 * 1024 * 1024
+    max_installer_bytes: int = 2 * 1024 * 1024 * 1024
+    discovery_max_age: int = 0
+    discovery_shared_max_age: int = 1
+    freshness_interval: float = 1.0
+    signing_keys_dir: str = str(REPO_ROOT / "var" / "signing-keys")
+    signing_active_key: str = ""
+    static_publish_root: str = ""
+    auto_create_schema: bool = False
+    log_level: str = "WARNING"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from ``LIVERY_*`` variables, failing fast on a bad value."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = f"LIVERY_{f.name.upper()}"
+            if name not in environ:
+                continue
+            raw = environ[name]
+            if f.type == "bool":
+                values[f.name] = _bool(name, raw)
+            elif f.type == "int":
+                values[f.name] = _int(name, raw)
+            elif f.type == "float":
+                values[f.name] = _float(name, raw)
+            else:
+                values[f.name] = raw
+        return cls(**values).validated()
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        """A copy with some settings replaced (tests and CLI use this)."""
+        return replace(self, **overrides).validated()
+
+    def validated(self) -> Settings:
+        """Check combinations of settings; raise ConfigError on the first problem."""
+        if self.storage_backend not in {"local", "s3"}:
+            raise ConfigError("LIVERY_STORAGE_BACKEND must be 'local' or 's3'")
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise ConfigError("LIVERY_S3_BUCKET is required when LIVERY_STORAGE_BACKEND=s3")
+        if not self.public_base_url.startswith(("http://", "https://")):
+            raise ConfigError("LIVERY_PUBLIC_BASE_URL must be an http(s) URL")
+        if self.freshness_interval <= 0 or self.freshness_interval > 2:
+            raise ConfigError("LIVERY_FRESHNESS_INTERVAL must be in (0, 2] seconds")
+        return self

@@ -1,0 +1,20 @@
+"""Every table, imported in one place for Alembic and schema creation."""
+
+from app.audit.models import AuditEvent
+from app.branding.models import AccessCode, Asset, Brand, BrandRevision
+from app.db import Base
+from app.freshness.models import ChangeEvent
+from app.partners.models import ApiKey, OperatorSetting, Partner
+
+__all__ = [
+    "AccessCode",
+    "ApiKey",
+    "Asset",
+    "AuditEvent",
+    "Base",
+    "Brand",
+    "BrandRevision",
+    "ChangeEvent",
+    "OperatorSetting",
+    "Partner",
+]

@@ -1,0 +1,149 @@
+"""Partner services: onboarding, lifecycle, API keys and operator settings."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit.services import record_event
+from app.db import utcnow
+from app.freshness.services import announce_change
+from app.partners.models import KEY_ROLES, PARTNER_STATUSES, ApiKey, OperatorSetting, Partner
+from app.problems import Conflict, ValidationProblem
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+# onboarding -> live -> suspended, and a suspended partner may be reinstated
+STATUS_TRANSITIONS = {"onboarding": {"live", "suspended"}, "live": {"suspended"}, "suspended": {"live"}}
+KEY_PREFIX = "lvk_"
+SETTING_STANDARD_VIEWER_URL = "standard_viewer_url"
+
+
+def partner_snapshot(partner: Partner) -> dict[str, Any]:
+    """A partner as recorded in the audit log."""
+    return {"id": partner.id, "slug": partner.slug, "name": partner.name, "status": partner.status}
+
+
+def create_partner(session: Session, *, slug: str, name: str, actor: str) -> Partner:
+    """A new partner in status ``onboarding``."""
+    problems: dict[str, list[str]] = {}
+    if not SLUG_RE.match(slug or ""):
+        problems["slug"] = ["Must be 2-63 lower-case letters, digits and hyphens, starting with a letter or digit."]
+    if not name or not name.strip() or len(name) > 200:
+        problems["name"] = ["Must be 1-200 characters."]
+    if problems:
+        raise ValidationProblem(problems)
+    if session.scalar(select(Partner.id).where(Partner.slug == slug)) is not None:
+        raise Conflict(f"A partner with slug {slug!r} already exists.", code="duplicate_slug")
+    partner = Partner(slug=slug, name=name.strip())
+    session.add(partner)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="partner.create",
+        resource_type="partner",
+        resource_id=partner.id,
+        partner_id=partner.id,
+        after=partner_snapshot(partner),
+    )
+    return partner
+
+
+def set_partner_status(session: Session, partner: Partner, status: str, *, actor: str) -> Partner:
+    """Move a partner through its lifecycle; suspension makes every code answer 410."""
+    if status not in PARTNER_STATUSES:
+        raise ValidationProblem({"status": [f"Must be one of {', '.join(PARTNER_STATUSES)}."]})
+    if status == partner.status:
+        return partner
+    if status not in STATUS_TRANSITIONS[partner.status]:
+        raise ValidationProblem({"status": [f"A partner cannot go from {partner.status} to {status}."]})
+    before = partner_snapshot(partner)
+    partner.status = status
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="partner.set_status",
+        resource_type="partner",
+        resource_id=partner.id,
+        partner_id=partner.id,
+        before=before,
+        after=partner_snapshot(partner),
+    )
+    announce_change(session, "partner", partner.id)
+    return partner
+
+
+def key_digest(plain: str) -> str:
+    """The stored form of an API key."""
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+def create_api_key(
+    session: Session, *, role: str, actor: str, partner: Partner | None = None, label: str = ""
+) -> tuple[ApiKey, str]:
+    """A new API key; the plain key is returned once and never stored."""
+    if role not in KEY_ROLES or (role == "operator") != (partner is None):
+        raise ValidationProblem({"role": ["Operator keys have no partner; partner keys are admin or viewer."]})
+    plain = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        partner_id=partner.id if partner else None,
+        role=role,
+        digest=key_digest(plain),
+        prefix=plain[: len(KEY_PREFIX) + 6],
+        label=label,
+        created_by=actor,
+    )
+    session.add(key)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="api_key.create",
+        resource_type="api_key",
+        resource_id=key.id,
+        partner_id=key.partner_id,
+        after={"id": key.id, "role": role, "prefix": key.prefix, "label": label},
+    )
+    return key, plain
+
+
+def authenticate(session: Session, plain: str) -> ApiKey | None:
+    """The active key matching ``plain``, with its last-used time updated, or None."""
+    key = session.scalar(select(ApiKey).where(ApiKey.digest == key_digest(plain), ApiKey.revoked_at.is_(None)))
+    if key is not None:
+        key.last_used_at = utcnow()
+    return key
+
+
+def get_setting(session: Session, name: str, default: str) -> str:
+    """An operator setting, or ``default`` (the deployment's configuration) when never set."""
+    row = session.get(OperatorSetting, name)
+    return row.value if row is not None else default
+
+
+def set_setting(session: Session, name: str, value: str, *, actor: str, default: str) -> None:
+    """Change an operator setting; public answers that show it are refreshed."""
+    row = session.get(OperatorSetting, name)
+    before = {"value": row.value if row else default}
+    if row is None:
+        session.add(OperatorSetting(name=name, value=value))
+    else:
+        row.value = value
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="settings.update",
+        resource_type="setting",
+        resource_id=name,
+        partner_id=None,
+        before=before,
+        after={"value": value},
+    )
+    announce_change(session, "settings", name)

@@ -1,0 +1,1 @@
+"""Upgrade control: releases, channels and their control files, and the upgrade decision."""
