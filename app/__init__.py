@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
 
 from app import db
 from app.config import Settings
@@ -13,8 +14,11 @@ from app.problems import register_error_handlers
 from app.storage import build_stores
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """The application factory: settings, database, storage, blueprints, error handlers."""
+def create_app(settings: Settings | None = None, *, bind: Engine | Connection | None = None) -> Flask:
+    """The application factory: settings, database, storage, blueprints, error handlers.
+
+    ``bind`` replaces the engine built from the settings (tests pass a connection).
+    """
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level)
     app = Flask(__name__)
@@ -25,10 +29,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_installer_bytes + 1024 * 1024
     app.json.sort_keys = False
 
-    engine = db.make_engine(settings.database_url)
-    db.init_app(app, engine)
-    if settings.auto_create_schema:
-        _create_schema(engine)
+    bind = bind if bind is not None else db.make_engine(settings.database_url)
+    db.init_app(app, bind)
     app.extensions["livery.stores"] = build_stores(settings)
     _init_public_answers(app, settings)
 
@@ -41,12 +43,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     cli.register(app)
     return app
-
-
-def _create_schema(engine) -> None:
-    from app.models import Base
-
-    Base.metadata.create_all(engine)
 
 
 def _init_public_answers(app: Flask, settings: Settings) -> None:

@@ -64,7 +64,6 @@ class Settings:
     signing_keys_dir: str = str(REPO_ROOT / "var" / "signing-keys")
     signing_active_key: str = ""
     static_publish_root: str = ""
-    auto_create_schema: bool = False
     log_level: str = "WARNING"
 
     @classmethod

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, g
 from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -48,10 +48,18 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
-def init_app(app: Flask, engine: Engine) -> None:
-    """Attach the engine and a session factory to ``app``; close the request session at teardown."""
-    app.extensions["livery.engine"] = engine
-    app.extensions["livery.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+def init_app(app: Flask, bind: Engine | Connection) -> None:
+    """Attach the engine and a session factory to ``app``; close the request session at teardown.
+
+    ``bind`` may be a Connection inside an open transaction (tests): sessions then commit to
+    savepoints of it, and the test rolls everything back at the end.
+    """
+    app.extensions["livery.engine"] = bind if isinstance(bind, Engine) else bind.engine
+    if isinstance(bind, Connection):
+        factory = sessionmaker(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
+    else:
+        factory = sessionmaker(bind=bind, expire_on_commit=False)
+    app.extensions["livery.sessionmaker"] = factory
 
     @app.teardown_appcontext
     def _close_session(exc):

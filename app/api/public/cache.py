@@ -150,7 +150,7 @@ class PublicAnswers:
         with self._make_session() as session:
             last = latest_change_id(session)
             self._codes = {row.digest: _entry(row) for row in session.execute(select(*_CODE_COLUMNS))}
-            self._partners = dict(session.execute(select(Partner.id, Partner.status)).tuples().all())
+            self._partners = {row[0]: row[1] for row in session.execute(select(Partner.id, Partner.status))}
         self._documents.clear()
         self._last_change = last
         self._loaded = True
