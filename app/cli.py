@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app import migrate
@@ -84,7 +85,7 @@ def _brand(brand_id: int) -> Brand:
     return brand
 
 
-class _ProblemsAsClickErrors(click.Group):
+class _ProblemsAsClickErrors(AppGroup):
     """Show domain problems (validation errors, conflicts) as one clear line, exit code 1."""
 
     def invoke(self, ctx):
@@ -94,7 +95,7 @@ class _ProblemsAsClickErrors(click.Group):
             raise click.ClickException(f"{exc.title}: {exc.detail}") from None
 
 
-db_cli = click.Group("db", help="Database schema (Alembic).")
+db_cli = AppGroup("db", help="Database schema (Alembic).")
 partner_cli = _ProblemsAsClickErrors("partner", help="Partners.")
 brand_cli = _ProblemsAsClickErrors("brand", help="Brands, drafts and publishing.")
 asset_cli = _ProblemsAsClickErrors("asset", help="Brand images.")
