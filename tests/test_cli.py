@@ -39,8 +39,20 @@ def test_operator_workflow_from_partner_to_revoked_code(app, tmp_path):
     assert added.exit_code == 0, added.output
     sha = added.output.strip()
 
-    created = run(app, "brand", "create", "--partner", "globex", "--name", "Globex CRM", "--set",
-                  "product_name=Globex CRM", "--set", f"tray_icon={sha}", "--json")
+    created = run(
+        app,
+        "brand",
+        "create",
+        "--partner",
+        "globex",
+        "--name",
+        "Globex CRM",
+        "--set",
+        "product_name=Globex CRM",
+        "--set",
+        f"tray_icon={sha}",
+        "--json",
+    )
     assert created.exit_code == 0, created.output
     brand_id = json.loads(created.output)["id"]
     issued = json.loads(run(app, "code", "issue", "--brand", str(brand_id), "--json").output)

@@ -12,8 +12,12 @@ def test_readyz_checks_database_and_every_store(backend_app):
     response = backend_app.test_client().get("/readyz")
     assert response.status_code == 200
     checks = response.get_json()["checks"]
-    assert checks == {"database": "ok", "storage.assets": "ok", "storage.installers": "ok",
-                      "storage.control_files": "ok"}
+    assert checks == {
+        "database": "ok",
+        "storage.assets": "ok",
+        "storage.installers": "ok",
+        "storage.control_files": "ok",
+    }
 
 
 def test_readyz_reports_an_unreachable_store(make_app):

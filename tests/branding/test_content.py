@@ -42,8 +42,12 @@ def test_rule_violations_name_the_field(fields, field, needle):
 
 
 def test_ci_c_may_have_branded_viewer_settings():
-    content = new_content(branding_level="CI-C", viewer_name="Acme Viewer", viewer_primary_color="#0b5fff",
-                          viewer_url="https://viewer.acme.example")
+    content = new_content(
+        branding_level="CI-C",
+        viewer_name="Acme Viewer",
+        viewer_primary_color="#0b5fff",
+        viewer_url="https://viewer.acme.example",
+    )
     assert content_problems(content) == {}
 
 

@@ -47,5 +47,5 @@ def test_the_same_image_uploaded_twice_is_stored_once(app):
     partner_id = factories.make_partner(app)
     data = images.png(64, 64)
     assert factories.upload(app, partner_id, "splash", data) == factories.upload(app, partner_id, "splash", data)
-    stored = [k for k in app.extensions["livery.stores"].assets.keys()]
+    stored = list(app.extensions["livery.stores"].assets.keys())
     assert stored == [hashlib.sha256(data).hexdigest()]
