@@ -5,6 +5,7 @@ from app.branding.models import AccessCode, Asset, Brand, BrandRevision
 from app.db import Base
 from app.freshness.models import ChangeEvent
 from app.partners.models import ApiKey, OperatorSetting, Partner
+from app.upgrades.models import Channel, ControlFile, Release
 
 __all__ = [
     "AccessCode",
@@ -15,6 +16,9 @@ __all__ = [
     "Brand",
     "BrandRevision",
     "ChangeEvent",
+    "Channel",
+    "ControlFile",
     "OperatorSetting",
     "Partner",
+    "Release",
 ]
