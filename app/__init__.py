@@ -35,10 +35,12 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     _init_public_answers(app, settings)
 
     from app import cli, health
+    from app.api.admin import init_admin
     from app.api.public import bp as public_bp
 
     app.register_blueprint(health.bp)
     app.register_blueprint(public_bp)
+    init_admin(app)
     health.add_security_headers(app)
     register_error_handlers(app)
     cli.register(app)

@@ -147,3 +147,34 @@ def set_setting(session: Session, name: str, value: str, *, actor: str, default:
         after={"value": value},
     )
     announce_change(session, "settings", name)
+
+
+def revoke_api_key(session: Session, key: ApiKey, *, actor: str) -> ApiKey:
+    """Revoke ``key`` at once; requests with it answer 401 from now on."""
+    if key.revoked_at is not None:
+        raise Conflict("This API key is already revoked.", code="already_revoked")
+    before = api_key_snapshot(key)
+    key.revoked_at = utcnow()
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="api_key.revoke",
+        resource_type="api_key",
+        resource_id=key.id,
+        partner_id=key.partner_id,
+        before=before,
+        after=api_key_snapshot(key),
+    )
+    return key
+
+
+def api_key_snapshot(key: ApiKey) -> dict[str, Any]:
+    """An API key as recorded in the audit log (never the key or its digest)."""
+    return {
+        "id": key.id,
+        "role": key.role,
+        "prefix": key.prefix,
+        "label": key.label,
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }

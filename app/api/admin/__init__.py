@@ -1,0 +1,62 @@
+"""The admin surface ``/admin/v1``: partners and operators manage brands, assets, codes and keys.
+
+One module per resource, each with its marshmallow In/Patch/Out/Query schemas and routes on a
+blueprint made by :func:`app.api.admin.auth.admin_blueprint`. A new resource module follows the
+same recipe::
+
+    blp = admin_blueprint("admin_releases", "Installers of a partner's product.")
+
+    @blp.route("/releases/<int:release_id>", methods=["PATCH"])
+    @blp.arguments(ReleasePatch)
+    @blp.response(200, ReleaseOut)
+    @problems(blp, 403, 404, 412, 422, 428)
+    def update_release(changes, release_id):
+        \"\"\"Change a release (the docstring is the OpenAPI summary).\"\"\"
+        release = load_owned(Release, release_id, "release")   # 404 for another partner's
+        actor = require_role("admin")                           # 403 for a viewer key
+        require_if_match(etag_for("release", release.id, release.version))  # 428 / 412
+        ...call the domain service with actor=actor.name...
+        session().commit()
+        return release, {"ETag": etag_for("release", release.id, release.version)}
+
+- auth.py: ``current_actor``, ``require_role``, ``require_operator``, ``load_owned`` (404 across
+  partners), ``acting_partner`` (creates), ``partner_filter`` (lists).
+- concurrency.py: ``etag_for``, ``require_if_match``; a lost update surfaces as StaleDataError
+  from the ``version`` column and is answered 412 by the handler registered here.
+- pagination.py: ``PageQuery`` (subclass it for filters), ``page_of(ItemOut)``, ``paginate``.
+- spec.py: ``problems(blp, ...)`` documents error responses; the explorer at /docs.
+
+Then add the module to ``RESOURCE_MODULES`` below.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from flask import Flask
+
+RESOURCE_MODULES = ("partners", "api_keys", "brands", "revisions", "assets", "access_codes", "audit", "settings")
+
+
+def init_admin(app: Flask) -> None:
+    """Register the admin blueprints, the OpenAPI document (/openapi.json) and the explorer (/docs)."""
+    from app.api.admin.concurrency import register_concurrency_errors
+    from app.api.admin.spec import AdminApi, configure_openapi, explorer_assets_blueprint
+
+    configure_openapi(app)
+    api = AdminApi(
+        app,
+        spec_kwargs={
+            "security": [{"bearerAuth": []}],
+            "info": {"description": "Manage partners, brands, assets, access codes and keys. See docs/admin-api.md."},
+        },
+    )
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "An operator or partner API key."}
+    )
+    for name in RESOURCE_MODULES:
+        module = importlib.import_module(f"app.api.admin.{name}")
+        api.register_blueprint(module.blp)
+    app.register_blueprint(explorer_assets_blueprint())
+    register_concurrency_errors(app)
+    app.extensions["livery.admin_api"] = api

@@ -1,0 +1,141 @@
+"""Who is calling: bearer keys, roles and partner scoping for every admin route.
+
+- Every admin blueprint is made with :func:`admin_blueprint`, which authenticates each request
+  before the route runs (401 without a valid key).
+- :func:`load_owned` loads a partner-owned row and answers 404 when it belongs to another
+  partner, exactly as if it did not exist: a partner key never learns that another partner's id
+  is in use. Role checks (:func:`require_role`, 403) come *after* scoping for the same reason.
+- Operator keys act for any partner; they name it with ``partner_id`` (body for creates, query
+  filter for lists). Partner keys always act for their own partner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from flask import g, request
+from flask_smorest import Blueprint
+
+from app.db import session
+from app.partners.models import ApiKey, Partner
+from app.partners.services import authenticate
+from app.problems import NotFound, Problem, ValidationProblem
+
+ADMIN_PREFIX = "/admin/v1"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller of this request, from its API key."""
+
+    key_id: int
+    role: str  # operator | admin | viewer
+    partner_id: int | None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
+
+    @property
+    def name(self) -> str:
+        """How the audit log names this caller."""
+        if self.is_operator:
+            return f"operator-key:{self.key_id}"
+        return f"partner:{self.partner_id}/{self.role}-key:{self.key_id}"
+
+
+class Unauthenticated(Problem):
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            401, "unauthenticated", "Unauthenticated", detail, headers={"WWW-Authenticate": 'Bearer realm="livery"'}
+        )
+
+
+class InsufficientRole(Problem):
+    def __init__(self, detail: str) -> None:
+        super().__init__(403, "insufficient_role", "Insufficient role", detail)
+
+
+def authenticate_request() -> Actor:
+    """The caller of this request (cached); raise 401 without a valid, unrevoked key."""
+    actor = g.get("livery_actor")
+    if actor is not None:
+        return actor
+    scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Send your API key as 'Authorization: Bearer <key>'.")
+    key: ApiKey | None = authenticate(session(), token.strip())
+    if key is None:
+        raise Unauthenticated("This API key is unknown or revoked.")
+    # Commit the last-used time now, on its own: it must be kept even for reads and failed writes.
+    session().commit()
+    actor = g.livery_actor = Actor(key.id, key.role, key.partner_id)
+    return actor
+
+
+def admin_blueprint(name: str, description: str) -> Blueprint:
+    """A flask-smorest blueprint under /admin/v1 whose every request must be authenticated."""
+    blp = Blueprint(name, __name__, url_prefix=ADMIN_PREFIX, description=description)
+    blp.before_request(_require_key)
+    return blp
+
+
+def _require_key() -> None:
+    authenticate_request()  # returns nothing: a value returned here would replace the response
+
+
+def current_actor() -> Actor:
+    """The authenticated caller of this request."""
+    return authenticate_request()
+
+
+def require_role(*roles: str) -> Actor:
+    """The caller, if operator or one of ``roles``; else 403 (own partner's resources only)."""
+    actor = current_actor()
+    if not actor.is_operator and actor.role not in roles:
+        raise InsufficientRole(f"This needs a key with role {' or '.join(roles)}; yours is {actor.role}.")
+    return actor
+
+
+def require_operator() -> Actor:
+    """The caller, if it holds an operator key; else 403."""
+    actor = current_actor()
+    if not actor.is_operator:
+        raise InsufficientRole("Only operators may do this.")
+    return actor
+
+
+def load_owned(model: type[T], ident: object, what: str) -> T:
+    """The ``model`` row ``ident`` if the caller may see it; 404 when missing or another partner's."""
+    row = session().get(model, ident)
+    actor = current_actor()
+    if row is None or (not actor.is_operator and row.partner_id != actor.partner_id):
+        raise NotFound(f"No {what} with id {ident}.")
+    return row
+
+
+def acting_partner(partner_id: int | None) -> Partner:
+    """The partner a create acts for: the caller's own, or for operators the one they name."""
+    actor = current_actor()
+    if not actor.is_operator:
+        if partner_id is not None and partner_id != actor.partner_id:
+            raise NotFound(f"No partner with id {partner_id}.")
+        partner_id = actor.partner_id
+    elif partner_id is None:
+        raise ValidationProblem({"partner_id": ["Operator keys must name the partner this is for."]})
+    partner = session().get(Partner, partner_id)
+    if partner is None:
+        raise NotFound(f"No partner with id {partner_id}.")
+    return partner
+
+
+def partner_filter(partner_id: int | None) -> int | None:
+    """The partner a list is limited to: the caller's own, or for operators an optional filter."""
+    actor = current_actor()
+    if actor.is_operator:
+        return partner_id
+    if partner_id is not None and partner_id != actor.partner_id:
+        raise NotFound(f"No partner with id {partner_id}.")
+    return actor.partner_id

@@ -1,0 +1,64 @@
+"""Optimistic concurrency for admin resources: ETags from (kind, id, version) and If-Match.
+
+Reads send ``ETag``; every PATCH/PUT/DELETE/publish must send ``If-Match`` with it:
+428 without one, 412 when it is stale. The check is backed by the row's ``version`` column
+(SQLAlchemy ``version_id_col``), so two writers that both passed the header check still cannot
+both win: the second UPDATE matches no row, SQLAlchemy raises StaleDataError and the
+handler registered here answers 412.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Flask, request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.api.conditional import match
+from app.problems import Conflict, Problem, problem_response
+
+STALE_DETAIL = "The resource changed since you read it; GET it again and retry with its new ETag."
+
+
+class PreconditionRequired(Problem):
+    def __init__(self) -> None:
+        super().__init__(
+            428,
+            "precondition_required",
+            "Precondition required",
+            "Send If-Match with the ETag of your last GET, so that you cannot overwrite someone else's change.",
+        )
+
+
+class PreconditionFailed(Problem):
+    def __init__(self, detail: str = STALE_DETAIL) -> None:
+        super().__init__(412, "precondition_failed", "Precondition failed", detail)
+
+
+def etag_for(kind: str, ident: object, version: object) -> str:
+    """A strong ETag for version ``version`` of resource ``kind``/``ident``."""
+    return '"' + hashlib.sha256(f"{kind}:{ident}:{version}".encode()).hexdigest()[:24] + '"'
+
+
+def require_if_match(etag: str) -> None:
+    """Refuse the write unless ``If-Match`` names ``etag`` (428 when absent, 412 when stale)."""
+    header = request.headers.get("If-Match")
+    if not header:
+        raise PreconditionRequired()
+    if not match(header, etag):
+        raise PreconditionFailed()
+
+
+def register_concurrency_errors(app: Flask) -> None:
+    """Lost updates caught by the database become 412; unique-key races become 409."""
+
+    @app.errorhandler(StaleDataError)
+    def _stale(_exc: StaleDataError):
+        return problem_response(PreconditionFailed())
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(_exc: IntegrityError):
+        return problem_response(
+            Conflict("This conflicts with a change made at the same time; read the resource again and retry.")
+        )

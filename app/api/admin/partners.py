@@ -1,0 +1,110 @@
+"""Partners (operators only): onboard, list, read and move through onboarding -> live -> suspended."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from sqlalchemy import select
+
+from app.api.admin.auth import admin_blueprint, current_actor, require_operator
+from app.api.admin.concurrency import etag_for, require_if_match
+from app.api.admin.pagination import PageQuery, page_of, paginate
+from app.api.admin.spec import problems
+from app.db import session
+from app.partners.models import PARTNER_STATUSES, Partner
+from app.partners.services import create_partner, set_partner_status
+from app.problems import NotFound
+
+blp = admin_blueprint("partners", "Partners (OEM vendors). Operators only; a partner key may read its own.")
+
+
+def partner_etag(partner: Partner) -> str:
+    return etag_for("partner", partner.id, partner.version)
+
+
+class PartnerIn(ma.Schema):
+    slug = ma.fields.String(
+        required=True,
+        metadata={"description": "2-63 lower-case letters, digits and hyphens; unique.", "example": "acme"},
+    )
+    name = ma.fields.String(
+        required=True, validate=ma.validate.Length(1, 200), metadata={"example": "Acme Communications"}
+    )
+
+
+class PartnerPatch(ma.Schema):
+    status = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(PARTNER_STATUSES),
+        metadata={"description": "onboarding -> live -> suspended; suspended -> live reinstates."},
+    )
+
+
+class PartnerOut(ma.Schema):
+    id = ma.fields.Integer()
+    slug = ma.fields.String()
+    name = ma.fields.String()
+    status = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    etag = ma.fields.Function(partner_etag, metadata={"description": "Send as If-Match to change it."})
+
+
+class PartnerQuery(PageQuery):
+    status = ma.fields.String(validate=ma.validate.OneOf(PARTNER_STATUSES))
+
+
+@blp.route("/partners", methods=["POST"])
+@blp.arguments(PartnerIn)
+@blp.response(201, PartnerOut)
+@problems(blp, 403, 409, 422)
+def create(data):
+    """Onboard a partner (status onboarding)."""
+    actor = require_operator()
+    partner = create_partner(session(), slug=data["slug"], name=data["name"], actor=actor.name)
+    session().commit()
+    return partner, {"ETag": partner_etag(partner)}
+
+
+@blp.route("/partners", methods=["GET"])
+@blp.arguments(PartnerQuery, location="query")
+@blp.response(200, page_of(PartnerOut))
+@problems(blp, 403, 422)
+def list_partners(args):
+    """List partners."""
+    require_operator()
+    stmt = select(Partner)
+    if args.get("status"):
+        stmt = stmt.where(Partner.status == args["status"])
+    return paginate(stmt, Partner.id, args)
+
+
+@blp.route("/partners/<int:partner_id>", methods=["GET"])
+@blp.response(200, PartnerOut)
+@problems(blp, 404)
+def get(partner_id):
+    """Read a partner (a partner key may read its own)."""
+    partner = load_owned_partner(partner_id)
+    return partner, {"ETag": partner_etag(partner)}
+
+
+@blp.route("/partners/<int:partner_id>", methods=["PATCH"])
+@blp.arguments(PartnerPatch)
+@blp.response(200, PartnerOut)
+@problems(blp, 403, 404, 412, 422, 428)
+def set_status(data, partner_id):
+    """Change a partner's status; suspension makes every access code answer 410."""
+    partner = load_owned_partner(partner_id)
+    actor = require_operator()
+    require_if_match(partner_etag(partner))
+    set_partner_status(session(), partner, data["status"], actor=actor.name)
+    session().commit()
+    return partner, {"ETag": partner_etag(partner)}
+
+
+def load_owned_partner(partner_id: int) -> Partner:
+    """The partner, if the caller may see it (operators: any; partner keys: their own); else 404."""
+    actor = current_actor()
+    partner = session().get(Partner, partner_id)
+    if partner is None or (not actor.is_operator and actor.partner_id != partner.id):
+        raise NotFound(f"No partner with id {partner_id}.")
+    return partner

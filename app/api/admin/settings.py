@@ -1,0 +1,69 @@
+"""Operator settings that apply to every partner, such as the standard CRM viewer's URL."""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import urlsplit
+
+import marshmallow as ma
+from flask import current_app
+
+from app.api.admin.auth import admin_blueprint, require_operator
+from app.api.admin.concurrency import etag_for, require_if_match
+from app.api.admin.spec import problems
+from app.db import session
+from app.partners.services import SETTING_STANDARD_VIEWER_URL, get_setting, set_setting
+
+blp = admin_blueprint("settings", "Deployment-wide settings. Operators only.")
+
+
+def _https_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or any(ch.isspace() for ch in value):
+        raise ma.ValidationError("Must be an https:// URL without spaces.")
+
+
+class SettingsIn(ma.Schema):
+    standard_viewer_url = ma.fields.String(
+        required=True,
+        validate=[ma.validate.Length(max=2000), _https_url],
+        metadata={"description": "The CRM viewer CI-B clients (and CI-C ones without their own) open."},
+    )
+
+
+class SettingsOut(ma.Schema):
+    standard_viewer_url = ma.fields.String()
+    etag = ma.fields.String()
+
+
+def _current() -> dict[str, str]:
+    default = current_app.config["LIVERY"].standard_viewer_url
+    values = {"standard_viewer_url": get_setting(session(), SETTING_STANDARD_VIEWER_URL, default)}
+    # settings rows have no version column: the ETag is derived from the values themselves
+    digest = hashlib.sha256(repr(sorted(values.items())).encode()).hexdigest()[:16]
+    return values | {"etag": etag_for("settings", "operator", digest)}
+
+
+@blp.route("/settings", methods=["GET"])
+@blp.response(200, SettingsOut)
+@problems(blp, 403)
+def get():
+    """Read the operator settings."""
+    require_operator()
+    current = _current()
+    return current, {"ETag": current["etag"]}
+
+
+@blp.route("/settings", methods=["PUT"])
+@blp.arguments(SettingsIn)
+@blp.response(200, SettingsOut)
+@problems(blp, 403, 412, 422, 428)
+def put(data):
+    """Replace the operator settings; every client's discovery answer follows."""
+    actor = require_operator()
+    require_if_match(_current()["etag"])
+    default = current_app.config["LIVERY"].standard_viewer_url
+    set_setting(session(), SETTING_STANDARD_VIEWER_URL, data["standard_viewer_url"], actor=actor.name, default=default)
+    session().commit()
+    current = _current()
+    return current, {"ETag": current["etag"]}
