@@ -1,0 +1,190 @@
+"""The client's on-disk state: last discovery document, content-addressed assets, upgrade state.
+
+Every write goes to a temporary file in the same folder and is then renamed over the target, so a
+crash or a power cut leaves either the old or the new file, never half of one. Layout::
+
+    discovery.json          {"etag", "document", "stored_at"}; one file, so they never disagree
+    assets/<sha256>.<ext>   asset bytes, named by their digest (verified before they get there)
+    install_id              a uuid4 created once; staged rollouts bucket by it
+    upgrade/state.json      {"highest_serial": {channel: serial}} for anti-replay
+    upgrade/answers/*.json  {"etag", "envelope"} per (platform, version) for If-None-Match
+    trusted_keys.json       keys stored by --fetch-keys (trust on first use)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+MEDIA_EXTENSIONS = {
+    "image/png": ".png",
+    "image/x-png": ".png",
+    "image/vnd.microsoft.icon": ".ico",
+    "image/x-icon": ".ico",
+    "image/ico": ".ico",
+    "image/icns": ".icns",
+    "image/x-icns": ".icns",
+    "image/jpeg": ".jpg",
+}
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+# Only these entries are ours: clear() must never delete files a user keeps beside them.
+OWNED_ENTRIES = ("discovery.json", "assets", "install_id", "upgrade", "trusted_keys.json")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so readers see the old or the new content, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _read_json(path: Path) -> Any:
+    # A garbled cache file is treated as absent: the next good answer rewrites it.
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, value: Any) -> None:
+    write_atomically(path, json.dumps(value, sort_keys=True, indent=1).encode("utf-8"))
+
+
+def is_sha256(value: object) -> bool:
+    """Whether ``value`` is a lowercase hex sha256 (safe to use as a file name)."""
+    return isinstance(value, str) and bool(_SHA256_RE.match(value))
+
+
+class ClientCache:
+    """One client's cache folder (one access code)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser()
+
+    # discovery
+
+    def load_discovery(self) -> tuple[str | None, dict[str, Any], float] | None:
+        """The stored (etag, document, stored_at), or None."""
+        entry = _read_json(self.root / "discovery.json")
+        if not isinstance(entry, dict) or not isinstance(entry.get("document"), dict):
+            return None
+        etag = entry.get("etag") if isinstance(entry.get("etag"), str) else None
+        return etag, entry["document"], float(entry.get("stored_at") or 0)
+
+    def store_discovery(self, etag: str | None, document: dict[str, Any]) -> None:
+        """Store the document with the ETag it was served with."""
+        _write_json(self.root / "discovery.json", {"etag": etag, "document": document, "stored_at": time.time()})
+
+    # assets
+
+    def asset_path(self, sha256: str, media_type: str | None) -> Path:
+        """Where the asset with ``sha256`` lives (extension from its media type, for OS icon loaders)."""
+        return self.root / "assets" / (sha256 + MEDIA_EXTENSIONS.get(media_type or "", ""))
+
+    def has_asset(self, sha256: str, media_type: str | None, size: int) -> bool:
+        """Whether a verified copy is present (files only get there after verification)."""
+        path = self.asset_path(sha256, media_type)
+        return path.is_file() and path.stat().st_size == size
+
+    def store_asset(self, sha256: str, media_type: str | None, data: bytes) -> Path:
+        """Store verified asset bytes under their digest."""
+        path = self.asset_path(sha256, media_type)
+        write_atomically(path, data)
+        return path
+
+    def prune_assets(self, keep: set[str]) -> None:
+        """Delete assets no longer referenced, so the cache does not grow with every rebrand."""
+        folder = self.root / "assets"
+        if not folder.is_dir():
+            return
+        for path in folder.iterdir():
+            if path.is_file() and path.name.split(".", 1)[0] not in keep:
+                path.unlink(missing_ok=True)
+
+    # upgrades
+
+    def install_id(self) -> str:
+        """This installation's stable id, created on first use."""
+        path = self.root / "install_id"
+        with contextlib.suppress(OSError, ValueError):
+            return str(uuid.UUID(path.read_text("ascii").strip()))
+        value = str(uuid.uuid4())
+        write_atomically(path, value.encode("ascii"))
+        return value
+
+    def highest_serial(self, channel: str) -> int:
+        """The highest control-file serial accepted so far on ``channel`` (0 when none)."""
+        state = _read_json(self.root / "upgrade" / "state.json")
+        serials = state.get("highest_serial") if isinstance(state, dict) else None
+        value = serials.get(channel) if isinstance(serials, dict) else None
+        return value if isinstance(value, int) else 0
+
+    def record_serial(self, channel: str, serial: int) -> None:
+        """Remember ``serial`` for ``channel`` if it is higher than any seen."""
+        path = self.root / "upgrade" / "state.json"
+        state = _read_json(path)
+        serials = state.get("highest_serial") if isinstance(state, dict) else None
+        serials = dict(serials) if isinstance(serials, dict) else {}
+        if serial > (serials.get(channel) or 0):
+            serials[channel] = serial
+            _write_json(path, {"highest_serial": serials})
+
+    def _answer_path(self, platform: str, version: str) -> Path:
+        name = _UNSAFE_NAME_RE.sub("_", f"{platform}__{version}")
+        return self.root / "upgrade" / "answers" / f"{name}.json"
+
+    def load_upgrade_answer(self, platform: str, version: str) -> tuple[str | None, dict[str, Any]] | None:
+        """The last verified (etag, envelope) for this question, or None."""
+        entry = _read_json(self._answer_path(platform, version))
+        if not isinstance(entry, dict) or not isinstance(entry.get("envelope"), dict):
+            return None
+        return (entry.get("etag") if isinstance(entry.get("etag"), str) else None), entry["envelope"]
+
+    def store_upgrade_answer(self, platform: str, version: str, etag: str | None, envelope: dict[str, Any]) -> None:
+        """Keep a verified envelope so a 304 can be answered from the cache."""
+        _write_json(self._answer_path(platform, version), {"etag": etag, "envelope": envelope})
+
+    # keys
+
+    def load_trusted_keys(self) -> dict[str, str] | None:
+        """Keys stored by trust-on-first-use, or None."""
+        keys = _read_json(self.root / "trusted_keys.json")
+        if isinstance(keys, dict) and keys and all(isinstance(v, str) for v in keys.values()):
+            return keys
+        return None
+
+    def store_trusted_keys(self, keys: dict[str, str]) -> None:
+        """Pin keys fetched on first use."""
+        _write_json(self.root / "trusted_keys.json", keys)
+
+    def clear(self) -> None:
+        """Forget everything this client stored (the code is gone: its branding must not linger)."""
+        for name in OWNED_ENTRIES:
+            path = self.root / name
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        if self.root.is_dir():
+            for leftover in self.root.glob(".*.tmp"):  # temporaries of an interrupted write
+                leftover.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.root.rmdir()  # only when nothing else is left in it

@@ -1,0 +1,200 @@
+"""``livery-client``: launch (branding), upgrade (signed decision) and download (verified installer).
+
+Exit codes (stable; scripts rely on them):
+  0 ok (also a launch that fell back to stale cached branding: it warns on stderr)
+  1 any other error        2 usage                  3 unknown access code (404)
+  4 revoked code (410)     5 service unavailable and nothing cached
+  6 signature / replay / mismatched answer         7 integrity (sha256 or size) failure
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from livery_client.cli.output import ProgressBar, dump_json, launch_json, render_decision, render_launch
+from livery_client.client import LiveryClient, default_cache_dir
+from livery_client.errors import (
+    CodeRevoked,
+    IntegrityError,
+    LiveryError,
+    ServiceUnavailable,
+    UnknownCode,
+    VerificationError,
+)
+from livery_client.signing import key_fingerprint, load_public_key, parse_keys_document
+
+EXIT_OK, EXIT_OTHER, EXIT_USAGE = 0, 1, 2
+EXIT_UNKNOWN_CODE, EXIT_REVOKED, EXIT_UNAVAILABLE, EXIT_VERIFICATION, EXIT_INTEGRITY = 3, 4, 5, 6, 7
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+_EXIT_CODES: tuple[tuple[type[LiveryError], int], ...] = (
+    (UnknownCode, EXIT_UNKNOWN_CODE),
+    (CodeRevoked, EXIT_REVOKED),
+    (ServiceUnavailable, EXIT_UNAVAILABLE),
+    (VerificationError, EXIT_VERIFICATION),
+    (IntegrityError, EXIT_INTEGRITY),
+)
+
+
+class UsageError(Exception):
+    """The command line is incomplete or contradictory."""
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The documented exit code for an error."""
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE
+    return next((code for kind, code in _EXIT_CODES if isinstance(exc, kind)), EXIT_OTHER)
+
+
+def _common_options() -> argparse.ArgumentParser:
+    # SUPPRESS defaults let the options stand before or after the subcommand without clobbering.
+    common = argparse.ArgumentParser(add_help=False)
+    add = common.add_argument
+    add("--base-url", default=argparse.SUPPRESS, help=f"service URL (env LIVERY_CLIENT_BASE_URL; {DEFAULT_BASE_URL})")
+    add("--code", default=argparse.SUPPRESS, help="access code (env LIVERY_CLIENT_CODE)")
+    add("--cache-dir", default=argparse.SUPPRESS, help="cache folder (env LIVERY_CLIENT_CACHE_DIR)")
+    add("--keys-file", default=argparse.SUPPRESS, help="pinned keys: a /v1/keys document or {key_id: base64}")
+    add("--key", action="append", default=argparse.SUPPRESS, metavar="KEY_ID=BASE64", help="pin one key")
+    add("--fetch-keys", action="store_true", default=argparse.SUPPRESS, help="trust /v1/keys on first use (TOFU)")
+    add("--timeout", type=float, default=argparse.SUPPRESS, help="seconds per request (10)")
+    add("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output on stdout")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="livery-client",
+        parents=[common],
+        description="Reference client for Livery.",
+        epilog=__doc__.split("\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("launch", parents=[common], help="fetch the branding as a client does at launch")
+    for name, text in (("upgrade", "ask for the signed upgrade decision"), ("download", "download the installer")):
+        sub = commands.add_parser(name, parents=[common], help=text)
+        sub.add_argument("--version", required=True, help="the installed version, e.g. 5.2.0")
+        sub.add_argument("--platform", required=True, help="e.g. windows-x64, macos-arm64")
+        if name == "download":
+            sub.add_argument("--dest", required=True, type=Path, help="folder for the installer")
+    return parser
+
+
+def _keys_from_file(path: str) -> dict[str, str]:
+    try:
+        data = json.loads(Path(path).expanduser().read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read keys file {path}: {exc}") from exc
+    try:
+        if isinstance(data, dict) and "keys" in data:
+            return parse_keys_document(data)
+        if isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
+            for value in data.values():
+                load_public_key(value)
+            return data
+    except ValueError as exc:
+        raise UsageError(f"keys file {path}: {exc}") from exc
+    raise UsageError(f"keys file {path}: expected a /v1/keys document or an object of key_id: base64")
+
+
+def _pinned_keys(args: argparse.Namespace, client: LiveryClient) -> dict[str, str] | None:
+    keys_file = getattr(args, "keys_file", None) or os.environ.get("LIVERY_CLIENT_KEYS_FILE")
+    sources = [bool(keys_file), bool(getattr(args, "key", None)), bool(getattr(args, "fetch_keys", False))]
+    if sum(sources) > 1:
+        raise UsageError("use one of --keys-file, --key, --fetch-keys")
+    if keys_file:
+        return _keys_from_file(keys_file)
+    if getattr(args, "key", None):
+        keys = {}
+        for item in args.key:
+            key_id, sep, value = item.partition("=")
+            if not sep or not key_id:
+                raise UsageError(f"--key expects KEY_ID=BASE64, got {item!r}")
+            try:
+                load_public_key(value)
+            except ValueError as exc:
+                raise UsageError(f"--key {key_id}: {exc}") from exc
+            keys[key_id] = value
+        return keys
+    if getattr(args, "fetch_keys", False):
+        pinned = client.cache.load_trusted_keys()
+        if pinned is None:
+            pinned = client.fetch_public_keys()
+            client.cache.store_trusted_keys(pinned)
+            print("warning: TRUST ON FIRST USE: pinned the keys the service offered just now;", file=sys.stderr)
+            print("         verify these fingerprints out of band before relying on them:", file=sys.stderr)
+            for key_id, value in sorted(pinned.items()):
+                print(f"         {key_id}  sha256:{key_fingerprint(value)}", file=sys.stderr)
+        return pinned
+    return None
+
+
+def _client(args: argparse.Namespace) -> LiveryClient:
+    code = getattr(args, "code", None) or os.environ.get("LIVERY_CLIENT_CODE")
+    if not code:
+        raise UsageError("no access code: pass --code or set LIVERY_CLIENT_CODE")
+    base_url = getattr(args, "base_url", None) or os.environ.get("LIVERY_CLIENT_BASE_URL") or DEFAULT_BASE_URL
+    cache_dir = getattr(args, "cache_dir", None) or os.environ.get("LIVERY_CLIENT_CACHE_DIR") or default_cache_dir(code)
+    return LiveryClient(base_url, code, cache_dir, timeout=getattr(args, "timeout", 10.0))
+
+
+def _run(args: argparse.Namespace) -> int:
+    as_json = getattr(args, "json", False)
+    client = _client(args)
+    if args.command == "launch":
+        result = client.launch()
+        if result.status == "stale":
+            print(
+                f"warning: showing cached branding, the service is unavailable: {result.stale_reason}", file=sys.stderr
+            )
+        print(dump_json(launch_json(result)) if as_json else render_launch(result, client.access_code))
+        return EXIT_OK
+    client.public_keys = _pinned_keys(args, client)
+    if not client.public_keys:
+        raise UsageError("upgrade answers are signed: pin keys with --keys-file, --key or --fetch-keys")
+    decision = client.check_upgrade(args.version, args.platform)
+    if args.command == "upgrade":
+        print(dump_json(decision.to_dict()) if as_json else render_decision(decision))
+        return EXIT_OK
+    if decision.target is None:
+        print(dump_json({"decision": decision.to_dict(), "path": None}) if as_json else render_decision(decision))
+        return EXIT_OK
+    bar = ProgressBar() if sys.stderr.isatty() else None
+    try:
+        path = client.download(decision, args.dest, progress=bar)
+    finally:
+        if bar:
+            bar.finish()
+    print(
+        dump_json({"decision": decision.to_dict(), "path": str(path)})
+        if as_json
+        else f"{render_decision(decision)}\nSaved {path}"
+    )
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return its exit code (the console script exits with it)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse reports usage errors by exiting with 2
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return _run(args)
+    except (LiveryError, UsageError, ValueError, OSError) as exc:
+        code = exit_code_for(exc)
+        print(f"error: {exc}", file=sys.stderr)
+        if getattr(args, "json", False):
+            print(dump_json({"error": {"type": type(exc).__name__, "message": str(exc), "exit_code": code}}))
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""LiveryClient: the SDK's one entry point, tying transport, cache, signatures and downloads together."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from urllib.parse import quote
+
+import requests
+
+from livery_client.branding import LaunchResult, launch
+from livery_client.cache import ClientCache
+from livery_client.codes import normalise_code
+from livery_client.download import Progress, download_installer
+from livery_client.errors import ServiceUnavailable, UnknownCode
+from livery_client.polling import DEFAULT_POLL_SECONDS, poll_forever
+from livery_client.signing import load_public_key, parse_keys_document
+from livery_client.transport import ACCEPT_JSON, get, new_session, raise_for_status
+from livery_client.upgrade import UpgradeDecision, check_upgrade
+
+
+def default_cache_dir(access_code: str) -> Path:
+    """~/.cache/livery-client/<first 12 hex of sha256(canonical code)>: one folder per code."""
+    canonical = normalise_code(access_code) or access_code
+    return Path.home() / ".cache" / "livery-client" / hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+class LiveryClient:
+    """A desktop client's view of Livery for one access code."""
+
+    def __init__(
+        self,
+        base_url: str,
+        access_code: str,
+        cache_dir: Path | str,
+        public_keys: Mapping[str, str] | None = None,
+        session: requests.Session | None = None,
+        timeout: float = 10,
+    ) -> None:
+        canonical = normalise_code(access_code)
+        if canonical is None:
+            # the server would answer 404 too; refusing here keeps stray characters out of URLs
+            raise UnknownCode("malformed access code: expected 25 Crockford base32 symbols", status=None)
+        for key_id, value in (public_keys or {}).items():
+            try:
+                load_public_key(value)
+            except ValueError as exc:
+                raise ValueError(f"pinned key {key_id!r}: {exc}") from exc
+        self.base_url = base_url.rstrip("/")
+        self.access_code = canonical
+        self.cache = ClientCache(cache_dir)
+        self.public_keys = dict(public_keys) if public_keys else None
+        self.session = session or new_session()
+        self.timeout = timeout
+
+    @property
+    def discovery_url(self) -> str:
+        """Where this client's discovery document lives."""
+        return f"{self.base_url}/v1/discovery/{self.access_code}"
+
+    def upgrade_url(self) -> str:
+        """The poll URL: the discovery document's template when known, else the base URL's."""
+        cached = self.cache.load_discovery()
+        template = ((cached[1].get("upgrade") or {}).get("poll_url") if cached else None) or ""
+        if isinstance(template, str) and template.startswith(("https://", "http://")) and "{access_code}" in template:
+            # RFC 6570 level 1: a simple string expansion, percent-encoded
+            return template.replace("{access_code}", quote(self.access_code, safe=""))
+        return f"{self.base_url}/v1/upgrade/{self.access_code}"
+
+    def launch(self) -> LaunchResult:
+        """Fetch or revalidate the branding; fall back to the cached one when the service is down."""
+        return launch(self.session, self.cache, self.discovery_url, self.timeout)
+
+    def install_id(self) -> str:
+        """This installation's stable id (created once, kept in the cache folder)."""
+        return self.cache.install_id()
+
+    def check_upgrade(self, version: str, platform: str) -> UpgradeDecision:
+        """Ask whether to upgrade from ``version`` on ``platform``; the answer is verified before use."""
+        return check_upgrade(
+            self.session,
+            self.cache,
+            self.upgrade_url(),
+            version=version,
+            platform=platform,
+            canonical_code=self.access_code,
+            public_keys=self.public_keys,
+            timeout=self.timeout,
+        )
+
+    def download(self, decision: UpgradeDecision, dest_dir: Path | str, progress: Progress | None = None) -> Path:
+        """Download and verify the decision's installer (resuming a previous partial download)."""
+        return download_installer(self.session, decision, dest_dir, timeout=self.timeout, progress=progress)
+
+    def fetch_public_keys(self) -> dict[str, str]:
+        """The service's current keys from /v1/keys. Trust on first use only: pin them, do not refetch."""
+        response = get(self.session, f"{self.base_url}/v1/keys", timeout=self.timeout, headers={"Accept": ACCEPT_JSON})
+        raise_for_status(response)
+        try:
+            return parse_keys_document(response.json())
+        except ValueError as exc:
+            raise ServiceUnavailable(f"garbled keys document: {exc}") from exc
+
+    def poll_forever(
+        self,
+        version: str,
+        platform: str,
+        on_decision: Callable[[UpgradeDecision], None],
+        *,
+        base_seconds: float = DEFAULT_POLL_SECONDS,
+        jitter: float = 0.2,
+        stop: threading.Event | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        """Poll for upgrades with jitter and backoff until ``stop`` is set."""
+        poll_forever(
+            lambda: self.check_upgrade(version, platform),
+            on_decision,
+            base_seconds=base_seconds,
+            jitter=jitter,
+            stop=stop,
+            rng=rng,
+        )

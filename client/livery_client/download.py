@@ -1,0 +1,147 @@
+"""Installer downloads: stream to ``.part``, resume with Range, verify, then rename into place.
+
+Nothing is trusted until the end: the finished file's sha256 and size must match the *signed*
+upgrade answer, whatever the transport (redirects, CDNs, resumed pieces) did along the way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import requests
+
+from livery_client.errors import InstallerIntegrityError, NoUpgradeAvailable, ServiceUnavailable
+from livery_client.transport import get, raise_for_status
+from livery_client.upgrade import UpgradeDecision, UpgradeTarget
+
+Progress = Callable[[int, int], None]
+_CHUNK = 64 * 1024
+_SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+_CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+
+
+def installer_name(target: UpgradeTarget) -> str:
+    """A safe file name: the URL path's last segment, sanitised; else livery-<version>-<platform>."""
+    segment = unquote(urlparse(target.installer_url).path.rsplit("/", 1)[-1])
+    name = _SAFE_NAME_RE.sub("_", segment).lstrip(".")[:128]
+    if not name.strip("_") or name.endswith(".part"):
+        name = _SAFE_NAME_RE.sub("_", f"livery-{target.version}-{target.platform}")
+    return name
+
+
+def _hash_file(path: Path) -> hashlib._Hash:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest
+
+
+def _matches(path: Path, target: UpgradeTarget) -> bool:
+    return path.stat().st_size == target.bytes and _hash_file(path).hexdigest() == target.sha256
+
+
+def _discard(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _resume_offset(response: requests.Response, offset: int) -> int | None:
+    """Where the body starts in the file: ``offset`` for a matching 206, 0 for a 200, None if unusable."""
+    if response.status_code == 200:
+        return 0
+    if response.status_code == 206:
+        match = _CONTENT_RANGE_RE.match(response.headers.get("Content-Range", ""))
+        if match and int(match.group(1)) == offset:
+            return offset
+    return None
+
+
+def _stream(response: requests.Response, part: Path, start: int, target: UpgradeTarget, progress: Progress | None):
+    digest = _hash_file(part) if start else hashlib.sha256()
+    done = start
+    with part.open("ab" if start else "wb") as handle:
+        try:
+            for chunk in response.iter_content(_CHUNK):
+                handle.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, target.bytes)
+                if done > target.bytes:  # a wrong answer must not fill the disk
+                    break
+        except requests.RequestException as exc:
+            # the .part stays: the next attempt resumes from here
+            raise ServiceUnavailable(f"installer download interrupted at {done} bytes: {exc}") from exc
+        finally:
+            handle.flush()
+            os.fsync(handle.fileno())
+    return digest, done
+
+
+def download_installer(
+    session: requests.Session,
+    decision: UpgradeDecision,
+    dest_dir: Path | str,
+    *,
+    timeout: float,
+    progress: Progress | None = None,
+) -> Path:
+    """Download the decision's installer into ``dest_dir``; return the verified file's path."""
+    target = decision.target
+    if target is None:
+        raise NoUpgradeAvailable(f"nothing to download: action {decision.action!r} ({decision.reason})")
+    dest = Path(dest_dir).expanduser()
+    dest.mkdir(parents=True, exist_ok=True)
+    name = installer_name(target)
+    final, part, validator = dest / name, dest / f"{name}.part", dest / f"{name}.part.etag"
+    if final.is_file() and _matches(final, target):
+        return final  # already downloaded and verified earlier
+    offset = part.stat().st_size if part.is_file() else 0
+    if offset > target.bytes or (offset == target.bytes and not _matches(part, target)):
+        _discard(part, validator)
+        offset = 0
+
+    while offset < target.bytes:
+        headers = {}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+            # If-Range: the server sends the whole (new) file instead of a piece of another one
+            if validator.is_file():
+                headers["If-Range"] = validator.read_text("ascii").strip()
+        response = get(session, target.installer_url, timeout=timeout, headers=headers, stream=True)
+        with response:
+            if response.status_code == 416 and offset:
+                _discard(part, validator)  # our piece does not fit what the server has now
+                offset = 0
+                continue
+            raise_for_status(response)
+            start = _resume_offset(response, offset)
+            if start is None:
+                raise ServiceUnavailable(f"unusable answer {response.status_code} to a range request")
+            etag = response.headers.get("ETag")
+            if etag and not etag.startswith("W/"):  # If-Range needs a strong validator
+                validator.write_text(etag, "ascii")
+            else:
+                _discard(validator)
+            digest, done = _stream(response, part, start, target, progress)
+        break
+    else:
+        digest, done = (_hash_file(part), offset) if part.is_file() else (hashlib.sha256(), 0)
+
+    if done < target.bytes:  # the connection ended early without an error: keep the piece, resume later
+        raise ServiceUnavailable(f"installer download ended at {done} of {target.bytes} bytes; run again to resume")
+    if done != target.bytes or digest.hexdigest() != target.sha256:
+        _discard(part, validator)
+        raise InstallerIntegrityError(
+            f"installer {target.installer_url} does not match the signed answer (expected {target.bytes} bytes "
+            f"with sha256 {target.sha256}, got {done} bytes with sha256 {digest.hexdigest()})"
+        )
+    os.replace(part, final)
+    _discard(validator)
+    return final

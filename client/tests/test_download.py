@@ -1,0 +1,109 @@
+"""Installer downloads: redirects, Range resume with If-Range, restart on 200, verification."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from conftest import CANONICAL, INSTALLER, upgrade_payload
+from livery_client import InstallerIntegrityError, NoUpgradeAvailable, ServiceUnavailable
+from livery_client.download import installer_name
+from livery_client.upgrade import UpgradeTarget
+
+NAME = "Acme-CRM-5.3.0.msi"
+
+
+def test_download_follows_the_redirect_and_verifies(livery, make_client, tmp_path):
+    client = make_client()
+    seen = []
+    path = client.download(
+        client.check_upgrade("5.2.0", "windows-x64"), tmp_path / "dl", progress=lambda d, t: seen.append(d)
+    )
+
+    assert path == tmp_path / "dl" / NAME and path.read_bytes() == INSTALLER
+    assert not (tmp_path / "dl" / f"{NAME}.part").exists()
+    assert seen[-1] == len(INSTALLER) and seen == sorted(seen)
+    assert [hit.path for hit in livery.hits("/")][-2:] == [f"/redirect/{NAME}", f"/files/{NAME}"]
+
+
+def test_download_resumes_a_part_with_range_and_if_range(livery, make_client, tmp_path):
+    client = make_client()
+    decision = client.check_upgrade("5.2.0", "windows-x64")
+    dest = tmp_path / "dl"
+    dest.mkdir()
+    (dest / f"{NAME}.part").write_bytes(INSTALLER[:300_000])
+    etag = '"' + hashlib.sha256(INSTALLER).hexdigest() + '"'
+    (dest / f"{NAME}.part.etag").write_text(etag)
+
+    path = client.download(decision, dest)
+
+    hit = livery.hits("/files/")[-1]
+    assert hit.headers["Range"] == "bytes=300000-" and hit.headers["If-Range"] == etag
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == decision.target.sha256
+
+
+def test_interrupted_download_keeps_the_part_and_resumes(livery, make_client, tmp_path):
+    client = make_client()
+    decision = client.check_upgrade("5.2.0", "windows-x64")
+    livery.truncate_at = 200_000
+
+    with pytest.raises(ServiceUnavailable):
+        client.download(decision, tmp_path)
+    kept = (tmp_path / f"{NAME}.part").stat().st_size
+    assert 0 < kept <= 200_000  # whole chunks received before the hang-up
+
+    livery.truncate_at = None
+    path = client.download(decision, tmp_path)
+    assert livery.hits("/files/")[-1].headers["Range"] == f"bytes={kept}-"
+    assert path.read_bytes() == INSTALLER
+
+
+def test_server_ignoring_range_restarts_from_zero(livery, make_client, tmp_path):
+    client = make_client()
+    decision = client.check_upgrade("5.2.0", "windows-x64")
+    (tmp_path / f"{NAME}.part").write_bytes(b"garbage that must not stay in front" * 100)
+    livery.ignore_range = True
+
+    path = client.download(decision, tmp_path)
+
+    assert "Range" in livery.hits("/files/")[-1].headers
+    assert path.read_bytes() == INSTALLER
+
+
+def test_corrupted_installer_is_rejected_and_the_part_deleted(livery, make_client, tmp_path):
+    livery.installers[NAME] = INSTALLER[:-1] + b"\x00"  # same size, different bytes
+    client = make_client()
+
+    with pytest.raises(InstallerIntegrityError):
+        client.download(client.check_upgrade("5.2.0", "windows-x64"), tmp_path / "dl")
+
+    assert list((tmp_path / "dl").iterdir()) == []
+
+
+def test_oversized_installer_is_rejected(livery, make_client, tmp_path):
+    livery.installers[NAME] = INSTALLER + b"extra"
+    client = make_client()
+    with pytest.raises(InstallerIntegrityError):
+        client.download(client.check_upgrade("5.2.0", "windows-x64"), tmp_path / "dl")
+    assert list((tmp_path / "dl").iterdir()) == []
+
+
+def test_nothing_to_download_for_action_none(livery, make_client, tmp_path):
+    livery.upgrade[CANONICAL] = lambda query: upgrade_payload(query, action="none")
+    client = make_client()
+    with pytest.raises(NoUpgradeAvailable):
+        client.download(client.check_upgrade("5.3.0", "windows-x64"), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://cdn.example/a/Acme%20CRM%205.3.msi?sig=x", "Acme_CRM_5.3.msi"),
+        ("https://cdn.example/a/..%2F..%2Fetc%2Fpasswd", "_.._etc_passwd"),
+        ("https://cdn.example/download/", "livery-5.3.0-windows-x64"),
+        ("https://cdn.example/x/evil.part", "livery-5.3.0-windows-x64"),
+    ],
+)
+def test_installer_names_are_sanitised(url, expected):
+    target = UpgradeTarget("5.3.0", "windows-x64", url, "0" * 64, 1)
+    assert installer_name(target) == expected
