@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import marshmallow as ma
 from flask import current_app
 from sqlalchemy import select
@@ -11,7 +9,7 @@ from sqlalchemy import select
 from app.api.admin.auth import admin_blueprint, current_actor, load_owned, partner_filter, require_role
 from app.api.admin.concurrency import etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
-from app.api.admin.spec import problems
+from app.api.admin.spec import WithExtra, problems
 from app.branding.models import CODE_KINDS, CODE_STATUSES, AccessCode, Brand
 from app.branding.services import issue_code, revoke_code, rotate_code
 from app.db import session
@@ -69,9 +67,9 @@ class AccessCodeQuery(PageQuery):
     partner_id = ma.fields.Integer(metadata={"description": "Operators: only this partner's codes."})
 
 
-def _shown_once(code: AccessCode, plain: str) -> dict[str, Any]:
+def _shown_once(code: AccessCode, plain: str) -> WithExtra:
     base = current_app.config["LIVERY"].public_base_url.rstrip("/")
-    return NewAccessCodeOut().dump(code) | {"code": plain, "discovery_url": f"{base}/v1/discovery/{plain}"}
+    return WithExtra(code, code=plain, discovery_url=f"{base}/v1/discovery/{plain}")
 
 
 @blp.route("/brands/<int:brand_id>/access-codes", methods=["POST"])

@@ -16,7 +16,7 @@ from app.api.admin.auth import (
 )
 from app.api.admin.concurrency import etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
-from app.api.admin.spec import problems
+from app.api.admin.spec import WithExtra, problems
 from app.db import session
 from app.partners.models import ApiKey
 from app.partners.services import create_api_key, revoke_api_key
@@ -69,7 +69,7 @@ class ApiKeyQuery(PageQuery):
 @problems(blp, 403, 404, 422)
 def create(data):
     """Issue an API key (the response is the only time the key is shown)."""
-    actor = require_role("admin")
+    actor = current_actor()
     if data["role"] == "operator":
         if not actor.is_operator:
             raise InsufficientRole("Only operators may create operator keys.")
@@ -77,11 +77,11 @@ def create(data):
             raise ValidationProblem({"partner_id": ["Operator keys belong to no partner; omit partner_id."]})
         partner = None
     else:
-        partner = acting_partner(data.get("partner_id"))
+        partner = acting_partner(data.get("partner_id"))  # 404 for another partner, before any role check
+        require_role("admin")
     key, plain = create_api_key(session(), role=data["role"], actor=actor.name, partner=partner, label=data["label"])
     session().commit()
-    body = NewApiKeyOut().dump(key) | {"key": plain}
-    return body, {"ETag": api_key_etag(key)}
+    return WithExtra(key, key=plain), {"ETag": api_key_etag(key)}
 
 
 @blp.route("/api-keys", methods=["GET"])

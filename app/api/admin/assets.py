@@ -19,7 +19,7 @@ from werkzeug.datastructures import CombinedMultiDict, FileStorage
 
 from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, partner_filter, require_role
 from app.api.admin.pagination import PageQuery, page_of, paginate
-from app.api.admin.spec import problems
+from app.api.admin.spec import WithExtra, problems
 from app.branding.content import ASSET_ROLES
 from app.branding.document import asset_url
 from app.branding.images import ROLE_RULES
@@ -122,8 +122,8 @@ def refuse_early(view: Callable) -> Callable:
 @problems(blp, 403, 404, 413, 415, 422)
 def upload(data):
     """Upload an image for a brand role; its sha256 is what brand fields refer to."""
-    actor = require_role("admin")
     partner = acting_partner(data.get("partner_id"))
+    actor = require_role("admin")
     limit = current_app.config["LIVERY"].max_asset_bytes
     file = data["file"]
     content = file.stream.read(limit + 1)  # one byte more than allowed tells "too large" apart
@@ -139,8 +139,7 @@ def upload(data):
         max_bytes=limit,
     )
     session().commit()
-    body = UploadOut().dump(asset) | {"created": created}
-    return body, 201 if created else 200, {"ETag": f'"{asset.sha256}"'}
+    return WithExtra(asset, created=created), 201 if created else 200, {"ETag": f'"{asset.sha256}"'}
 
 
 @blp.route("/assets", methods=["GET"])

@@ -148,8 +148,8 @@ def draft_errors() -> Iterator[None]:
 @problems(blp, 403, 404, 422)
 def create(data):
     """Create a brand; its draft is the defaults with the given fields."""
-    actor = require_role("admin")
     partner = acting_partner(data.get("partner_id"))
+    actor = require_role("admin")
     with draft_errors():
         brand = create_brand(session(), partner, data["name"], data["draft"], actor=actor.name)
     session().commit()

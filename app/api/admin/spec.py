@@ -90,3 +90,17 @@ def configure_openapi(app: Flask) -> None:
         OPENAPI_SWAGGER_UI_URL=EXPLORER_ASSETS_URL,
         OPENAPI_SWAGGER_UI_CONFIG={"persistAuthorization": True, "displayRequestDuration": True},
     )
+
+
+class WithExtra:
+    """A row plus values only this response shows (a key or code shown once, ``created``).
+
+    Out schemas read attributes, so this lets them serialise both without dumping twice.
+    """
+
+    def __init__(self, row: object, **extra: object) -> None:
+        self._row = row
+        self.__dict__.update(extra)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._row, name)
