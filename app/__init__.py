@@ -9,7 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from app import db
-from app.config import Settings
+from app.config import ConfigError, Settings
 from app.problems import register_error_handlers
 from app.storage import build_stores
 
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     db.init_app(app, bind)
     app.extensions["livery.stores"] = build_stores(settings)
     _init_public_answers(app, settings)
+    _init_upgrades(app, settings)
 
     from app import cli, health
     from app.api.admin import init_admin
@@ -72,3 +73,16 @@ def _init_public_answers(app: Flask, settings: Settings) -> None:
     def _forget(session, _transaction):
         if not session.in_transaction():
             session.info.pop(PENDING_KEY, None)
+
+
+def _init_upgrades(app: Flask, settings: Settings) -> None:
+    from app.api.public.upgrade_cache import UpgradeAnswers
+    from app.upgrades.signing import KeyConfigError, ensure_dev_keys, load_key_ring
+
+    try:
+        if not settings.signing_keys_required:
+            ensure_dev_keys(settings.signing_keys_dir)  # only writes into an empty directory
+        ring = load_key_ring(settings.signing_keys_dir, settings.signing_active_key or None)
+    except (KeyConfigError, OSError) as exc:
+        raise ConfigError(f"LIVERY_SIGNING_KEYS_DIR / LIVERY_SIGNING_ACTIVE_KEY: {exc}") from exc
+    app.extensions["livery.upgrades"] = UpgradeAnswers.attach(app, ring)

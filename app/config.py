@@ -63,6 +63,7 @@ class Settings:
     freshness_interval: float = 1.0
     signing_keys_dir: str = str(REPO_ROOT / "var" / "signing-keys")
     signing_active_key: str = ""
+    signing_keys_required: bool = False
     static_publish_root: str = ""
     log_level: str = "WARNING"
 

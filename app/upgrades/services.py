@@ -1,10 +1,300 @@
-"""Upgrade services: load, decide with the pure rules, store."""
+"""Upgrade services: channels, control files (upload → gate → store → activate), halt and explain.
+
+No commits: the caller owns the unit of work. Control-file bytes are written to the control_files
+store under ``<partner_id>/<channel>/<serial>.json`` before the database commit, so a crash leaves
+at most an unreferenced object; the database row names the object and its sha256.
+
+``channel_ready`` (the discovery document's ``upgrade.enabled``) is True as soon as a channel has
+an active control file, *also while it is halted*: "enabled" means the client should poll, and a
+halted channel answers every poll with ``none``/``halted`` until it is resumed.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+
+from app.audit.services import record_event
+from app.db import utcnow
+from app.freshness.services import announce_change
+from app.problems import NotFound, Problem, ValidationProblem
+from app.storage import ObjectStore, Stores
+from app.upgrades.control_file import (
+    ControlFile,
+    ControlFileInvalid,
+    ReleaseFacts,
+    check_against_catalogue,
+    control_file_to_json,
+    parse_control_file,
+    resolve_platforms,
+)
+from app.upgrades.decision import Decision, decide_upgrade
+from app.upgrades.models import Channel, Release
+from app.upgrades.models import ControlFile as ControlFileRow
+from app.upgrades.versions import Version
+
+
+class ControlFileRejected(Problem):
+    """422 listing every problem of a control file (``errors``: [{"path", "message"}])."""
+
+    def __init__(self, problems: list[dict[str, str]]) -> None:
+        detail = "The control file was not activated: " + "; ".join(
+            f"{p['path']}: {p['message']}" if p["path"] else p["message"] for p in problems
+        )
+        super().__init__(422, "control_file_invalid", "Invalid control file", detail, errors=problems)
+
+
+@dataclass(frozen=True)
+class Installer:
+    """Where a client downloads one release (version x platform) and how to check it."""
+
+    source: str  # stored | external
+    sha256: str
+    size: int
+    external_url: str | None
+    release_notes_url: str | None
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """Everything an upgrade answer of one channel depends on (cached per worker)."""
+
+    partner_id: int
+    name: str
+    serial: int  # 0 when no control file is active
+    control: ControlFile | None
+    halted: bool
+    halt_reason: str
+    installers: Mapping[tuple[str, str], Installer] = field(default_factory=dict)
+
+
+def find_channel(session: Session, partner_id: int, name: str) -> Channel | None:
+    """The channel ``name`` of ``partner_id``, or None."""
+    return session.scalar(select(Channel).where(Channel.partner_id == partner_id, Channel.name == name))
+
+
+def get_or_create_channel(session: Session, partner_id: int, name: str) -> Channel:
+    """The channel ``name`` of ``partner_id``, created (inactive, not halted) on first use."""
+    channel = find_channel(session, partner_id, name)
+    if channel is None:
+        channel = Channel(partner_id=partner_id, name=name)
+        session.add(channel)
+        session.flush()
+    return channel
 
 
 def channel_ready(session: Session, partner_id: int, channel: str) -> bool:
     """Whether ``channel`` of ``partner_id`` has an active, valid control file (upgrades enabled)."""
-    return False
+    row = find_channel(session, partner_id, channel)
+    return row is not None and row.active_serial is not None
+
+
+def channel_snapshot(channel: Channel) -> dict[str, Any]:
+    """A channel as recorded in the audit log."""
+    return {
+        "name": channel.name,
+        "active_serial": channel.active_serial,
+        "halted": channel.halted,
+        "halt_reason": channel.halt_reason,
+    }
+
+
+def build_catalogue(
+    session: Session, installers: ObjectStore, partner_id: int, versions: set[str]
+) -> dict[tuple[str, str], ReleaseFacts]:
+    """The partner's releases as ReleaseFacts; installer objects are checked for ``versions`` only."""
+    catalogue = {}
+    for release in session.scalars(select(Release).where(Release.partner_id == partner_id)):
+        present = sha_ok = size_ok = True
+        if release.source == "stored" and release.version in versions:
+            stat = installers.stat(release.sha256) if release.sha256 else None
+            present = stat is not None
+            sha_ok = present and stat.sha256 == release.sha256
+            size_ok = present and stat.size == release.bytes
+        catalogue[(release.version, release.platform)] = ReleaseFacts(
+            release.version, release.platform, release.status, present, sha_ok, size_ok
+        )
+    return catalogue
+
+
+def _activate(
+    session: Session,
+    stores: Stores,
+    channel: Channel,
+    raw: bytes,
+    *,
+    actor: str,
+    rollback_of: int | None = None,
+) -> ControlFileRow:
+    try:
+        cf = parse_control_file(raw)
+    except ControlFileInvalid as exc:
+        raise ControlFileRejected(exc.problems) from None
+    current = session.scalar(select(func.max(ControlFileRow.serial)).where(ControlFileRow.channel_id == channel.id))
+    current = current or 0
+    if rollback_of is not None:
+        cf = replace(cf, serial=None)  # a rollback is the old content under the next serial
+    versions = {entry.version.text for entry in cf.releases}
+    catalogue = build_catalogue(session, stores.installers, channel.partner_id, versions)
+    problems = check_against_catalogue(cf, catalogue, current_serial=current, expected_channel=channel.name)
+    if problems:
+        raise ControlFileRejected(problems)
+    cf = resolve_platforms(replace(cf, serial=cf.serial or current + 1), catalogue)
+    data = json.dumps(control_file_to_json(cf), sort_keys=True, separators=(",", ":")).encode()
+    key = f"{channel.partner_id}/{channel.name}/{cf.serial}.json"
+    stores.control_files.put_bytes(key, data, content_type="application/json")
+    row = ControlFileRow(
+        channel_id=channel.id,
+        partner_id=channel.partner_id,
+        serial=cf.serial,
+        schema_version=cf.schema_version,
+        object_key=key,
+        sha256=hashlib.sha256(data).hexdigest(),
+        bytes=len(data),
+        rollback_of=rollback_of,
+        created_by=actor,
+    )
+    session.add(row)
+    before = channel_snapshot(channel)
+    channel.active_serial = cf.serial
+    channel.updated_at = utcnow()
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="channel.rollback" if rollback_of is not None else "channel.activate",
+        resource_type="channel",
+        resource_id=f"{channel.partner_id}:{channel.name}",
+        partner_id=channel.partner_id,
+        before=before,
+        after={**channel_snapshot(channel), "sha256": row.sha256, "rollback_of": rollback_of},
+    )
+    announce_change(session, "channel", f"{channel.partner_id}:{channel.name}")
+    return row
+
+
+def upload_control_file(
+    session: Session, stores: Stores, partner_id: int, channel_name: str, raw: bytes, *, actor: str
+) -> ControlFileRow:
+    """Validate ``raw`` (schema, then the readiness gate), store it and make it the channel's active file."""
+    channel = get_or_create_channel(session, partner_id, channel_name)
+    return _activate(session, stores, channel, raw, actor=actor)
+
+
+def rollback_control_file(session: Session, stores: Stores, channel: Channel, serial: int, *, actor: str):
+    """Activate the content of an earlier control file as a new serial (after the same gate)."""
+    source = session.scalar(
+        select(ControlFileRow).where(ControlFileRow.channel_id == channel.id, ControlFileRow.serial == serial)
+    )
+    if source is None:
+        raise NotFound(f"Channel {channel.name} has no control file with serial {serial}.")
+    return _activate(session, stores, channel, read_control_file(stores, source), actor=actor, rollback_of=serial)
+
+
+def read_control_file(stores: Stores, row: ControlFileRow) -> bytes:
+    """The stored bytes of a control file, checked against the digest recorded at activation."""
+    data = stores.control_files.read(row.object_key)
+    if hashlib.sha256(data).hexdigest() != row.sha256:
+        raise Problem(500, "control_file_corrupt", "Control file corrupt", f"{row.object_key} changed in storage.")
+    return data
+
+
+def control_file_history(session: Session, channel: Channel) -> list[ControlFileRow]:
+    """Every control file of ``channel``, newest first."""
+    return list(
+        session.scalars(
+            select(ControlFileRow).where(ControlFileRow.channel_id == channel.id).order_by(ControlFileRow.serial.desc())
+        )
+    )
+
+
+def set_halt(session: Session, channel: Channel, *, halted: bool, reason: str, actor: str) -> Channel:
+    """Halt (every answer becomes none/halted on the next poll) or resume ``channel``; audited."""
+    if halted and not reason.strip():
+        raise ValidationProblem({"reason": ["Say why the channel is halted (it is shown in explain and audit)."]})
+    before = channel_snapshot(channel)
+    channel.halted = halted
+    channel.halt_reason = reason.strip() if halted else ""
+    channel.halted_at = utcnow() if halted else None
+    channel.halted_by = actor if halted else ""
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="channel.halt" if halted else "channel.resume",
+        resource_type="channel",
+        resource_id=f"{channel.partner_id}:{channel.name}",
+        partner_id=channel.partner_id,
+        before=before,
+        after={**channel_snapshot(channel), "reason": reason},
+    )
+    announce_change(session, "channel", f"{channel.partner_id}:{channel.name}")
+    return channel
+
+
+def load_channel_state(session: Session, stores: Stores, partner_id: int, name: str) -> ChannelState:
+    """The channel's active control file, halt switch and installers, ready for decisions."""
+    channel = find_channel(session, partner_id, name)
+    if channel is None or channel.active_serial is None:
+        halted = bool(channel and channel.halted)
+        return ChannelState(partner_id, name, 0, None, halted, channel.halt_reason if channel else "")
+    row = session.scalar(
+        select(ControlFileRow).where(
+            ControlFileRow.channel_id == channel.id, ControlFileRow.serial == channel.active_serial
+        )
+    )
+    control = parse_control_file(read_control_file(stores, row))
+    installers: dict[tuple[str, str], Installer] = {}
+    for release in session.scalars(
+        select(Release).where(Release.partner_id == partner_id, Release.status == "published")
+    ):
+        installers[(release.version, release.platform)] = Installer(
+            release.source, release.sha256, release.bytes, release.external_url, release.release_notes_url
+        )
+    # A release yanked after activation must stop being offered at once: drop it from its entry.
+    entries = tuple(
+        replace(e, platforms=frozenset(p for p in e.platforms if (e.version.text, p) in installers))
+        for e in control.releases
+    )
+    control = replace(control, releases=entries)
+    return ChannelState(partner_id, name, row.serial, control, channel.halted, channel.halt_reason, installers)
+
+
+def decide_for(state: ChannelState, version: Version, platform: str, install_id: str, now: datetime) -> Decision:
+    """The upgrade decision for one client under ``state``."""
+    return decide_upgrade(
+        state.control,
+        client_version=version,
+        platform=platform,
+        install_id=install_id,
+        now=now,
+        halted=state.halted,
+        halt_reason=state.halt_reason or None,
+    )
+
+
+def explain(state: ChannelState, version: Version, platform: str, install_id: str, now: datetime) -> dict[str, Any]:
+    """The decision for one client and every reason behind it (for partners' support desks)."""
+    decision = decide_for(state, version, platform, install_id, now)
+    target = decision.target
+    return {
+        "channel": state.name,
+        "serial": state.serial,
+        "client": {"version": version.text, "platform": platform, "install_id": install_id},
+        "action": decision.action,
+        "reason": decision.reason,
+        "target": target.version.text if target else None,
+        "halted": state.halted,
+        "halt_reason": state.halt_reason or None,
+        "default_mode": state.control.default_mode if state.control else None,
+        "blocked_versions": sorted(v.text for v in state.control.blocked_versions) if state.control else [],
+        "details": decision.details,
+        "evaluated_at": now.isoformat(),
+    }

@@ -1,0 +1,140 @@
+"""GET /v1/upgrade/{access_code}, GET /v1/keys and GET /v1/installers/{sha256}: upgrade polling.
+
+Every upgrade answer is an Ed25519-signed envelope (see app/upgrades/signing.py) in canonical
+JSON, so a client can check it wherever it was served from; the payload carries the control-file
+serial, so a client can refuse an answer older than one it has seen.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from flask import Response, current_app, redirect, request, send_file
+
+from app.api.public import bp
+from app.api.public.discovery import NOT_FOUND_DETAIL, cached_response, resolve_code
+from app.api.public.upgrade_cache import UpgradeAnswers
+from app.db import session, utcnow
+from app.problems import BadRequest, NotFound, Problem
+from app.storage import LocalObjectStore, StorageError, check_key
+from app.upgrades.control_file import ReleaseEntry
+from app.upgrades.releases import public_installer
+from app.upgrades.services import ChannelState, decide_for
+from app.upgrades.versions import PLATFORMS, InvalidVersion, Version, parse_version
+
+UPGRADE_CACHE_CONTROL = "public, max-age=0, s-maxage=1, must-revalidate"
+KEYS_CACHE_CONTROL = "public, max-age=300, must-revalidate"
+INSTALLER_CACHE_CONTROL = "public, max-age=31536000, immutable"
+MAX_INSTALL_ID = 128
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_INSTALL_ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def upgrade_answers() -> UpgradeAnswers:
+    """This worker's cached upgrade state."""
+    return current_app.extensions["livery.upgrades"]
+
+
+def _query() -> tuple[Version, str, str | None]:
+    raw_version = request.args.get("version")
+    platform = request.args.get("platform")
+    install_id = request.args.get("install_id") or None
+    if not raw_version:
+        raise BadRequest("Query parameter 'version' is required, e.g. version=5.2.0.", code="invalid_version")
+    try:
+        version = parse_version(raw_version)
+    except InvalidVersion as exc:
+        raise BadRequest(f"Query parameter 'version': {exc}", code="invalid_version") from None
+    if not platform or platform not in PLATFORMS:
+        raise BadRequest(f"Query parameter 'platform' must be one of: {', '.join(PLATFORMS)}.", code="invalid_platform")
+    if install_id is not None and not _INSTALL_ID_RE.match(install_id):
+        raise BadRequest(
+            f"Query parameter 'install_id' must be 1 to {MAX_INSTALL_ID} visible ASCII characters.",
+            code="invalid_install_id",
+        )
+    return version, platform, install_id
+
+
+def _target(state: ChannelState, entry: ReleaseEntry, platform: str) -> dict[str, Any]:
+    # The control file and the installers come from one snapshot, in which every offered
+    # (version, platform) has a published installer (see load_channel_state).
+    installer = state.installers[(entry.version.text, platform)]
+    if installer.source == "external":
+        url = installer.external_url
+    else:
+        url = f"{current_app.config['LIVERY'].public_base_url.rstrip('/')}/v1/installers/{installer.sha256}"
+    return {
+        "version": entry.version.text,
+        "platform": platform,
+        "installer_url": url,
+        "sha256": installer.sha256,
+        "bytes": installer.size,
+        "release_notes_url": installer.release_notes_url,
+    }
+
+
+def upgrade_payload(state: ChannelState, version: Version, platform: str, install_id: str | None) -> dict[str, Any]:
+    """The (unsigned) answer for one client."""
+    decision = decide_for(state, version, platform, install_id, utcnow())
+    return {
+        "action": decision.action,
+        "reason": decision.reason,
+        "serial": state.serial,
+        "channel": state.name,
+        "platform": platform,
+        "client_version": version.text,
+        "target": _target(state, decision.target, platform) if decision.target is not None else None,
+    }
+
+
+@bp.get("/upgrade/<path:access_code>")
+def upgrade(access_code: str) -> Response:
+    """The signed upgrade decision for one installed client (ETag / If-None-Match aware)."""
+    version, platform, install_id = _query()
+    entry = resolve_code(access_code)
+    answers = upgrade_answers()
+    try:
+        channel = entry.channel or answers.brand_channel(entry.brand_id, entry.live)
+        if channel is None:  # a live code whose brand was never published: like discovery
+            raise NotFound(NOT_FOUND_DETAIL)
+        state = answers.channel(entry.partner_id, channel)
+    except StorageError:
+        raise Problem(
+            503, "storage_unavailable", "Service unavailable", "The control file cannot be read; retry later."
+        ) from None
+    answer = answers.sign(upgrade_payload(state, version, platform, install_id))
+    return cached_response(answer.body, answer.etag, UPGRADE_CACHE_CONTROL)
+
+
+@bp.get("/keys")
+def keys() -> Response:
+    """The public keys that upgrade answers are signed with (the active one and the next)."""
+    answer = upgrade_answers().keys_document()
+    return cached_response(answer.body, answer.etag, KEYS_CACHE_CONTROL)
+
+
+@bp.get("/installers/<path:sha256>")
+def installer(sha256: str) -> Response:
+    """A published installer: a redirect to a short-lived storage URL, or the bytes (Range supported)."""
+    if not _SHA256_RE.match(sha256) or public_installer(session(), sha256) is None:
+        raise NotFound("No such installer.")
+    store = current_app.extensions["livery.stores"].installers
+    if isinstance(store, LocalObjectStore):
+        path = os.path.join(store.root, check_key(sha256))
+        if not os.path.isfile(path):
+            raise NotFound("No such installer.")
+        # conditional=True answers Range and If-None-Match itself, so interrupted downloads resume.
+        response = send_file(
+            path, mimetype="application/octet-stream", conditional=True, etag=sha256, download_name=f"{sha256}.bin"
+        )
+        response.headers["Cache-Control"] = INSTALLER_CACHE_CONTROL
+        return response
+    try:
+        url = store.presigned_url(sha256, current_app.config["LIVERY"].s3_presign_seconds)
+    except StorageError:
+        raise Problem(503, "storage_unavailable", "Service unavailable", "Storage is unreachable; retry.") from None
+    response = redirect(url, code=302)
+    response.headers["Cache-Control"] = "no-store"  # the presigned URL expires; never cache the redirect
+    return response

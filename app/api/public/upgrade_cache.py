@@ -1,0 +1,118 @@
+"""Per-worker state behind ``GET /v1/upgrade``: channel states, brand channels and signed answers.
+
+A poll is a few dictionary lookups, one pure decision and, for an answer not seen before, one
+Ed25519 signature. Entries are dropped when the change log names what they depend on
+(``PublicAnswers.listeners``): ``channel`` → that channel, ``brand`` → that brand's channel,
+anything global → everything. Signed answers are keyed by their payload, so they are never stale,
+only bounded in number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.orm import sessionmaker
+
+from app.branding.services import brand_document_inputs
+from app.storage import Stores
+from app.upgrades.services import ChannelState, load_channel_state
+from app.upgrades.signing import KeyRing, canonical_bytes, sign_payload
+
+MAX_SIGNED = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class SignedAnswer:
+    """Response bytes and their strong ETag."""
+
+    body: bytes
+    etag: str
+
+
+def _strong_etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+class UpgradeAnswers:
+    """One worker's cached upgrade state."""
+
+    def __init__(self, make_session: sessionmaker, stores: Stores, ring: KeyRing) -> None:
+        self._make_session = make_session
+        self._stores = stores
+        self.ring = ring
+        self._lock = threading.RLock()
+        self._channels: dict[tuple[int, str], ChannelState] = {}
+        self._brand_channels: dict[tuple[int, bool], str | None] = {}
+        self._signed: dict[bytes, SignedAnswer] = {}
+        keys = canonical_bytes({"keys": ring.public_keys()})
+        self._keys = SignedAnswer(keys, _strong_etag(keys))
+
+    @classmethod
+    def attach(cls, app: Flask, ring: KeyRing) -> UpgradeAnswers:
+        """Create the cache for ``app`` and subscribe it to the public answers' change notices."""
+        answers = cls(app.extensions["livery.sessionmaker"], app.extensions["livery.stores"], ring)
+        app.extensions["livery.public"].listeners.append(answers.forget)
+        return answers
+
+    def brand_channel(self, brand_id: int, live: bool) -> str | None:
+        """The upgrade channel a brand's content names (published for live codes, draft for test)."""
+        key = (brand_id, live)
+        try:
+            return self._brand_channels[key]
+        except KeyError:
+            pass
+        with self._lock, self._make_session() as session:
+            inputs = brand_document_inputs(session, brand_id, live=live)
+            channel = inputs[0].get("upgrade_channel") if inputs else None
+            self._brand_channels[key] = channel
+            return channel
+
+    def channel(self, partner_id: int, name: str) -> ChannelState:
+        """The state of channel ``name`` of ``partner_id`` (loaded once, until a change names it)."""
+        key = (partner_id, name)
+        try:
+            return self._channels[key]
+        except KeyError:
+            pass
+        with self._lock, self._make_session() as session:
+            state = load_channel_state(session, self._stores, partner_id, name)
+            self._channels[key] = state
+            return state
+
+    def sign(self, payload: dict[str, Any]) -> SignedAnswer:
+        """The signed answer for ``payload``: canonical JSON bytes of the envelope and their strong ETag."""
+        key = canonical_bytes(payload)
+        answer = self._signed.get(key)
+        if answer is None:
+            body = canonical_bytes(sign_payload(self.ring, payload))
+            answer = SignedAnswer(body, _strong_etag(body))
+            if len(self._signed) >= MAX_SIGNED:
+                self._signed.clear()  # crude but bounded; refilling costs one signature per answer
+            self._signed[key] = answer
+        return answer
+
+    def keys_document(self) -> SignedAnswer:
+        """``{"keys": [...]}``: every public key of the ring (not itself signed: clients pin keys)."""
+        return self._keys
+
+    def forget(self, changes: Iterable[tuple[str, str]]) -> None:
+        """Drop what ``changes`` (topic, key) name; a listener of PublicAnswers."""
+        with self._lock:
+            for topic, key in changes:
+                if topic == "channel":
+                    partner, _, name = key.partition(":")
+                    if partner.isdigit():
+                        self._channels.pop((int(partner), name), None)
+                    else:
+                        self._channels.clear()
+                elif topic == "brand" and key.isdigit():
+                    for live in (True, False):
+                        self._brand_channels.pop((int(key), live), None)
+                elif topic != "code":  # codes carry their own channel override in CodeEntry
+                    self._channels.clear()
+                    self._brand_channels.clear()

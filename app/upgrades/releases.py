@@ -1,0 +1,189 @@
+"""Release services: create, upload an installer, publish and yank. No commits: the caller owns the unit of work."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit.services import record_event
+from app.freshness.services import announce_change
+from app.partners.models import Partner
+from app.problems import Conflict, ValidationProblem
+from app.storage import ObjectStore, SpooledUpload
+from app.upgrades.models import Channel, Release
+from app.upgrades.versions import PLATFORMS, InvalidVersion, parse_version
+
+INSTALLER_CONTENT_TYPE = "application/octet-stream"
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+# Who may move a release where: a yanked release can be republished if the yank was a mistake.
+_TRANSITIONS = {("draft", "published"), ("published", "yanked"), ("yanked", "published")}
+
+
+def release_snapshot(release: Release) -> dict[str, Any]:
+    """A release as recorded in the audit log."""
+    return {
+        name: getattr(release, name)
+        for name in (
+            "id",
+            "version",
+            "platform",
+            "source",
+            "external_url",
+            "sha256",
+            "bytes",
+            "release_notes_url",
+            "status",
+        )
+    }
+
+
+def _https_problem(url: str | None) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.netloc or len(url) > 2000:
+        return "Must be an https:// URL of at most 2000 characters."
+    return None
+
+
+def create_release(
+    session: Session,
+    partner: Partner,
+    *,
+    version: str,
+    platform: str,
+    actor: str,
+    release_notes_url: str | None = None,
+    external_url: str | None = None,
+    sha256: str | None = None,
+    size: int | None = None,
+) -> Release:
+    """A new draft release; with ``external_url`` its installer is the partner's, with declared sha256 and size."""
+    problems: dict[str, list[str]] = {}
+    try:
+        parse_version(version)
+    except InvalidVersion as exc:
+        problems["version"] = [str(exc)]
+    if platform not in PLATFORMS:
+        problems["platform"] = [f"Unknown platform {platform!r}; expected one of: {', '.join(PLATFORMS)}."]
+    for name, url in (("release_notes_url", release_notes_url), ("external_url", external_url)):
+        if message := _https_problem(url):
+            problems[name] = [message]
+    if external_url is not None:
+        if sha256 is None or not _SHA_RE.match(sha256):
+            problems["sha256"] = ["An external installer needs its sha256: 64 lower-case hex digits."]
+        if size is None or size <= 0:
+            problems["bytes"] = ["An external installer needs its size in bytes (a positive number)."]
+    elif sha256 is not None or size is not None:
+        problems["external_url"] = [
+            "sha256 and bytes are declared only with external_url; uploaded installers are measured by Livery."
+        ]
+    if problems:
+        raise ValidationProblem(problems)
+    existing = session.scalar(
+        select(Release.id).where(
+            Release.partner_id == partner.id, Release.version == version, Release.platform == platform
+        )
+    )
+    if existing is not None:
+        raise Conflict(f"Release {version} for {platform} already exists (id {existing}).", code="release_exists")
+    release = Release(
+        partner_id=partner.id,
+        version=version,
+        platform=platform,
+        source="external" if external_url else "stored",
+        external_url=external_url,
+        sha256=sha256,
+        bytes=size,
+        release_notes_url=release_notes_url,
+        status="draft",
+    )
+    session.add(release)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="release.create",
+        resource_type="release",
+        resource_id=release.id,
+        partner_id=partner.id,
+        after=release_snapshot(release),
+    )
+    return release
+
+
+def store_installer(session: Session, store: ObjectStore, release: Release, upload: SpooledUpload, *, actor: str):
+    """Put a spooled installer into the store (content-addressed, before the commit) and record it on ``release``."""
+    if release.source != "stored":
+        raise Conflict("This release's installer is hosted by the partner at external_url.", code="external_installer")
+    if release.status != "draft":
+        raise Conflict(
+            "The installer of a published or yanked release cannot change; create a new release.",
+            code="release_not_draft",
+        )
+    if upload.size == 0:
+        raise ValidationProblem({"body": ["The installer is empty."]})
+    before = release_snapshot(release)
+    store.put_spooled(upload, content_type=INSTALLER_CONTENT_TYPE)
+    release.sha256 = upload.sha256
+    release.bytes = upload.size
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="release.upload_installer",
+        resource_type="release",
+        resource_id=release.id,
+        partner_id=release.partner_id,
+        before=before,
+        after=release_snapshot(release),
+    )
+    return release
+
+
+def update_release(
+    session: Session, release: Release, changes: dict[str, Any], *, actor: str, store: ObjectStore
+) -> Release:
+    """Change status (draft → published → yanked → published) and/or the release-notes URL."""
+    before = release_snapshot(release)
+    if "release_notes_url" in changes:
+        if message := _https_problem(changes["release_notes_url"]):
+            raise ValidationProblem({"release_notes_url": [message]})
+        release.release_notes_url = changes["release_notes_url"]
+    status = changes.get("status", release.status)
+    if status != release.status:
+        if (release.status, status) not in _TRANSITIONS:
+            raise Conflict(f"A {release.status} release cannot become {status}.", code="invalid_transition")
+        if status == "published" and release.source == "stored":
+            stat = store.stat(release.sha256) if release.sha256 else None
+            if stat is None or stat.size != release.bytes:
+                raise Conflict("Upload the installer (PUT .../installer) before publishing.", code="installer_missing")
+        release.status = status
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="release.update",
+        resource_type="release",
+        resource_id=release.id,
+        partner_id=release.partner_id,
+        before=before,
+        after=release_snapshot(release),
+    )
+    # Public answers show notes URLs and skip yanked releases: every channel of the partner may change.
+    for name in session.scalars(select(Channel.name).where(Channel.partner_id == release.partner_id)):
+        announce_change(session, "channel", f"{release.partner_id}:{name}")
+    return release
+
+
+def public_installer(session: Session, sha256: str) -> Release | None:
+    """A published, stored release whose installer has this digest (what /v1/installers may serve)."""
+    return session.scalars(
+        select(Release)
+        .where(Release.sha256 == sha256, Release.source == "stored", Release.status == "published")
+        .limit(1)
+    ).first()
