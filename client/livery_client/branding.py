@@ -88,7 +88,7 @@ def download_asset(session: requests.Session, url: str, sha256: str, size: int, 
     """The asset's bytes, verified against the document's sha256 and size."""
     response = get(session, url, timeout=timeout, stream=True)
     with response:
-        raise_for_status(response)
+        raise_for_status(response, about_code=False)
         digest, data = hashlib.sha256(), bytearray()
         try:
             for chunk in response.iter_content(_CHUNK):

@@ -98,7 +98,7 @@ class LiveryClient:
     def fetch_public_keys(self) -> dict[str, str]:
         """The service's current keys from /v1/keys. Trust on first use only: pin them, do not refetch."""
         response = get(self.session, f"{self.base_url}/v1/keys", timeout=self.timeout, headers={"Accept": ACCEPT_JSON})
-        raise_for_status(response)
+        raise_for_status(response, about_code=False)
         try:
             return parse_keys_document(response.json())
         except ValueError as exc:

@@ -26,10 +26,11 @@ _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
 
 def installer_name(target: UpgradeTarget) -> str:
-    """A safe file name: the URL path's last segment, sanitised; else livery-<version>-<platform>."""
+    """A safe file name: the URL path's last segment, sanitised; else ``livery-<version>-<platform>``."""
     segment = unquote(urlparse(target.installer_url).path.rsplit("/", 1)[-1])
     name = _SAFE_NAME_RE.sub("_", segment).lstrip(".")[:128]
-    if not name.strip("_") or name.endswith(".part"):
+    # a content-addressed URL (/v1/installers/<sha256>) names nothing a person would recognise
+    if not name.strip("_") or name.endswith(".part") or name.split(".", 1)[0] == target.sha256:
         name = _SAFE_NAME_RE.sub("_", f"livery-{target.version}-{target.platform}")
     return name
 
@@ -120,7 +121,7 @@ def download_installer(
                 _discard(part, validator)  # our piece does not fit what the server has now
                 offset = 0
                 continue
-            raise_for_status(response)
+            raise_for_status(response, about_code=False)
             start = _resume_offset(response, offset)
             if start is None:
                 raise ServiceUnavailable(f"unusable answer {response.status_code} to a range request")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -13,6 +15,7 @@ from livery_client.errors import BadRequest, CodeRevoked, ProblemError, ServiceU
 
 USER_AGENT = "livery-client/0.1.0"
 ACCEPT_JSON = "application/json, application/problem+json;q=0.9"
+_ERRNO_RE = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
 
 
 def new_session() -> requests.Session:
@@ -35,7 +38,17 @@ def get(
     try:
         return session.get(url, headers=dict(headers or {}), params=params, timeout=timeout, stream=stream)
     except requests.RequestException as exc:
-        raise ServiceUnavailable(f"cannot reach {url}: {exc}") from exc
+        raise ServiceUnavailable(f"cannot reach {urlsplit(url).netloc}: {describe_network_error(exc)}") from exc
+
+
+def describe_network_error(exc: requests.RequestException) -> str:
+    """A short reason for a network failure (requests' own messages run to several lines)."""
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake failed"
+    errno = _ERRNO_RE.search(str(exc))
+    return errno.group(1).lower() if errno else type(exc).__name__
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -62,8 +75,12 @@ def _problem(response: requests.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def raise_for_status(response: requests.Response) -> None:
-    """Raise the client exception for an error answer; return quietly for 2xx and 304."""
+def raise_for_status(response: requests.Response, *, about_code: bool = True) -> None:
+    """Raise the client exception for an error answer; return quietly for 2xx and 304.
+
+    ``about_code`` is False for URLs that do not name the access code (assets, installers, keys):
+    a 404 there is the service's inconsistency, not proof that the code is wrong.
+    """
     status = response.status_code
     if 200 <= status < 300 or status == 304:
         return
@@ -71,7 +88,10 @@ def raise_for_status(response: requests.Response) -> None:
     code = problem.get("code") if isinstance(problem.get("code"), str) else None
     title = problem.get("title") or response.reason or "error"
     detail = problem.get("detail")
-    message = f"{status} {title}" + (f": {detail}" if detail else "")
+    message = f"{status} {title}" + (f": {detail}" if detail else "") + f" ({response.url})"
+    if not about_code:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise ServiceUnavailable(message, status=status, code=code, retry_after=retry_after)
     if status == 404:
         raise UnknownCode(message, status=status, code=code)
     if status == 410:

@@ -102,6 +102,7 @@ def test_nothing_to_download_for_action_none(livery, make_client, tmp_path):
         ("https://cdn.example/a/..%2F..%2Fetc%2Fpasswd", "_.._etc_passwd"),
         ("https://cdn.example/download/", "livery-5.3.0-windows-x64"),
         ("https://cdn.example/x/evil.part", "livery-5.3.0-windows-x64"),
+        ("https://livery.example/v1/installers/" + "0" * 64, "livery-5.3.0-windows-x64"),
     ],
 )
 def test_installer_names_are_sanitised(url, expected):

@@ -143,3 +143,15 @@ def test_changed_fields_paths():
     old = {"a": {"b": 1, "c": None}, "d": [1, 2], "e": True}
     new = {"a": {"b": 2, "c": {"x": 1}}, "d": [1, 2], "e": 1, "f": "new"}
     assert changed_fields(old, new) == ["a.b", "a.c", "e", "f"]
+
+
+def test_missing_asset_is_service_trouble_not_a_wrong_code(livery, make_client):
+    before = make_client().launch()
+    document = build_document(livery, icon=ICON + b" v4")
+    del livery.assets[document["assets"]["tray_icon"]["sha256"]]
+    livery.documents[CANONICAL] = document
+
+    result = make_client().launch()
+
+    assert result.status == "stale" and "asset download failed" in result.stale_reason
+    assert result.branding == before.branding

@@ -11,6 +11,7 @@ from fake_livery import public_key_b64, sign
 from livery_client import (
     AnswerMismatchError,
     BadRequest,
+    CodeRevoked,
     ReplayError,
     SignatureError,
     verify_envelope,
@@ -118,3 +119,11 @@ def test_verify_envelope_rejects_a_malformed_signature(livery):
     envelope["signature"]["value"] = "not base64!"
     with pytest.raises(SignatureError, match="malformed"):
         verify_envelope(envelope, {"k1": livery.public_key})
+
+
+def test_revoked_code_on_upgrade_clears_the_cache(livery, make_client, cache_dir):
+    make_client().check_upgrade("5.2.0", "windows-x64")
+    livery.code_status[CANONICAL] = 410
+    with pytest.raises(CodeRevoked):
+        make_client().check_upgrade("5.2.0", "windows-x64")
+    assert not cache_dir.exists()
