@@ -1,0 +1,423 @@
+"""Control files: their versioned JSON schema, validation and the readiness gate (pure).
+
+A control file says, for one channel, which releases are offered, from when, to what share of
+installs, and how hard (see ``control_files/example-stable.json``). Validation never stops at
+the first mistake: every problem comes back as ``{"path": "releases[0].version", "message": ...}``
+(path "" for the document as a whole), so a partner fixes a file in one round trip.
+
+Two gates: ``parse_control_file`` checks the document on its own; ``check_against_catalogue``
+checks it against the partner's releases just before it is activated. Validation is plain code
+rather than marshmallow because it needs JSON-exact types (``true`` is not ``1``, ``20.0`` is not
+an integer serial), duplicate-key detection and one path syntax all the way down.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from app.upgrades.versions import PLATFORMS, InvalidVersion, Version
+
+SCHEMA_VERSIONS = (1,)
+MODES = ("passive", "dynamic")
+FULL_ROLLOUT_BP = 10_000
+MAX_DOCUMENT_BYTES = 256 * 1024
+MAX_NOTES = 2000
+MAX_SERIAL = 2**31 - 1  # fits every SQL integer column
+# The same rule as a brand's upgrade_channel (app.branding.content).
+_CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_RFC3339_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+_TOP_FIELDS = {"schema_version", "channel", "serial", "default_mode", "minimum_version", "blocked_versions", "notes"}
+_TOP_FIELDS |= {"releases"}
+_TOP_REQUIRED = ("schema_version", "channel", "default_mode", "releases")
+_RELEASE_FIELDS = {"version", "rollout_percent", "available_from", "critical", "platforms"}
+_RELEASE_REQUIRED = ("version", "rollout_percent")
+_BAD = object()  # a field whose problem is already recorded
+
+Problem = dict[str, str]
+
+
+class ControlFileInvalid(ValueError):
+    """A control file that cannot be used; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        first = problems[0]
+        where = f"{first['path']}: " if first["path"] else ""
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"Invalid control file: {where}{first['message']}{more}")
+
+
+@dataclass(frozen=True)
+class ReleaseEntry:
+    """One offered version. An empty ``platforms`` means "every published platform", resolved at activation."""
+
+    version: Version
+    rollout_bp: int  # basis points, 0..10000: exact where a float percentage would not be
+    available_from: datetime | None = None
+    critical: bool = False
+    platforms: frozenset[str] = frozenset()
+
+    @property
+    def rollout_percent(self) -> Decimal:
+        """The rollout share as written, e.g. Decimal("12.5")."""
+        return Decimal(self.rollout_bp) / 100
+
+    @property
+    def fully_rolled_out(self) -> bool:
+        """Whether every install is in the rollout."""
+        return self.rollout_bp >= FULL_ROLLOUT_BP
+
+
+@dataclass(frozen=True)
+class ControlFile:
+    schema_version: int
+    channel: str
+    serial: int | None
+    default_mode: str
+    minimum_version: Version | None
+    blocked_versions: frozenset[Version]
+    releases: tuple[ReleaseEntry, ...]
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class ReleaseFacts:
+    """What the catalogue knows of one release (version x platform) and its installer."""
+
+    version: str
+    platform: str
+    status: str  # "draft" | "published" | "yanked"
+    installer_present: bool
+    installer_sha256_ok: bool
+    installer_size_ok: bool
+
+
+class _Problems(list):
+    def add(self, path: str, message: str) -> None:
+        self.append({"path": path, "message": message})
+
+
+def _load_json(raw: bytes | str, problems: _Problems) -> Any:
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        problems.add("", f"The document is larger than {MAX_DOCUMENT_BYTES} bytes.")
+        return _BAD
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
+        except UnicodeDecodeError as exc:
+            problems.add("", f"The document is not UTF-8 text (bad byte at offset {exc.start}).")
+            return _BAD
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                problems.add("", f"Key {key!r} appears twice in the same object; keep one.")
+            seen[key] = value
+        return seen
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON number")
+
+    try:
+        # Decimal keeps 12.34 exact; floats would turn 0.07 into 7.000000000000001 basis points.
+        return json.loads(
+            raw.lstrip("\ufeff"), parse_float=Decimal, parse_constant=no_constant, object_pairs_hook=no_duplicates
+        )
+    except json.JSONDecodeError as exc:
+        problems.add("", f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.")
+    except ValueError as exc:
+        problems.add("", f"Malformed JSON: {exc}.")
+    return _BAD
+
+
+def _check_fields(obj: dict[str, Any], path: str, allowed: set[str], required: tuple[str, ...], problems: _Problems):
+    prefix = f"{path}." if path else ""
+    for key in sorted(set(obj) - allowed):
+        problems.add(f"{prefix}{key}", f"Unknown field {key!r}; allowed fields are {', '.join(sorted(allowed))}.")
+    for key in required:
+        if key not in obj:
+            problems.add(f"{prefix}{key}", "This field is required.")
+
+
+def _version(value: Any, path: str, problems: _Problems) -> Any:
+    try:
+        return Version(value)
+    except InvalidVersion as exc:
+        problems.add(path, str(exc))
+        return _BAD
+
+
+def _integer(value: Any, path: str, low: int, high: int, problems: _Problems) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.add(path, f"Must be a whole number from {low} to {high}.")
+        return _BAD
+    if not low <= value <= high:
+        problems.add(path, f"{value} is out of range; must be from {low} to {high}.")
+        return _BAD
+    return value
+
+
+def _rollout_bp(value: Any, path: str, problems: _Problems) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        problems.add(path, "Must be a number from 0 to 100 (a percentage, up to 2 decimals).")
+        return _BAD
+    if not 0 <= value <= 100:
+        problems.add(path, f"{value} is not a percentage; must be from 0 to 100.")
+        return _BAD
+    bp = Decimal(value) * 100
+    if bp != bp.to_integral_value():
+        problems.add(path, f"{value} has more than 2 decimals; round it, e.g. to {Decimal(value):.2f}.")
+        return _BAD
+    return int(bp)
+
+
+def _timestamp(value: Any, path: str, problems: _Problems) -> Any:
+    if value is None:
+        return None
+    message = "Must be an RFC 3339 date-time with an offset, e.g. 2026-12-01T09:00:00Z, or null."
+    if not isinstance(value, str) or not _RFC3339_RE.fullmatch(value):
+        problems.add(path, message)
+        return _BAD
+    try:
+        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError as exc:
+        problems.add(path, f"{value!r} is not a real date-time ({exc}).")
+        return _BAD
+    return parsed.astimezone(UTC)
+
+
+def _platforms(value: Any, path: str, problems: _Problems) -> Any:
+    if not isinstance(value, list) or not value:
+        problems.add(path, "Must be a non-empty list of platforms; leave it out to mean every published platform.")
+        return _BAD
+    before = len(problems)
+    for j, item in enumerate(value):
+        if item not in PLATFORMS:
+            problems.add(f"{path}[{j}]", f"Unknown platform {item!r}; expected one of: {', '.join(PLATFORMS)}.")
+        elif value.index(item) != j:
+            problems.add(f"{path}[{j}]", f"Platform {item!r} is listed twice.")
+    return frozenset(value) if len(problems) == before else _BAD
+
+
+def _release(item: Any, path: str, problems: _Problems) -> ReleaseEntry | None:
+    if not isinstance(item, dict):
+        problems.add(path, "Must be an object with at least version and rollout_percent.")
+        return None
+    before = len(problems)
+    _check_fields(item, path, _RELEASE_FIELDS, _RELEASE_REQUIRED, problems)
+    version = _version(item["version"], f"{path}.version", problems) if "version" in item else _BAD
+    bp = _rollout_bp(item["rollout_percent"], f"{path}.rollout_percent", problems) if "rollout_percent" in item else 0
+    available_from = _timestamp(item.get("available_from"), f"{path}.available_from", problems)
+    critical = item.get("critical", False)
+    if not isinstance(critical, bool):
+        problems.add(f"{path}.critical", "Must be true or false.")
+    platforms = _platforms(item["platforms"], f"{path}.platforms", problems) if "platforms" in item else frozenset()
+    if len(problems) != before:
+        return None
+    return ReleaseEntry(version, bp, available_from, critical, platforms)
+
+
+def _parse_v1(doc: dict[str, Any], problems: _Problems) -> ControlFile | None:
+    before = len(problems)
+    _check_fields(doc, "", _TOP_FIELDS, _TOP_REQUIRED, problems)
+    channel = doc.get("channel")
+    if "channel" in doc and not (isinstance(channel, str) and _CHANNEL_RE.fullmatch(channel)):
+        problems.add("channel", "Must be a channel name: lower-case letters, digits and hyphens, e.g. 'stable'.")
+    serial = doc.get("serial")
+    if serial is not None:
+        _integer(serial, "serial", 1, MAX_SERIAL, problems)
+    mode = doc.get("default_mode")
+    if "default_mode" in doc and mode not in MODES:
+        problems.add("default_mode", f"Must be one of: {', '.join(MODES)}.")
+    minimum = doc.get("minimum_version")
+    if minimum is not None:
+        minimum = _version(minimum, "minimum_version", problems)
+    blocked_raw = doc.get("blocked_versions", [])
+    blocked: dict[Version, int] = {}
+    if not isinstance(blocked_raw, list):
+        problems.add("blocked_versions", "Must be a list of version strings (may be empty).")
+        blocked_raw = []
+    for j, text in enumerate(blocked_raw):
+        version = _version(text, f"blocked_versions[{j}]", problems)
+        if version is not _BAD and version in blocked:
+            problems.add(
+                f"blocked_versions[{j}]", f"{text} is listed twice (also blocked_versions[{blocked[version]}])."
+            )
+        elif version is not _BAD:
+            blocked[version] = j
+    notes = doc.get("notes", "")
+    if not isinstance(notes, str) or len(notes) > MAX_NOTES:
+        problems.add("notes", f"Must be text of at most {MAX_NOTES} characters.")
+    releases_raw = doc.get("releases", [])
+    if not isinstance(releases_raw, list):
+        problems.add("releases", "Must be a list of releases (may be empty: then nothing is offered).")
+        releases_raw = []
+    releases: list[ReleaseEntry] = []
+    first_index: dict[Version, int] = {}
+    for i, item in enumerate(releases_raw):
+        entry = _release(item, f"releases[{i}]", problems)
+        if entry is None:
+            continue
+        where = f"releases[{i}].version"
+        if entry.version in first_index:
+            problems.add(where, f"{entry.version} is listed twice (also releases[{first_index[entry.version]}]).")
+        first_index.setdefault(entry.version, i)
+        # Offering a blocked or too-old version would send clients to a version they must leave at once.
+        if entry.version in blocked:
+            problems.add(where, f"{entry.version} is in blocked_versions; it cannot also be offered.")
+        if minimum not in (None, _BAD) and entry.version < minimum:
+            problems.add(where, f"{entry.version} is below minimum_version {minimum}; offer a newer version.")
+        releases.append(entry)
+    if len(problems) != before:
+        return None
+    return ControlFile(1, channel, serial, mode, minimum, frozenset(blocked), tuple(releases), notes)
+
+
+_PARSERS = {1: _parse_v1}
+
+
+def parse_control_file(raw: bytes | str) -> ControlFile:
+    """The control file in ``raw``; raises ControlFileInvalid listing every problem."""
+    problems = _Problems()
+    doc = _load_json(raw, problems)
+    if doc is not _BAD and not isinstance(doc, dict):
+        problems.add("", 'The document must be a JSON object, e.g. {"schema_version": 1, ...}.')
+    if problems:
+        raise ControlFileInvalid(list(problems))
+    schema = doc.get("schema_version")
+    if "schema_version" in doc and (type(schema) is not int or schema not in _PARSERS):
+        # Without a known schema the other fields have no defined meaning: report only this.
+        supported = ", ".join(str(v) for v in SCHEMA_VERSIONS)
+        message = f"Unsupported schema_version {json.dumps(schema, default=str)}; this server reads {supported}."
+        raise ControlFileInvalid([{"path": "schema_version", "message": message}])
+    control = _PARSERS[schema or 1](doc, problems)
+    if problems or control is None:
+        raise ControlFileInvalid(list(problems))
+    return control
+
+
+def _installer_problems(facts: ReleaseFacts, where: str) -> list[str]:
+    if facts.status == "draft":
+        return [f"{where} is a draft; publish it before offering it."]
+    if facts.status != "published":
+        return [f"{where} is {facts.status}; only published releases can be offered."]
+    if not facts.installer_present:
+        return [f"The installer of {where} is missing from storage; upload it again."]
+    messages = []
+    if not facts.installer_sha256_ok:
+        messages.append(f"The installer of {where} does not match its recorded sha256; upload it again.")
+    if not facts.installer_size_ok:
+        messages.append(f"The installer of {where} does not match its recorded size; upload it again.")
+    return messages
+
+
+def check_against_catalogue(
+    cf: ControlFile,
+    catalogue: Mapping[tuple[str, str], ReleaseFacts],
+    *,
+    current_serial: int,
+    expected_channel: str,
+) -> list[Problem]:
+    """Every reason ``cf`` cannot be activated now (empty when it is ready).
+
+    ``catalogue`` is keyed by (version text, platform). A control file must write a version
+    exactly as it was released: "5.3" does not match a release "5.3.0", although the two
+    compare equal, so that what is offered is never a matter of interpretation.
+    """
+    problems = _Problems()
+    if cf.channel != expected_channel:
+        problems.add(
+            "channel", f"The file is for channel {cf.channel!r}, not {expected_channel!r}; fix one or the other."
+        )
+    if cf.serial is not None and cf.serial <= current_serial:
+        problems.add(
+            "serial",
+            f"serial {cf.serial} is not above the channel's current serial {current_serial};"
+            f" use {current_serial + 1} or more, or leave serial out.",
+        )
+    builds: dict[str, dict[str, ReleaseFacts]] = {}
+    for (text, platform), facts in catalogue.items():
+        builds.setdefault(text, {})[platform] = facts
+    for i, entry in enumerate(cf.releases):
+        text = entry.version.text
+        of_version = builds.get(text, {})
+        if not of_version:
+            spelled = sorted(t for t in builds if Version(t) == entry.version)
+            hint = f" (did you mean {' or '.join(spelled)}?)" if spelled else "; upload its installers first."
+            problems.add(f"releases[{i}].version", f"unknown release {text}: no installer of it exists{hint}")
+            continue
+        if entry.platforms:
+            for platform in sorted(entry.platforms):
+                facts = of_version.get(platform)
+                if facts is None:
+                    problems.add(
+                        f"releases[{i}].platforms",
+                        f"{text} has no release for {platform}; upload one or remove {platform} from platforms.",
+                    )
+                    continue
+                for message in _installer_problems(facts, f"{text} for {platform}"):
+                    problems.add(f"releases[{i}].platforms", message)
+            continue
+        published = [facts for _, facts in sorted(of_version.items()) if facts.status == "published"]
+        if not published:
+            problems.add(f"releases[{i}].version", f"{text} has no published release for any platform; publish one.")
+        for facts in published:
+            for message in _installer_problems(facts, f"{text} for {facts.platform}"):
+                problems.add(f"releases[{i}].version", message)
+    return list(problems)
+
+
+def resolve_platforms(cf: ControlFile, catalogue: Mapping[tuple[str, str], ReleaseFacts]) -> ControlFile:
+    """``cf`` with every entry's platforms spelled out: as listed, or every published one of that version."""
+    published: dict[str, set[str]] = {}
+    for (text, platform), facts in catalogue.items():
+        if facts.status == "published":
+            published.setdefault(text, set()).add(platform)
+    releases = tuple(
+        entry if entry.platforms else replace(entry, platforms=frozenset(published.get(entry.version.text, ())))
+        for entry in cf.releases
+    )
+    return replace(cf, releases=releases)
+
+
+def _percent_json(bp: int) -> int | float:
+    # A float is exact enough here: repr() of n/100 is the shortest text that reads back as n/100.
+    return bp // 100 if bp % 100 == 0 else bp / 100
+
+
+def _timestamp_json(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def control_file_to_json(cf: ControlFile) -> dict[str, Any]:
+    """``cf`` as a JSON-ready mapping that parse_control_file reads back to an equal ControlFile."""
+    releases = []
+    for entry in cf.releases:
+        item: dict[str, Any] = {
+            "version": entry.version.text,
+            "rollout_percent": _percent_json(entry.rollout_bp),
+            "available_from": _timestamp_json(entry.available_from) if entry.available_from else None,
+            "critical": entry.critical,
+        }
+        if entry.platforms:  # left out means "every published platform"; [] would be invalid
+            item["platforms"] = sorted(entry.platforms, key=PLATFORMS.index)
+        releases.append(item)
+    return {
+        "schema_version": cf.schema_version,
+        "channel": cf.channel,
+        "serial": cf.serial,
+        "default_mode": cf.default_mode,
+        "minimum_version": cf.minimum_version.text if cf.minimum_version else None,
+        "blocked_versions": [v.text for v in sorted(cf.blocked_versions, key=lambda v: (v, v.text))],
+        "notes": cf.notes,
+        "releases": releases,
+    }
