@@ -114,3 +114,12 @@ def test_entry_point_runs_as_a_process(livery, cache_dir):
     done = subprocess.run([script, "launch", "--json"], env=env, capture_output=True, text=True, timeout=30)  # noqa: S603
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["branding"]["product"]["name"] == "Acme CRM Connect"
+
+
+def test_keys_file_in_the_v1_keys_format(cli, livery, tmp_path):
+    keys = tmp_path / "keys.json"
+    entry = {"key_id": livery.key_id, "alg": "Ed25519", "public_key": livery.public_key, "status": "active"}
+    keys.write_text(json.dumps({"keys": [entry]}))
+    args = ("--keys-file", str(keys), "upgrade", "--version", "5.2.0", "--platform", "windows-x64")
+    code, out, _ = cli(*args, keys=False)
+    assert code == 0 and "Upgrade 5.2.0 -> 5.3.0 on windows-x64: offered" in out

@@ -13,9 +13,11 @@ from livery_client import (
     BadRequest,
     CodeRevoked,
     ReplayError,
+    ServiceUnavailable,
     SignatureError,
     verify_envelope,
 )
+from livery_client.transport import parse_retry_after
 
 
 def test_signed_answer_is_verified_and_returned(livery, make_client):
@@ -127,3 +129,16 @@ def test_revoked_code_on_upgrade_clears_the_cache(livery, make_client, cache_dir
     with pytest.raises(CodeRevoked):
         make_client().check_upgrade("5.2.0", "windows-x64")
     assert not cache_dir.exists()
+
+
+def test_rate_limiting_carries_retry_after(livery, make_client):
+    livery.fail_status, livery.retry_after = 429, "120"
+    with pytest.raises(ServiceUnavailable) as info:
+        make_client().check_upgrade("5.2.0", "windows-x64")
+    assert info.value.status == 429 and info.value.retry_after == 120
+
+
+def test_retry_after_accepts_seconds_and_http_dates():
+    assert parse_retry_after("30") == 30
+    assert parse_retry_after("Sun, 29 Nov 2026 01:00:30 GMT", now=1795914000.0) == 30
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
