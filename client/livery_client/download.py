@@ -85,29 +85,16 @@ def _stream(response: requests.Response, part: Path, start: int, target: Upgrade
     return digest, done
 
 
-def download_installer(
+def _fetch_into_part(
     session: requests.Session,
-    decision: UpgradeDecision,
-    dest_dir: Path | str,
-    *,
+    target: UpgradeTarget,
+    part: Path,
+    validator: Path,
+    offset: int,
     timeout: float,
-    progress: Progress | None = None,
-) -> Path:
-    """Download the decision's installer into ``dest_dir``; return the verified file's path."""
-    target = decision.target
-    if target is None:
-        raise NoUpgradeAvailable(f"nothing to download: action {decision.action!r} ({decision.reason})")
-    dest = Path(dest_dir).expanduser()
-    dest.mkdir(parents=True, exist_ok=True)
-    name = installer_name(target)
-    final, part, validator = dest / name, dest / f"{name}.part", dest / f"{name}.part.etag"
-    if final.is_file() and _matches(final, target):
-        return final  # already downloaded and verified earlier
-    offset = part.stat().st_size if part.is_file() else 0
-    if offset > target.bytes or (offset == target.bytes and not _matches(part, target)):
-        _discard(part, validator)
-        offset = 0
-
+    progress: Progress | None,
+) -> tuple[hashlib._Hash, int, int]:
+    """Complete ``part`` from ``offset``; return (digest, bytes in the file, where this download started)."""
     while offset < target.bytes:
         headers = {}
         if offset:
@@ -131,18 +118,48 @@ def download_installer(
             else:
                 _discard(validator)
             digest, done = _stream(response, part, start, target, progress)
-        break
-    else:
-        digest, done = (_hash_file(part), offset) if part.is_file() else (hashlib.sha256(), 0)
+        return digest, done, start
+    if not part.is_file():  # an empty installer: nothing to fetch
+        part.touch()
+    return _hash_file(part), offset, offset
 
-    if done < target.bytes:  # the connection ended early without an error: keep the piece, resume later
-        raise ServiceUnavailable(f"installer download ended at {done} of {target.bytes} bytes; run again to resume")
-    if done != target.bytes or digest.hexdigest() != target.sha256:
+
+def download_installer(
+    session: requests.Session,
+    decision: UpgradeDecision,
+    dest_dir: Path | str,
+    *,
+    timeout: float,
+    progress: Progress | None = None,
+) -> Path:
+    """Download the decision's installer into ``dest_dir``; return the verified file's path."""
+    target = decision.target
+    if target is None:
+        raise NoUpgradeAvailable(f"nothing to download: action {decision.action!r} ({decision.reason})")
+    dest = Path(dest_dir).expanduser()
+    dest.mkdir(parents=True, exist_ok=True)
+    name = installer_name(target)
+    final, part, validator = dest / name, dest / f"{name}.part", dest / f"{name}.part.etag"
+    if final.is_file() and _matches(final, target):
+        return final  # already downloaded and verified earlier
+    offset = part.stat().st_size if part.is_file() else 0
+    if offset > target.bytes:
         _discard(part, validator)
-        raise InstallerIntegrityError(
-            f"installer {target.installer_url} does not match the signed answer (expected {target.bytes} bytes "
-            f"with sha256 {target.sha256}, got {done} bytes with sha256 {digest.hexdigest()})"
-        )
+        offset = 0
+
+    while True:
+        digest, done, start = _fetch_into_part(session, target, part, validator, offset, timeout, progress)
+        if done < target.bytes:  # the connection ended early without an error: keep the piece
+            raise ServiceUnavailable(f"installer download ended at {done} of {target.bytes} bytes; run again to resume")
+        if done == target.bytes and digest.hexdigest() == target.sha256:
+            break
+        _discard(part, validator)
+        if start == 0:
+            raise InstallerIntegrityError(
+                f"installer {target.installer_url} does not match the signed answer (expected {target.bytes} bytes "
+                f"with sha256 {target.sha256}, got {done} bytes with sha256 {digest.hexdigest()})"
+            )
+        offset = 0  # the kept piece may be what was wrong: one complete, fresh download decides
     os.replace(part, final)
     _discard(validator)
     return final

@@ -88,7 +88,7 @@ def raise_for_status(response: requests.Response, *, about_code: bool = True) ->
     code = problem.get("code") if isinstance(problem.get("code"), str) else None
     title = problem.get("title") or response.reason or "error"
     detail = problem.get("detail")
-    message = f"{status} {title}" + (f": {detail}" if detail else "") + f" ({response.url})"
+    message = f"{status} {title}" + (f": {detail}" if detail else "") + f" ({response.url.split('?', 1)[0]})"
     if not about_code:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         raise ServiceUnavailable(message, status=status, code=code, retry_after=retry_after)

@@ -58,6 +58,18 @@ def test_interrupted_download_keeps_the_part_and_resumes(livery, make_client, tm
     assert path.read_bytes() == INSTALLER
 
 
+def test_a_bad_kept_piece_is_replaced_by_a_fresh_download(livery, make_client, tmp_path):
+    client = make_client()
+    decision = client.check_upgrade("5.2.0", "windows-x64")
+    (tmp_path / f"{NAME}.part").write_bytes(b"x" * 100_000)  # no validator kept: resumed blindly
+
+    path = client.download(decision, tmp_path)
+
+    ranges = [hit.headers.get("Range") for hit in livery.hits("/files/")]
+    assert ranges == ["bytes=100000-", None]
+    assert path.read_bytes() == INSTALLER
+
+
 def test_server_ignoring_range_restarts_from_zero(livery, make_client, tmp_path):
     client = make_client()
     decision = client.check_upgrade("5.2.0", "windows-x64")
