@@ -35,7 +35,18 @@ import importlib
 
 from flask import Flask
 
-RESOURCE_MODULES = ("partners", "api_keys", "brands", "revisions", "assets", "access_codes", "audit", "settings")
+RESOURCE_MODULES = (
+    "partners",
+    "api_keys",
+    "brands",
+    "revisions",
+    "assets",
+    "access_codes",
+    "audit",
+    "settings",
+    "releases",
+    "channels",
+)
 
 
 def init_admin(app: Flask) -> None:

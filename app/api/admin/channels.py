@@ -1,0 +1,224 @@
+"""Channels: control files (upload → readiness gate → activate), history, rollback, halt/resume, explain.
+
+A channel is named in the path (``stable``, ``beta``, ...) and belongs to the caller's partner;
+operator keys name the partner with ``?partner_id=``. The control file's serial is the
+concurrency control of uploads (a stale one is refused), so uploads and the emergency halt take
+no If-Match: stopping a bad rollout is one call.
+"""
+
+from __future__ import annotations
+
+import re
+
+import marshmallow as ma
+from flask import Response, current_app, request
+from sqlalchemy import select
+
+from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, partner_filter, require_role
+from app.api.admin.concurrency import etag_for
+from app.api.admin.pagination import PageQuery, page_of, paginate
+from app.api.admin.spec import problems
+from app.db import session, utcnow
+from app.problems import NotFound, ValidationProblem
+from app.upgrades.models import Channel, ControlFile
+from app.upgrades.services import (
+    ControlFileRejected,
+    explain,
+    find_channel,
+    load_channel_state,
+    read_control_file,
+    rollback_control_file,
+    set_halt,
+    upload_control_file,
+)
+from app.upgrades.versions import PLATFORMS, InvalidVersion, parse_version
+
+blp = admin_blueprint("admin_channels", "Upgrade channels, their control files, the emergency halt and explain.")
+_CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+MAX_CONTROL_FILE_BYTES = 256 * 1024
+
+
+def channel_etag(channel: Channel) -> str:
+    return etag_for("channel", channel.id, channel.version)
+
+
+class PartnerArg(ma.Schema):
+    partner_id = ma.fields.Integer(metadata={"description": "Operators: the partner whose channel this is."})
+
+
+class ChannelOut(ma.Schema):
+    name = ma.fields.String()
+    partner_id = ma.fields.Integer()
+    active_serial = ma.fields.Integer(allow_none=True, metadata={"description": "null: upgrades not configured."})
+    halted = ma.fields.Boolean()
+    halt_reason = ma.fields.String()
+    halted_at = ma.fields.DateTime(allow_none=True)
+    halted_by = ma.fields.String()
+    updated_at = ma.fields.DateTime()
+    etag = ma.fields.Function(channel_etag)
+
+
+class ControlFileOut(ma.Schema):
+    serial = ma.fields.Integer()
+    schema_version = ma.fields.Integer()
+    sha256 = ma.fields.String()
+    bytes = ma.fields.Integer()
+    rollback_of = ma.fields.Integer(allow_none=True, metadata={"description": "The serial this one restored."})
+    created_at = ma.fields.DateTime()
+    created_by = ma.fields.String()
+    object_key = ma.fields.String()
+
+
+class ChannelQuery(PageQuery):
+    partner_id = ma.fields.Integer(metadata={"description": "Operators: only this partner's channels."})
+
+
+class HistoryQuery(PageQuery, PartnerArg):
+    pass
+
+
+class HaltIn(PartnerArg):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500))
+
+
+class RollbackIn(PartnerArg):
+    serial = ma.fields.Integer(required=True, metadata={"description": "The earlier control file to restore."})
+
+
+class ExplainQuery(PartnerArg):
+    version = ma.fields.String(required=True, metadata={"example": "5.2.0"})
+    platform = ma.fields.String(required=True, validate=ma.validate.OneOf(PLATFORMS))
+    install_id = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 128))
+
+
+def _partner_id(partner_id: int | None) -> int:
+    return acting_partner(partner_id).id
+
+
+def _channel(name: str, partner_id: int | None) -> Channel:
+    channel = find_channel(session(), _partner_id(partner_id), name) if _CHANNEL_RE.match(name) else None
+    if channel is None:
+        raise NotFound(f"No channel {name!r}; upload a control file to create it.")
+    return channel
+
+
+@blp.route("/channels", methods=["GET"])
+@blp.arguments(ChannelQuery, location="query")
+@blp.response(200, page_of(ChannelOut))
+@problems(blp, 404, 422)
+def list_channels(args):
+    """List upgrade channels."""
+    current_actor()
+    partner_id = partner_filter(args.get("partner_id"))
+    stmt = select(Channel) if partner_id is None else select(Channel).where(Channel.partner_id == partner_id)
+    return paginate(stmt, Channel.id, args)
+
+
+@blp.route("/channels/<name>", methods=["GET"])
+@blp.arguments(PartnerArg, location="query")
+@blp.response(200, ChannelOut)
+@problems(blp, 404, 422)
+def get(args, name):
+    """Read a channel: its active serial and halt switch."""
+    channel = _channel(name, args.get("partner_id"))
+    return channel, {"ETag": channel_etag(channel)}
+
+
+@blp.route("/channels/<name>/control-files", methods=["POST"])
+@blp.arguments(PartnerArg, location="query")
+@blp.response(201, ControlFileOut)
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}})
+@problems(blp, 403, 404, 413, 422)
+def upload(args, name):
+    """Upload a control file; when it passes the readiness gate it becomes the channel's active file at once."""
+    partner_id = _partner_id(args.get("partner_id"))
+    actor = require_role("admin")
+    if not _CHANNEL_RE.match(name):
+        raise ValidationProblem({"channel": ["Lower-case letters, digits and hyphens, e.g. 'stable'."]})
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_CONTROL_FILE_BYTES:
+        raise ControlFileRejected([{"path": "", "message": f"Larger than {MAX_CONTROL_FILE_BYTES} bytes."}])
+    stores = current_app.extensions["livery.stores"]
+    row = upload_control_file(session(), stores, partner_id, name, raw, actor=actor.name)
+    session().commit()
+    return row
+
+
+@blp.route("/channels/<name>/control-files", methods=["GET"])
+@blp.arguments(HistoryQuery, location="query")
+@blp.response(200, page_of(ControlFileOut))
+@problems(blp, 404, 422)
+def history(args, name):
+    """The channel's control files, oldest first (each activation and rollback is one)."""
+    channel = _channel(name, args.get("partner_id"))
+    return paginate(select(ControlFile).where(ControlFile.channel_id == channel.id), ControlFile.id, args)
+
+
+@blp.route("/channels/<name>/control-files/<int:serial>", methods=["GET"])
+@blp.arguments(PartnerArg, location="query")
+@problems(blp, 404, 422)
+def document(args, name, serial):
+    """The stored control file with this serial, exactly as clients' decisions read it."""
+    channel = _channel(name, args.get("partner_id"))
+    row = session().scalar(
+        select(ControlFile).where(ControlFile.channel_id == channel.id, ControlFile.serial == serial)
+    )
+    if row is None:
+        raise NotFound(f"Channel {name} has no control file with serial {serial}.")
+    data = read_control_file(current_app.extensions["livery.stores"], row)
+    return Response(data, content_type="application/json", headers={"ETag": f'"{row.sha256}"'})
+
+
+@blp.route("/channels/<name>/rollback", methods=["POST"])
+@blp.arguments(RollbackIn)
+@blp.response(201, ControlFileOut)
+@problems(blp, 403, 404, 422)
+def rollback(data, name):
+    """Activate an earlier control file again, as a new serial (after the readiness gate)."""
+    channel = _channel(name, data.get("partner_id"))
+    actor = require_role("admin")
+    row = rollback_control_file(
+        session(), current_app.extensions["livery.stores"], channel, data["serial"], actor=actor.name
+    )
+    session().commit()
+    return row
+
+
+@blp.route("/channels/<name>/halt", methods=["POST"])
+@blp.arguments(HaltIn)
+@blp.response(200, ChannelOut)
+@problems(blp, 403, 404, 422)
+def halt(data, name):
+    """Emergency halt: every client of the channel is told 'none' (reason halted) from its next poll."""
+    channel = _channel(name, data.get("partner_id"))
+    actor = require_role("admin")
+    set_halt(session(), channel, halted=True, reason=data["reason"], actor=actor.name)
+    session().commit()
+    return channel, {"ETag": channel_etag(channel)}
+
+
+@blp.route("/channels/<name>/resume", methods=["POST"])
+@blp.arguments(PartnerArg)
+@blp.response(200, ChannelOut)
+@problems(blp, 403, 404, 422)
+def resume(data, name):
+    """Lift a halt: the active control file decides again from the next poll."""
+    channel = _channel(name, data.get("partner_id"))
+    actor = require_role("admin")
+    set_halt(session(), channel, halted=False, reason="", actor=actor.name)
+    session().commit()
+    return channel, {"ETag": channel_etag(channel)}
+
+
+@blp.route("/channels/<name>/explain", methods=["GET"])
+@blp.arguments(ExplainQuery, location="query")
+@problems(blp, 404, 422)
+def explain_decision(args, name):
+    """The decision for one client and every reason behind it: serial, bucket, rollout, halt, minimum, blocks."""
+    channel = _channel(name, args.get("partner_id"))
+    try:
+        version = parse_version(args["version"])
+    except InvalidVersion as exc:
+        raise ValidationProblem({"version": [str(exc)]}) from None
+    state = load_channel_state(session(), current_app.extensions["livery.stores"], channel.partner_id, channel.name)
+    return explain(state, version, args["platform"], args["install_id"], utcnow())

@@ -1,0 +1,174 @@
+"""Releases: a partner's installers per version and platform; uploaded (streamed) or hosted by the partner."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import current_app, request
+from sqlalchemy import select
+
+from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, load_owned, partner_filter, require_role
+from app.api.admin.concurrency import etag_for, require_if_match
+from app.api.admin.pagination import PageQuery, page_of, paginate
+from app.api.admin.spec import problems
+from app.db import session
+from app.problems import Problem
+from app.storage import SpooledUpload, TooLarge
+from app.upgrades.models import RELEASE_STATUSES, Release
+from app.upgrades.releases import create_release, store_installer, update_release
+from app.upgrades.versions import PLATFORMS
+
+blp = admin_blueprint(
+    "admin_releases", "Releases: installers per version and platform, uploaded or at a partner-hosted https URL."
+)
+
+
+def release_etag(release: Release) -> str:
+    return etag_for("release", release.id, release.row_version)
+
+
+class ReleaseIn(ma.Schema):
+    partner_id = ma.fields.Integer(metadata={"description": "Operators: the partner this release is for."})
+    version = ma.fields.String(
+        required=True, metadata={"description": "1-4 dotted numbers, optional -pre-release.", "example": "5.3.0"}
+    )
+    platform = ma.fields.String(required=True, validate=ma.validate.OneOf(PLATFORMS))
+    release_notes_url = ma.fields.String(load_default=None, allow_none=True, metadata={"description": "https URL."})
+    installer_url = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "A partner-hosted https installer; then sha256 and bytes are required."},
+    )
+    sha256 = ma.fields.String(load_default=None, allow_none=True)
+    bytes = ma.fields.Integer(load_default=None, allow_none=True)
+
+
+class ReleasePatch(ma.Schema):
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(RELEASE_STATUSES),
+        metadata={"description": "draft -> published -> yanked (-> published). Yanked releases stop being offered."},
+    )
+    release_notes_url = ma.fields.String(allow_none=True)
+
+
+class ReleaseOut(ma.Schema):
+    id = ma.fields.Integer()
+    partner_id = ma.fields.Integer()
+    version = ma.fields.String()
+    platform = ma.fields.String()
+    source = ma.fields.String(metadata={"description": "stored (uploaded to Livery) or external."})
+    installer_url = ma.fields.String(attribute="external_url", allow_none=True)
+    sha256 = ma.fields.String(allow_none=True)
+    bytes = ma.fields.Integer(allow_none=True)
+    release_notes_url = ma.fields.String(allow_none=True)
+    status = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    etag = ma.fields.Function(release_etag, metadata={"description": "Send as If-Match to change it."})
+
+
+class ReleaseQuery(PageQuery):
+    partner_id = ma.fields.Integer(metadata={"description": "Operators: only this partner's releases."})
+    version = ma.fields.String()
+    platform = ma.fields.String(validate=ma.validate.OneOf(PLATFORMS))
+    status = ma.fields.String(validate=ma.validate.OneOf(RELEASE_STATUSES))
+
+
+@blp.route("/releases", methods=["POST"])
+@blp.arguments(ReleaseIn)
+@blp.response(201, ReleaseOut)
+@problems(blp, 403, 404, 409, 422)
+def create(data):
+    """Create a draft release (then upload its installer, or give installer_url, sha256 and bytes)."""
+    partner = acting_partner(data.get("partner_id"))
+    actor = require_role("admin")
+    release = create_release(
+        session(),
+        partner,
+        version=data["version"],
+        platform=data["platform"],
+        actor=actor.name,
+        release_notes_url=data["release_notes_url"],
+        external_url=data["installer_url"],
+        sha256=data["sha256"],
+        size=data["bytes"],
+    )
+    session().commit()
+    return release, {"ETag": release_etag(release)}
+
+
+@blp.route("/releases", methods=["GET"])
+@blp.arguments(ReleaseQuery, location="query")
+@blp.response(200, page_of(ReleaseOut))
+@problems(blp, 404, 422)
+def list_releases(args):
+    """List releases."""
+    current_actor()
+    partner_id = partner_filter(args.get("partner_id"))
+    stmt = select(Release)
+    if partner_id is not None:
+        stmt = stmt.where(Release.partner_id == partner_id)
+    for name in ("version", "platform", "status"):
+        if args.get(name):
+            stmt = stmt.where(getattr(Release, name) == args[name])
+    return paginate(stmt, Release.id, args)
+
+
+@blp.route("/releases/<int:release_id>", methods=["GET"])
+@blp.response(200, ReleaseOut)
+@problems(blp, 404)
+def get(release_id):
+    """Read a release."""
+    release = load_owned(Release, release_id, "release")
+    return release, {"ETag": release_etag(release)}
+
+
+@blp.route("/releases/<int:release_id>", methods=["PATCH"])
+@blp.arguments(ReleasePatch)
+@blp.response(200, ReleaseOut)
+@problems(blp, 403, 404, 409, 412, 422, 428)
+def update(changes, release_id):
+    """Publish, yank or re-publish a release, or change its release-notes URL."""
+    release = load_owned(Release, release_id, "release")
+    actor = require_role("admin")
+    require_if_match(release_etag(release))
+    store = current_app.extensions["livery.stores"].installers
+    update_release(session(), release, changes, actor=actor.name, store=store)
+    session().commit()
+    return release, {"ETag": release_etag(release)}
+
+
+@blp.route("/releases/<int:release_id>/installer", methods=["PUT"])
+@blp.response(200, ReleaseOut)
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+)
+@problems(blp, 403, 404, 409, 412, 413, 415, 422, 428)
+def upload_installer(release_id):
+    """Upload a draft release's installer as the raw request body (streamed; sha256 and size computed here)."""
+    release = load_owned(Release, release_id, "release")
+    actor = require_role("admin")
+    require_if_match(release_etag(release))
+    if request.mimetype != "application/octet-stream":
+        raise Problem(
+            415, "unsupported_media_type", "Unsupported media type", "Send the installer as application/octet-stream."
+        )
+    session().commit()  # end the read transaction: the upload may take minutes
+    limit = current_app.config["LIVERY"].max_installer_bytes
+    try:
+        # request.stream, not request.files/get_data: the body goes to disk in chunks, never into memory
+        upload = SpooledUpload.from_stream(request.stream, max_bytes=limit)
+    except TooLarge:
+        raise Problem(
+            413, "payload_too_large", "Payload too large", f"Installers may be at most {limit} bytes."
+        ) from None
+    try:
+        store_installer(
+            session(), current_app.extensions["livery.stores"].installers, release, upload, actor=actor.name
+        )
+        session().commit()
+    finally:
+        upload.discard()
+    return release, {"ETag": release_etag(release)}
