@@ -106,7 +106,7 @@ class _Problems(list):
 
 
 def _load_json(raw: bytes | str, problems: _Problems) -> Any:
-    if len(raw) > MAX_DOCUMENT_BYTES:
+    if len(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
         problems.add("", f"The document is larger than {MAX_DOCUMENT_BYTES} bytes.")
         return _BAD
     if isinstance(raw, bytes):
@@ -139,7 +139,9 @@ def _load_json(raw: bytes | str, problems: _Problems) -> Any:
     return _BAD
 
 
-def _check_fields(obj: dict[str, Any], path: str, allowed: set[str], required: tuple[str, ...], problems: _Problems):
+def _check_fields(
+    obj: dict[str, Any], path: str, allowed: set[str], required: tuple[str, ...], problems: _Problems
+) -> None:
     prefix = f"{path}." if path else ""
     for key in sorted(set(obj) - allowed):
         problems.add(f"{prefix}{key}", f"Unknown field {key!r}; allowed fields are {', '.join(sorted(allowed))}.")

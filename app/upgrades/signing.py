@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -225,8 +226,15 @@ def ensure_dev_keys(directory: str | os.PathLike[str]) -> None:
     """Create keys k1 (active) and k2 (next) when ``directory`` holds no key, so a fresh checkout can sign."""
     directory = Path(directory)
     if directory.is_dir() and any(directory.glob("*.pem")):
-        return
-    for key_id in DEV_KEY_IDS:
-        # Another process may get there first: its key is as good as ours.
-        with contextlib.suppress(FileExistsError):
-            generate_key_file(directory, key_id)
+        return  # the common case writes nothing, so a read-only key directory is fine
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # The workers of a fresh checkout start together: under the lock "empty? then create both" is
+    # one step, so no worker loads k1 before k2 exists and publishes a different key list.
+    with open(directory / ".dev-keys.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if any(directory.glob("*.pem")):
+            return
+        for key_id in DEV_KEY_IDS:
+            # A process creating keys by hand may still get there first: its key is as good as ours.
+            with contextlib.suppress(FileExistsError):
+                generate_key_file(directory, key_id)

@@ -355,3 +355,32 @@ control_files = st.builds(
 @given(control_files)
 def test_round_trip_property(cf):
     assert parse_control_file(json.dumps(control_file_to_json(cf))) == cf
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+field_names = st.sampled_from(["version", "rollout_percent", "available_from", "critical", "platforms", "serial"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 1), field_names, json_values)
+def test_any_value_anywhere_gives_a_control_file_or_problems(index, name, value):
+    doc = valid_doc()
+    target = doc["releases"][index] if name != "serial" else doc
+    target[name] = value
+    try:
+        cf = parse_control_file(json.dumps(doc))
+    except ControlFileInvalid as exc:
+        assert all(set(p) == {"path", "message"} and p["message"] for p in exc.problems)
+    else:
+        assert parse_control_file(json.dumps(control_file_to_json(cf))) == cf
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200) | st.text(max_size=200))
+def test_arbitrary_input_never_crashes(raw):
+    with pytest.raises(ControlFileInvalid):
+        parse_control_file(raw)

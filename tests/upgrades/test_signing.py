@@ -257,6 +257,24 @@ def test_dev_keys_give_an_active_and_a_next_key(tmp_path):
     assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
 
 
+def test_workers_starting_together_all_see_both_dev_keys(tmp_path):
+    directory = tmp_path / "keys"
+    barrier = threading.Barrier(8)
+    seen: list[list[str]] = []
+
+    def start_worker() -> None:
+        barrier.wait()
+        ensure_dev_keys(directory)
+        seen.append([k["key_id"] for k in load_key_ring(directory, None).public_keys()])
+
+    threads = [threading.Thread(target=start_worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == [["k1", "k2"]] * 8
+
+
 def test_dev_keys_are_not_added_beside_real_ones(tmp_path):
     generate_key_file(tmp_path, "prod-2026")
     ensure_dev_keys(tmp_path)
