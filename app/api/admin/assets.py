@@ -68,6 +68,7 @@ class AssetUpload(ma.Schema):
 
 
 class AssetOut(ma.Schema):
+    id = ma.fields.Integer()
     sha256 = ma.fields.String()
     partner_id = ma.fields.Integer()
     role = ma.fields.String()

@@ -103,7 +103,7 @@ class PublishOut(ma.Schema):
     etag = ma.fields.String(metadata={"description": "The brand's new ETag."})
 
 
-class RollbackIn(ma.Schema):
+class BrandRollbackIn(ma.Schema):
     revision = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1))
 
 
@@ -220,7 +220,7 @@ def publish(brand_id):
 
 
 @blp.route("/brands/<int:brand_id>/rollback", methods=["POST"])
-@blp.arguments(RollbackIn)
+@blp.arguments(BrandRollbackIn)
 @blp.response(201, PublishOut)
 @blp.alt_response(200, schema=PublishOut, description="That revision's content is already live.", success=True)
 @problems(blp, 403, 404, 412, 422, 428)

@@ -1,0 +1,106 @@
+"""Bad uploads: each refused with a 4xx problem, and nothing stored (no row, no object, no event).
+
+Run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+
+from app.audit.models import AuditEvent
+from app.branding.models import Asset
+from app.db import session
+from tests import images
+from tests.api.admin.conftest import make_operator, onboard
+
+
+def huge_png(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A tiny PNG whose header claims enormous dimensions (a decompression bomb's shape)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
+        + chunk(b"IEND", b"")
+    )
+
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32"><rect width="32" height="32"/></svg>'
+PNG = images.png(640, 360)
+
+BAD_UPLOADS = {
+    "png renamed .ico": ("tray_icon", images.png(32, 32), "tray.ico", "application/octet-stream", 422),
+    "png as windows icon": ("app_icon_windows", images.png(32, 32), "app.png", "image/png", 422),
+    "text file": ("splash", b"hello, this is not an image\n" * 20, "splash.png", "image/png", 422),
+    "truncated image": ("splash", PNG[: len(PNG) // 2], "splash.png", "image/png", 422),
+    "50 MB upload": ("splash", b"\0" * (50 * 1024 * 1024), "splash.png", "image/png", 413),
+    "huge dimensions": ("splash", huge_png(), "splash.png", "image/png", 422),
+    "svg": ("splash", SVG, "splash.svg", "image/svg+xml", 422),
+    "path in filename": ("splash", PNG, "../../etc/splash.png", "image/png", 422),
+    "absolute path in filename": ("splash", PNG, "/var/www/splash.png", "image/png", 422),
+    "wrong declared type": ("splash", PNG, "splash.png", "image/vnd.microsoft.icon", 422),
+    "unknown role": ("favicon", PNG, "splash.png", "image/png", 422),
+    "too small for role": ("splash", images.png(32, 32), "splash.png", "image/png", 422),
+}
+
+
+@pytest.fixture
+def uploader(db_app):
+    return onboard(make_operator(db_app), "acme").admin
+
+
+def nothing_stored(app) -> None:
+    with app.app_context():
+        assert session().query(Asset).count() == 0
+        assert session().query(AuditEvent).filter(AuditEvent.action == "asset.create").count() == 0
+    assert list(app.extensions["livery.stores"].assets.keys()) == []
+
+
+@pytest.mark.parametrize("case", list(BAD_UPLOADS.values()), ids=list(BAD_UPLOADS))
+def test_bad_upload_is_refused_and_nothing_is_stored(db_app, uploader, case):
+    role, data, filename, content_type, status = case
+
+    response = uploader.upload(role, data, filename, content_type)
+
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    assert response.mimetype == "application/problem+json"
+    assert response.json["detail"]
+    if status == 422:
+        assert set(response.json["errors"]) <= {"file", "role"}
+    nothing_stored(db_app)
+
+
+def test_non_multipart_upload_is_415(db_app, uploader):
+    response = uploader.post("/assets", {"role": "splash", "file": "iVBORw0KGgo="})
+    assert response.status_code == 415
+    assert response.mimetype == "application/problem+json"
+    nothing_stored(db_app)
+
+
+def test_text_field_instead_of_file_part_is_422(db_app, uploader):
+    response = uploader.client.post(
+        "/admin/v1/assets",
+        data={"role": "splash", "file": "not a file"},
+        content_type="multipart/form-data",
+        headers={"Authorization": f"Bearer {uploader.key}"},
+    )
+    assert response.status_code == 422, response.json
+    assert "file" in response.json["errors"]
+    nothing_stored(db_app)
+
+
+def test_good_upload_is_stored_once(db_app, uploader):
+    first = uploader.upload("splash", PNG, "splash.png", "image/png")
+    second = uploader.upload("splash", PNG, "other-name.png")
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json["sha256"] == second.json["sha256"]
+    assert first.json["width"] == 640 and first.json["media_type"] == "image/png"
+    assert list(db_app.extensions["livery.stores"].assets.keys()) == [first.json["sha256"]]
+    assert uploader.get(f"/assets/{first.json['sha256']}").json["role"] == "splash"
