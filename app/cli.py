@@ -102,6 +102,7 @@ asset_cli = _ProblemsAsClickErrors("asset", help="Brand images.")
 code_cli = _ProblemsAsClickErrors("code", help="Access codes.")
 operator_cli = _ProblemsAsClickErrors("operator", help="Operator keys.")
 demo_cli = _ProblemsAsClickErrors("demo", help="Demo data for a first look.")
+keys_cli = AppGroup("keys", help="Ed25519 keys that sign upgrade answers (LIVERY_SIGNING_KEYS_DIR).")
 
 
 @db_cli.command("upgrade")
@@ -317,7 +318,39 @@ def demo_seed(as_json: bool) -> None:
     )
 
 
+@keys_cli.command("generate")
+@click.argument("key_id")
+def keys_generate(key_id: str) -> None:
+    """Create signing key KEY_ID (published as "next" until LIVERY_SIGNING_ACTIVE_KEY names it)."""
+    from app.upgrades.signing import KeyConfigError, generate_key_file
+
+    try:
+        path = generate_key_file(_settings().signing_keys_dir, key_id)
+    except FileExistsError:
+        raise click.ClickException(f"key {key_id!r} already exists in {_settings().signing_keys_dir}") from None
+    except KeyConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {path}; restart the service to publish it at /v1/keys")
+
+
+@keys_cli.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def keys_list(as_json: bool) -> None:
+    """Show the keys in the key directory: id, status (as this configuration uses them), public key."""
+    from app.upgrades.signing import KeyConfigError, load_key_ring
+
+    try:
+        ring = load_key_ring(_settings().signing_keys_dir, _settings().signing_active_key or None)
+    except KeyConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({"keys": ring.public_keys()}, indent=2))
+        return
+    for key in ring.public_keys():
+        click.echo(f"{key['key_id']}\t{key['status']}\t{key['public_key']}")
+
+
 def register(app: Flask) -> None:
     """Add the command groups to ``app``'s ``flask`` CLI."""
-    for group in (db_cli, partner_cli, brand_cli, asset_cli, code_cli, operator_cli, demo_cli):
+    for group in (db_cli, partner_cli, brand_cli, asset_cli, code_cli, operator_cli, demo_cli, keys_cli):
         app.cli.add_command(group)

@@ -202,7 +202,12 @@ def read_control_file(stores: Stores, row: ControlFileRow) -> bytes:
     """The stored bytes of a control file, checked against the digest recorded at activation."""
     data = stores.control_files.read(row.object_key)
     if hashlib.sha256(data).hexdigest() != row.sha256:
-        raise Problem(500, "control_file_corrupt", "Control file corrupt", f"{row.object_key} changed in storage.")
+        raise Problem(
+            503,
+            "control_file_corrupt",
+            "Service unavailable",
+            f"{row.object_key} changed in storage; re-activate a file.",
+        )
     return data
 
 
