@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     from app import cli, health
     from app.api.admin import init_admin
     from app.api.public import bp as public_bp
+    from app.publishing.wiring import init_app as init_static_publish
 
     app.register_blueprint(health.bp)
     app.register_blueprint(public_bp)
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     health.add_security_headers(app)
     register_error_handlers(app)
     cli.register(app)
+    init_static_publish(app)
     return app
 
 
@@ -67,7 +69,7 @@ def _init_public_answers(app: Flask, settings: Settings) -> None:
     def _apply(session):
         changes = session.info.pop(PENDING_KEY, [])
         if changes:
-            answers.apply(changes)
+            answers.apply(changes, committed_here=True)
 
     @event.listens_for(make_session, "after_soft_rollback")
     def _forget(session, _transaction):

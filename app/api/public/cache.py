@@ -3,15 +3,17 @@
 Each worker holds every access code's digest in a dictionary and renders each brand's document
 once per (brand, live/draft, channel); a request is a dictionary lookup plus a header compare.
 At most once per ``freshness_interval`` a request reads the change events newer than the last
-seen and drops exactly the entries they name. Writes made by this process are applied at commit.
+seen (one indexed query, never one per request) and drops exactly the entries they name. Writes
+made by this process are applied at commit.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,12 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.branding.document import RenderContext, render_discovery_document
 from app.branding.models import AccessCode, Brand
 from app.branding.services import brand_document_inputs
-from app.freshness.services import changes_after, latest_change_id
+from app.freshness.feed import ChangeFeed
 from app.partners.models import Partner
 from app.partners.services import SETTING_STANDARD_VIEWER_URL, get_setting
 from app.upgrades.services import channel_ready
 
-MAX_EVENTS_PER_POLL = 1000
+MAX_MEMO_ENTRIES = 50_000  # per namespace; a full namespace is cleared, not evicted entry by entry
+GLOBAL_TOPICS = frozenset({"settings", "channel", "all"})  # topics that drop every memo
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,8 @@ _CODE_COLUMNS = (
     AccessCode.channel,
 )
 
+Listener = Callable[[list[tuple[str, str]]], None]
+
 
 class PublicAnswers:
     """One worker's precomputed public state."""
@@ -89,22 +94,36 @@ class PublicAnswers:
         self._lock = threading.RLock()
         self._loaded = False
         self._codes: dict[str, CodeEntry] = {}
+        self._interned: dict[CodeEntry, CodeEntry] = {}
         self._partners: dict[int, str] = {}
         self._documents: dict[tuple[int, bool, str | None], Answer | None] = {}
-        self._last_change = 0
+        self._memos: dict[str, dict[Hashable, Any]] = {}
+        self._feed = ChangeFeed(clock)
         self._next_poll = 0.0
-        self.listeners: list[Callable[[Iterable[tuple[str, str]]], None]] = []
+        # called with every batch of changes applied here, whoever made them
+        self.listeners: list[Listener] = []
+        # called only with changes committed by this process (static publishing hooks in here)
+        self.commit_listeners: list[Listener] = []
 
     # -- reading ---------------------------------------------------------------------------
 
+    def warm(self) -> None:
+        """Load every access code now (gunicorn calls this before a worker accepts connections)."""
+        self._fresh()
+
     def code(self, digest: str) -> CodeEntry | None:
         """The access code with this digest, or None."""
-        self._fresh()
+        if not self._loaded or self._clock() >= self._next_poll:
+            self._fresh()
         return self._codes.get(digest)
 
     def partner_status(self, partner_id: int) -> str | None:
         """The lifecycle status of a partner."""
         return self._partners.get(partner_id)
+
+    def code_valid(self, entry: CodeEntry, now: float) -> bool:
+        """Whether ``entry`` may be answered at ``now``: usable, and its partner not suspended."""
+        return entry.usable(now) and self._partners.get(entry.partner_id) != "suspended"
 
     def discovery(self, entry: CodeEntry) -> Answer | None:
         """The discovery answer for ``entry``; None when a live code's brand was never published."""
@@ -117,6 +136,33 @@ class PublicAnswers:
             answer = self._render(session, *key)
             self._documents[key] = answer
             return answer
+
+    def digests(self, *, partner_id: int | None = None, brand_id: int | None = None) -> Iterator[str]:
+        """Digests of every known code, or of one partner's or one brand's (O(codes): not for requests)."""
+        self._fresh()
+        for digest, entry in list(self._codes.items()):
+            if (partner_id is None or entry.partner_id == partner_id) and (
+                brand_id is None or entry.brand_id == brand_id
+            ):
+                yield digest
+
+    def memo(self, namespace: str, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()``'s result, kept per worker until a settings or channel change (or a full reload).
+
+        For answers that depend only on ``key`` and on channel state (e.g. upgrade decisions keyed
+        by channel serial, platform, version and rollout bucket). Bounded: a namespace that reaches
+        MAX_MEMO_ENTRIES starts empty again.
+        """
+        table = self._memos.setdefault(namespace, {})
+        try:
+            return table[key]
+        except KeyError:
+            pass
+        value = compute()
+        if len(table) >= MAX_MEMO_ENTRIES:
+            table.clear()
+        table[key] = value
+        return value
 
     def _render(self, session: Session, brand_id: int, live: bool, channel: str | None) -> Answer | None:
         inputs = brand_document_inputs(session, brand_id, live=live)
@@ -148,55 +194,67 @@ class PublicAnswers:
 
     def _load_all(self) -> None:
         with self._make_session() as session:
-            last = latest_change_id(session)
-            self._codes = {row.digest: _entry(row) for row in session.execute(select(*_CODE_COLUMNS))}
-            self._partners = {row[0]: row[1] for row in session.execute(select(Partner.id, Partner.status))}
+            self._feed.reset(session)
+            interned: dict[CodeEntry, CodeEntry] = {}
+            # identical entries (same brand, kind, status...) share one object: 100 000 codes over
+            # 1 000 brands are ~2 000 distinct entries
+            codes = {
+                row.digest: interned.setdefault(e := _entry(row), e) for row in session.execute(select(*_CODE_COLUMNS))
+            }
+            partners = {row[0]: row[1] for row in session.execute(select(Partner.id, Partner.status))}
+        self._codes, self._interned, self._partners = codes, interned, partners
         self._documents.clear()
-        self._last_change = last
+        self._memos.clear()
         self._loaded = True
         self._next_poll = self._clock() + self._interval
 
     def _poll(self) -> None:
         with self._make_session() as session:
-            events = changes_after(session, self._last_change, MAX_EVENTS_PER_POLL)
+            changes = self._feed.poll(session)
         self._next_poll = self._clock() + self._interval
-        if len(events) >= MAX_EVENTS_PER_POLL:
-            self._load_all()  # a burst of changes: reloading is cheaper than replaying
-            self._notify([("all", "")])
-            return
-        if events:
-            self._last_change = events[-1][0]
-            self.apply([(topic, key) for _id, topic, key in events])
+        if changes is None:  # a burst of changes: reloading is cheaper than replaying
+            self._load_all()
+            self._notify(self.listeners, [("all", "")])
+        elif changes:
+            self.apply(changes)
 
-    def apply(self, changes: Iterable[tuple[str, str]]) -> None:
-        """Drop or reload what ``changes`` (topic, key) name. Idempotent."""
+    def apply(self, changes: Iterable[tuple[str, str]], *, committed_here: bool = False) -> None:
+        """Drop or reload what ``changes`` (topic, key) name. Idempotent.
+
+        ``committed_here`` marks changes this process committed: commit listeners hear of them too.
+        """
         changes = list(changes)
-        if not self._loaded:
-            return
-        with self._lock, self._make_session() as session:
-            for topic, key in changes:
-                if topic == "code":
-                    row = session.execute(select(*_CODE_COLUMNS).where(AccessCode.digest == key)).first()
-                    if row is None:
-                        self._codes.pop(key, None)
-                        continue
-                    entry = self._codes[key] = _entry(row)
-                    if entry.partner_id not in self._partners:
-                        self._partners[entry.partner_id] = session.scalar(
-                            select(Partner.status).where(Partner.id == entry.partner_id)
-                        )
-                elif topic == "partner":
-                    self._partners[int(key)] = session.scalar(select(Partner.status).where(Partner.id == int(key)))
-                elif topic == "brand":
-                    self._drop_documents(lambda k, b=int(key): k[0] == b)
-                elif topic in ("settings", "channel"):
-                    self._drop_documents(lambda k: True)
-        self._notify(changes)
+        if self._loaded:
+            with self._lock, self._make_session() as session:
+                for topic, key in changes:
+                    self._apply_one(session, topic, key)
+            self._notify(self.listeners, changes)
+        if committed_here:
+            self._notify(self.commit_listeners, changes)
 
-    def _drop_documents(self, doomed: Callable[[tuple], bool]) -> None:
-        for key in [k for k in self._documents if doomed(k)]:
-            del self._documents[key]
+    def _apply_one(self, session: Session, topic: str, key: str) -> None:
+        if topic == "code":
+            row = session.execute(select(*_CODE_COLUMNS).where(AccessCode.digest == key)).first()
+            if row is None:
+                self._codes.pop(key, None)
+                return
+            entry = _entry(row)
+            self._codes[key] = self._interned.setdefault(entry, entry)
+            if entry.partner_id not in self._partners:
+                self._partners[entry.partner_id] = session.scalar(
+                    select(Partner.status).where(Partner.id == entry.partner_id)
+                )
+        elif topic == "partner":
+            self._partners[int(key)] = session.scalar(select(Partner.status).where(Partner.id == int(key)))
+        elif topic == "brand":
+            brand_id = int(key)
+            for doc_key in [k for k in self._documents if k[0] == brand_id]:
+                del self._documents[doc_key]
+        if topic in GLOBAL_TOPICS:
+            self._documents.clear()
+            self._memos.clear()
 
-    def _notify(self, changes: list[tuple[str, str]]) -> None:
-        for listener in self.listeners:
+    @staticmethod
+    def _notify(listeners: list[Listener], changes: list[tuple[str, str]]) -> None:
+        for listener in listeners:
             listener(changes)

@@ -27,7 +27,7 @@ def resolve_code(raw: str) -> CodeEntry:
     entry = answers.code(code_digest(canonical)) if canonical else None
     if entry is None:
         raise NotFound(NOT_FOUND_DETAIL)
-    if not entry.usable(time.time()) or answers.partner_status(entry.partner_id) == "suspended":
+    if not answers.code_valid(entry, time.time()):
         raise Gone("This access code is no longer valid. Ask the software's vendor for an update.")
     return entry
 

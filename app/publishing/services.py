@@ -1,0 +1,149 @@
+"""Writing and removing static answers: a full rebuild, and incremental updates after each commit.
+
+Files are written only when their bytes differ from what is there (compared by sha256), so an
+unchanged file keeps its mtime, and with it nginx's ETag, S3's ETag and every CDN copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from app.storage import ObjectStore, StorageError
+
+DISCOVERY_PREFIX = "discovery/"
+MEDIA_TYPE = "application/json"
+FULL_REBUILD_TOPICS = frozenset({"settings", "channel", "all"})
+
+log = logging.getLogger(__name__)
+
+
+class Answers(Protocol):
+    """What the publisher needs from the precomputed public answers (app/api/public/cache.py)."""
+
+    def code(self, digest: str) -> Any: ...
+    def code_valid(self, entry: Any, now: float) -> bool: ...
+    def discovery(self, entry: Any) -> Any: ...
+    def digests(self, *, partner_id: int | None = None, brand_id: int | None = None) -> Iterator[str]: ...
+
+
+# An extra kind of static file per code (the extension point for upgrade manifests): given the
+# code's digest and entry, the files to publish as {name: bytes}; they go to
+# ``<namespace>/<digest>/<name>`` and are deleted with the code.
+FileSource = Callable[[str, Any], dict[str, bytes]]
+
+
+@dataclass
+class Counts:
+    written: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.written} written, {self.unchanged} unchanged, {self.deleted} deleted"
+
+
+class StaticPublisher:
+    """Keeps a static root in step with the public answers of this process."""
+
+    def __init__(self, store: ObjectStore, answers: Answers, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.answers = answers
+        self.clock = clock
+        self.sources: dict[str, FileSource] = {}
+
+    def files_for(self, digest: str) -> dict[str, bytes]:
+        """Every static file of one code; empty when the API would not answer it with 200."""
+        entry = self.answers.code(digest)
+        if entry is None or not self.answers.code_valid(entry, self.clock()):
+            return {}
+        files = {}
+        answer = self.answers.discovery(entry)
+        if answer is not None:
+            files[f"{DISCOVERY_PREFIX}{digest}.json"] = answer.body
+        for namespace, source in self.sources.items():
+            for name, data in source(digest, entry).items():
+                files[f"{namespace}/{digest}/{name}"] = data
+        return files
+
+    def _owned(self, digest: str) -> set[str]:
+        keys = {f"{DISCOVERY_PREFIX}{digest}.json"}
+        for namespace in self.sources:
+            keys.update(self.store.keys(f"{namespace}/{digest}/"))
+        return keys
+
+    def publish_code(self, digest: str, counts: Counts | None = None) -> Counts:
+        """Write one code's files (where changed) and delete the ones it no longer has."""
+        counts = counts or Counts()
+        wanted = self.files_for(digest)
+        for key, data in wanted.items():
+            self._write(key, data, counts)
+        for key in self._owned(digest) - wanted.keys():
+            if self.store.stat(key) is not None:
+                self.store.delete(key)
+                counts.deleted += 1
+        return counts
+
+    def publish_all(self) -> Counts:
+        """Full rebuild: every code's files, and every file under the managed prefixes removed unless wanted."""
+        counts = Counts()
+        wanted: set[str] = set()
+        for digest in self.answers.digests():
+            files = self.files_for(digest)
+            for key, data in files.items():
+                self._write(key, data, counts)
+            wanted.update(files)
+        for prefix in (DISCOVERY_PREFIX, *(f"{ns}/" for ns in self.sources)):
+            for key in list(self.store.keys(prefix)):
+                if key not in wanted:
+                    self.store.delete(key)
+                    counts.deleted += 1
+        return counts
+
+    def publish_changes(self, changes: Iterable[tuple[str, str]]) -> Counts:
+        """Bring the files that ``changes`` (topic, key) touch up to date."""
+        changes = list(changes)
+        if any(topic in FULL_REBUILD_TOPICS for topic, _key in changes):
+            return self.publish_all()
+        digests: dict[str, None] = {}
+        for topic, key in changes:
+            if topic == "code":
+                digests[key] = None
+            elif topic == "brand":
+                digests.update(dict.fromkeys(self.answers.digests(brand_id=int(key))))
+            elif topic == "partner":
+                digests.update(dict.fromkeys(self.answers.digests(partner_id=int(key))))
+        counts = Counts()
+        for digest in digests:
+            self.publish_code(digest, counts)
+        return counts
+
+    def after_commit(self, changes: list[tuple[str, str]]) -> None:
+        """Commit listener: publish, and never fail the request whose changes are already committed."""
+        try:
+            counts = self.publish_changes(changes)
+            log.info("static publish: %s", counts)
+        except (StorageError, OSError):
+            # the database is the truth; `flask static-publish` (run from cron) repairs the root
+            log.exception("static publish failed after commit; run `flask static-publish` to repair")
+
+    def _write(self, key: str, data: bytes, counts: Counts) -> None:
+        sha = hashlib.sha256(data).hexdigest()
+        existing = self.store.stat(key)
+        if existing is not None and existing.size == len(data) and existing.sha256 == sha:
+            counts.unchanged += 1
+            return
+        fd, path = tempfile.mkstemp(prefix="livery-publish-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            self.store.put_file(key, path, sha256=sha, content_type=MEDIA_TYPE)
+        finally:
+            os.unlink(path)
+        counts.written += 1

@@ -1,0 +1,1 @@
+"""Load benchmarks of the public hot path and their one-command runner (``python -m bench.run``)."""

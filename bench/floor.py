@@ -1,0 +1,22 @@
+"""The framework floor: a bare Flask app that answers constant bytes, under Livery's gunicorn config.
+
+Nothing but Flask's routing and response: what any Flask endpoint costs on this machine before
+it does any work. ``LIVERY_BENCH_FLOOR_BODY`` names a file whose bytes it answers (the same
+discovery document nginx serves), read once per worker.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, Response
+
+app = Flask(__name__)
+BODY = Path(os.environ.get("LIVERY_BENCH_FLOOR_BODY", __file__)).read_bytes()
+
+
+@app.get("/v1/discovery/<path:code>")
+def constant(code: str) -> Response:
+    """The same bytes, whatever the code."""
+    return Response(BODY, content_type="application/json")

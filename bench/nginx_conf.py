@@ -1,0 +1,86 @@
+"""The nginx configuration the runner starts: three loopback servers in one nginx, one worker.
+
+- ``plain``: the discovery document as one static file (every /v1/discovery/... path maps to it),
+  the practical limit on this machine;
+- ``published``: the static-publish root (``discovery/<digest>.json``), as deploy/nginx/static.conf;
+- ``micro``: a one-second micro-cache in front of Livery's gunicorn, as deploy/nginx/microcache.conf.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from pathlib import Path
+
+CACHE_CONTROL = "public, max-age=0, s-maxage=1, must-revalidate"
+
+
+def render(prefix: Path, *, plain_port: int, plain_root: Path, published_port: int, published_root: Path,
+           micro_port: int, upstream_port: int) -> str:  # fmt: skip
+    """nginx.conf for a benchmark run."""
+    # nginx started by root drops its workers to "nobody", who cannot read our private work folder
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
+    return f"""
+{user}
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    open_file_cache max=200000 inactive=60s;
+    open_file_cache_valid 60s;
+    client_body_temp_path {prefix}/tmp-body;
+    proxy_temp_path {prefix}/tmp-proxy;
+    fastcgi_temp_path {prefix}/tmp-fastcgi;
+    uwsgi_temp_path {prefix}/tmp-uwsgi;
+    scgi_temp_path {prefix}/tmp-scgi;
+    proxy_cache_path {prefix}/cache levels=1:2 keys_zone=livery_public:32m max_size=1g inactive=10m
+                     use_temp_path=off;
+
+    server {{
+        listen 127.0.0.1:{plain_port};
+        root {plain_root};
+        location /v1/discovery/ {{
+            add_header Cache-Control "{CACHE_CONTROL}";
+            default_type application/json;
+            rewrite ^ /document.json break;
+        }}
+    }}
+
+    server {{
+        listen 127.0.0.1:{published_port};
+        root {published_root};
+        location /discovery/ {{
+            add_header Cache-Control "{CACHE_CONTROL}";
+            default_type application/json;
+            location ~ \\.sha256$ {{ return 404; }}
+        }}
+    }}
+
+    upstream livery {{
+        server 127.0.0.1:{upstream_port};
+    }}
+    server {{
+        listen 127.0.0.1:{micro_port};
+        location /v1/ {{
+            add_header X-Cache-Status $upstream_cache_status;
+            proxy_pass http://livery;
+            proxy_set_header Host $host;
+            proxy_cache livery_public;
+            proxy_cache_valid 200 1s;
+            proxy_cache_revalidate on;
+            proxy_cache_lock on;
+            proxy_cache_lock_timeout 2s;
+            proxy_cache_use_stale updating;
+            proxy_cache_background_update on;
+        }}
+    }}
+}}
+"""

@@ -1,0 +1,97 @@
+"""The results table, the target checks and BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.servers import WrkResult
+
+ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
+
+
+@dataclass
+class Row:
+    target: str
+    scenario: str
+    result: WrkResult | None
+    baseline: str  # which nginx row this one is compared with
+    note: str = ""
+
+
+def _ratio(value: float, reference: float | None) -> str:
+    return f"{100 * value / reference:.0f} %" if reference else "—"
+
+
+def table(rows: list[Row], nginx: dict[str, float], floor: float | None) -> str:
+    """One markdown table: throughput, latency and the ratios to nginx and to the framework floor."""
+    out = [
+        "| target | scenario | requests/s | p50 ms | p99 ms | vs nginx | vs floor | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        r = row.result
+        if r is None:
+            out.append(f"| {row.target} | {row.scenario} | {row.note or 'n/a'} | | | | | |")
+            continue
+        errors = f"{r.socket_errors} socket" if r.socket_errors else ""
+        out.append(
+            f"| {row.target} | {row.scenario} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+            f"{_ratio(r.rps, nginx.get(row.baseline))} | {_ratio(r.rps, floor)} | {errors} |"
+        )
+    return "\n".join(out)
+
+
+def check(name: str, value: float | None, limit: float, *, at_least: bool = True, unit: str = "%") -> str:
+    """One target line: measured value, limit, PASS/FAIL."""
+    if value is None:
+        return f"| {name} | n/a | {'≥' if at_least else '<'} {limit:g} {unit} | not measured |"
+    ok = value >= limit if at_least else value < limit
+    return f"| {name} | {value:.1f} {unit} | {'≥' if at_least else '<'} {limit:g} {unit} | {'PASS' if ok else 'FAIL'} |"
+
+
+def machine() -> str:
+    """Facts about this machine that the numbers depend on."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kb = 0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {mem_kb / 1024 / 1024:.1f} GiB RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def write(path: Path, *, command: str, runtime_s: float, setup: str, body: str, checks: list[str]) -> None:
+    """BENCHMARKS.md: date, machine, command, configuration, the table, the targets and the analysis."""
+    analysis = ANALYSIS.read_text() if ANALYSIS.exists() else ""
+    text = f"""# Benchmarks of the public hot path
+
+Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (total runtime {runtime_s / 60:.1f} min).
+Machine: {machine()}. Everything on loopback; wrk and the servers share the same CPUs.
+
+{setup}
+
+## Results
+
+{body}
+
+## Targets (ratios from this run)
+
+| target | measured | required | |
+|---|---:|---:|---|
+{chr(10).join(checks)}
+
+{analysis}"""
+    path.write_text(text)

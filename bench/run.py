@@ -1,0 +1,293 @@
+"""The benchmark runner: ``.venv/bin/python -m bench.run`` (or ``make bench``), one command, ~10 min.
+
+Seeds Livery with 100 000 access codes over 1 000 brands on SQLite and on PostgreSQL (and 100
+codes for the size comparison), starts nginx (a plain file: the practical limit), a bare Flask
+app under the same gunicorn configuration (the framework floor) and Livery, drives each with
+wrk on loopback, prints one table and writes BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench import datasets, nginx_conf, report, servers
+from bench.report import Row
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+LIVERY_SCENARIOS = [
+    ("discovery 200", "discovery-200", "200"),
+    ("discovery 304", "discovery-304", "304"),
+    ("unknown code 404", "unknown-404", "200"),
+    ("upgrade poll", "upgrade", "200"),
+    ("asset 304", "asset-304", "304"),
+]
+
+
+class Runner:
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.args = args
+        self.work = work
+        self.rows: list[Row] = []
+        self.extra: dict[str, float | None] = {}
+        self.cleanups: list = []
+        self.bases: dict[str, str] = {}
+
+    def measure(self, target: str, scenario: str, base: str, lines: Path, expect: int, baseline: str) -> Row:
+        """Check a few requests answer ``expect``, then run wrk over ``lines``."""
+        for line in lines.read_text().splitlines()[:3]:
+            path, _, tag = line.partition(" ")
+            status, _headers, _body = servers.get(base + path, {"If-None-Match": tag} if tag else None)
+            if status != expect:
+                raise RuntimeError(f"{target} {scenario}: {path} answered {status}, expected {expect}")
+        result = servers.wrk(
+            base, lines, seconds=self.args.seconds, connections=self.args.connections, threads=self.args.threads
+        )
+        row = Row(target, scenario, result, baseline)
+        self.rows.append(row)
+        print(f"  {target:<28} {scenario:<22} {result.rps:>9,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
+              f"p99 {result.p99_ms:7.2f} ms", flush=True)  # fmt: skip
+        return row
+
+    def warm(self, base: str, lines: Path) -> None:
+        """Spread requests over every worker until each has rendered what the scenario asks for."""
+        servers.wrk(base, lines, seconds=self.args.warmup, connections=self.args.connections, threads=self.args.threads)
+
+    def start_livery(self, data: datasets.Dataset) -> tuple[servers.Process, str]:
+        port = servers.free_port()
+        proc = servers.gunicorn("wsgi:app", port, data.env(), self.work / f"gunicorn-{data.name}.log")
+        self.cleanups.append(proc.stop)
+        base = self.bases[data.name] = f"http://127.0.0.1:{port}"
+        servers.wait_http(base + "/healthz")
+        return proc, base
+
+    def livery(self, data: datasets.Dataset, target: str, scenarios=LIVERY_SCENARIOS) -> servers.Process:
+        """Start Livery on ``data``, run ``scenarios``, record worker memory; returns the running server."""
+        proc, base = self.start_livery(data)
+        self.warm(base, data.lines["discovery-200"])
+        for scenario, key, baseline in scenarios:
+            lines = data.lines[key]
+            expect = {"discovery-200": 200, "discovery-304": 304, "unknown-404": 404, "asset-304": 304}.get(key)
+            if key == "upgrade":
+                expect = self.probe_upgrade(base, lines)
+                if expect is None:
+                    self.rows.append(Row(target, scenario, None, baseline, "n/a (endpoint not present)"))
+                    continue
+            self.measure(target, scenario, base, lines, expect, baseline)
+        rss = servers.worker_rss_mb(proc.pid)
+        self.extra[f"rss {target}"] = max(rss) if rss else None
+        print(f"  {target}: worker RSS {', '.join(f'{m:.0f} MB' for m in rss)}", flush=True)
+        return proc
+
+    def probe_upgrade(self, base: str, lines: Path) -> int | None:
+        """The status the upgrade endpoint answers, or None when the route does not exist."""
+        path = lines.read_text().splitlines()[0]
+        status, _headers, body = servers.get(base + path)
+        if status == 404 and b"requested URL was not found" in body:
+            return None
+        return status
+
+
+def _postgres_url(work_cleanups: list) -> str | None:
+    try:
+        import psycopg
+
+        name = f"livery_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # noqa: BLE001 - the row says why it is missing
+        print(f"PostgreSQL unavailable, skipping: {exc}", flush=True)
+        return None
+
+    def drop() -> None:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    work_cleanups.append(drop)
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    servers.ensure_tools()
+    work = Path(tempfile.mkdtemp(prefix="livery-bench-"))
+    runner = Runner(args, work)
+    try:
+        return _run(runner, args, work, started)
+    finally:
+        for cleanup in reversed(runner.cleanups):
+            cleanup()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(runner: Runner, args: argparse.Namespace, work: Path, started: float) -> int:
+    size = {"partners": args.partners, "brands_per_partner": args.brands_per_partner, "codes_per_brand": args.codes}
+    print(f"seeding SQLite: {args.partners * args.brands_per_partner * args.codes:,} codes ...", flush=True)
+    sqlite = datasets.build("sqlite", f"sqlite:///{work / 'sqlite.db'}", work, **size)
+    print(f"  seeded in {sqlite.seed_seconds:.0f} s", flush=True)
+    small = datasets.build("small", f"sqlite:///{work / 'small.db'}", work, partners=1, brands_per_partner=10,
+                           codes_per_brand=10)  # fmt: skip
+    datasets.publish_static(sqlite, work / "published", work)
+    document = work / "plain" / "document.json"
+    document.parent.mkdir()
+    document.write_bytes(sqlite.sample_document)
+    (work / "plain-304.txt").write_text(f"/v1/discovery/x {datasets.nginx_etag(document)}\n")
+
+    print("framework floor (bare Flask, same gunicorn config)", flush=True)
+    floor_port = servers.free_port()
+    floor = servers.gunicorn("bench.floor:app", floor_port, {"LIVERY_BENCH_FLOOR_BODY": str(document)},
+                             work / "gunicorn-floor.log")  # fmt: skip
+    runner.cleanups.append(floor.stop)
+    floor_base = f"http://127.0.0.1:{floor_port}"
+    servers.wait_http(floor_base + "/v1/discovery/x")
+    runner.warm(floor_base, sqlite.lines["discovery-200"])
+    floor_row = runner.measure("floor: bare Flask", "constant 200", floor_base, sqlite.lines["discovery-200"], 200,
+                               "200")  # fmt: skip
+    floor.stop()
+
+    print("Livery on SQLite, 100 000 codes", flush=True)
+    livery = runner.livery(sqlite, "Livery SQLite 100k")
+
+    print("nginx: plain file, static-published root, micro-cache in front of Livery", flush=True)
+    ports = {name: servers.free_port() for name in ("plain", "published", "micro")}
+    conf = nginx_conf.render(work / "nginx", plain_port=ports["plain"], plain_root=document.parent,
+                             published_port=ports["published"], published_root=sqlite.published_root,
+                             micro_port=ports["micro"], upstream_port=int(livery_port(runner, sqlite)))  # fmt: skip
+    nginx = servers.nginx(conf, work / "nginx")
+    runner.cleanups.append(nginx.stop)
+    bases = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    servers.wait_http(bases["plain"] + "/v1/discovery/x")
+    nginx_200 = runner.measure("nginx: plain file", "200", bases["plain"], sqlite.lines["discovery-200"], 200, "200")
+    nginx_304 = runner.measure("nginx: plain file", "304", bases["plain"], work / "plain-304.txt", 304, "304")
+    static_200 = runner.measure("nginx: static-published", "discovery 200", bases["published"],
+                                sqlite.lines["static-200"], 200, "200")  # fmt: skip
+    runner.measure("nginx: static-published", "discovery 304", bases["published"], sqlite.lines["static-304"], 304,
+                   "304")  # fmt: skip
+    runner.warm(bases["micro"], sqlite.lines["hot-200"])
+    micro_200 = runner.measure("nginx micro-cache → Livery", "discovery 200 (hot set)", bases["micro"],
+                               sqlite.lines["hot-200"], 200, "200")  # fmt: skip
+    runner.measure("nginx micro-cache → Livery", "discovery 304 (hot set)", bases["micro"], sqlite.lines["hot-304"],
+                   304, "304")  # fmt: skip
+    nginx.stop()
+    livery.stop()
+
+    pg = None
+    pg_url = None if args.skip_postgres else _postgres_url(runner.cleanups)
+    if pg_url:
+        print("seeding PostgreSQL ...", flush=True)
+        pg = datasets.build("postgres", pg_url, work, **size)
+        print(f"  seeded in {pg.seed_seconds:.0f} s", flush=True)
+        print("Livery on PostgreSQL, 100 000 codes", flush=True)
+        runner.livery(pg, "Livery PostgreSQL 100k").stop()
+
+    print("Livery on SQLite, 100 codes", flush=True)
+    runner.livery(small, "Livery SQLite 100 codes", LIVERY_SCENARIOS[:2]).stop()
+
+    nginx_rates = {"200": nginx_200.result.rps, "304": nginx_304.result.rps}
+    body = report.table(runner.rows, nginx_rates, floor_row.result.rps)
+    print()
+    print(body)
+    checks = targets(runner, floor_row.result.rps, static_200, micro_200, nginx_200)
+    runtime = time.monotonic() - started
+    if not args.no_write:
+        report.write(
+            args.output,
+            command=COMMAND,
+            runtime_s=runtime,
+            setup=setup_text(args, sqlite, pg),
+            body=body,
+            checks=checks,
+        )
+        print(f"\nwrote {args.output} ({runtime / 60:.1f} min)")
+    return 0
+
+
+COMMAND = ".venv/bin/python -m bench.run"
+
+
+def livery_port(runner: Runner, data: datasets.Dataset) -> str:
+    """The port of the running Livery gunicorn for ``data`` (from its recorded base URL)."""
+    return runner.bases[data.name].rsplit(":", 1)[1]
+
+
+def _rate(runner: Runner, target: str, scenario: str) -> float | None:
+    for row in runner.rows:
+        if row.target == target and row.scenario == scenario and row.result:
+            return row.result.rps
+    return None
+
+
+def _p99(runner: Runner, target: str) -> float | None:
+    values = [r.result.p99_ms for r in runner.rows if r.target == target and r.result]
+    return max(values) if values else None
+
+
+def targets(runner: Runner, floor: float, static_200: Row, micro_200: Row, nginx_200: Row) -> list[str]:
+    """The issue's targets, each with its measured value."""
+    lines = []
+    for db in ("SQLite", "PostgreSQL"):
+        target = f"Livery {db} 100k"
+        for scenario, limit in (("discovery 200", 85), ("discovery 304", 85), ("unknown code 404", 85),
+                                ("upgrade poll", 70)):  # fmt: skip
+            rate = _rate(runner, target, scenario)
+            lines.append(report.check(f"{db}: {scenario} vs floor", rate and 100 * rate / floor, limit))
+        lines.append(report.check(f"{db}: worst p99 at 64 connections", _p99(runner, target), 20, at_least=False,
+                                  unit="ms"))  # fmt: skip
+        lines.append(report.check(f"{db}: RSS per worker, 100k codes", runner.extra.get(f"rss {target}"), 200,
+                                  at_least=False, unit="MB"))  # fmt: skip
+    big, small = _rate(runner, "Livery SQLite 100k", "discovery 200"), _rate(runner, "Livery SQLite 100 codes",
+                                                                                "discovery 200")  # fmt: skip
+    lines.append(report.check("100 000 codes vs 100 codes (discovery 200)", big and small and 100 * big / small, 90))
+    lines.append(report.check("static-published discovery vs nginx plain file", 100 * static_200.result.rps /
+                              nginx_200.result.rps, 90))  # fmt: skip
+    lines.append(report.check("micro-cached discovery vs nginx plain file", 100 * micro_200.result.rps /
+                              nginx_200.result.rps, 50))  # fmt: skip
+    return lines
+
+
+def setup_text(args: argparse.Namespace, sqlite: datasets.Dataset, pg: datasets.Dataset | None) -> str:
+    """The setup section of BENCHMARKS.md."""
+    pg_seed = f"; PostgreSQL {pg.seed_seconds:.0f} s" if pg else ""
+    return f"""## Setup
+
+- Command: `{COMMAND}` (also `make bench`); options: `--seconds`, `--connections`, `--threads`, `--skip-postgres`.
+- Load: wrk {args.threads} threads, {args.connections} connections, {args.seconds} s per row after a
+  {args.warmup} s warm-up per server; `bench/wrk/rotate.lua` rotates over every code (and its ETag for 304 rows).
+- Data: {sqlite.codes:,} access codes (9 in 10 live, 1 in 10 test) over {sqlite.brands:,} brands of
+  {args.partners} partners, brands created and published through the services, codes inserted in bulk
+  (seeding took: SQLite {sqlite.seed_seconds:.0f} s{pg_seed}). The "100 codes" rows use 10 brands x 10 codes.
+- Livery and the floor run under `gunicorn.conf.py` (see that file for the worker class and count).
+- nginx {servers.nginx_version()}: `worker_processes 1`, `sendfile on`, `open_file_cache`, access log off;
+  the plain-file server maps every `/v1/discovery/...` to one file holding a real discovery document
+  ({len(sqlite.sample_document)} bytes). The micro-cache server is deploy/nginx/microcache.conf
+  (1 s, revalidating with ETags) in front of Livery on SQLite; its rows rotate over a hot set of one
+  live code per brand ({sqlite.brands:,} codes), because a micro-cache pays off only where many
+  clients share a code.
+- "vs nginx" compares 200 rows with nginx's 200 and 304 rows with nginx's 304; "vs floor" compares with
+  the bare Flask row."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--partners", type=int, default=100)
+    parser.add_argument("--brands-per-partner", type=int, default=10)
+    parser.add_argument("--codes", type=int, default=100, help="codes per brand")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="print the table only")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--output", type=Path, default=servers.REPO / "BENCHMARKS.md")
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The processes a benchmark run starts: gunicorn, nginx, wrk; all on loopback, all stopped by pid."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = REPO / ".venv" / "bin"
+LUA = Path(__file__).resolve().parent / "wrk" / "rotate.lua"
+RESULT_RE = re.compile(r"RESULT (.*)")
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_tools() -> None:
+    """Install nginx and wrk from Debian's packages when either is missing."""
+    if (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")) and shutil.which("wrk"):
+        return
+    print("installing nginx and wrk (apt-get)...", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "nginx-light", "wrk"],
+        check=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+
+
+def nginx_binary() -> str:
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def nginx_version() -> str:
+    """nginx's version string, e.g. ``1.22.1``."""
+    out = subprocess.run([nginx_binary(), "-v"], capture_output=True, text=True).stderr
+    return out.strip().rsplit("/", 1)[-1]
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """One GET on loopback: (status, headers, body), errors included."""
+    assert url.startswith("http://127.0.0.1:"), url  # never anywhere but loopback
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def wait_http(url: str, timeout: float = 120.0) -> None:
+    """Block until ``url`` answers anything over HTTP."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            get(url)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+class Process:
+    """A child process group we started, stopped by its own pid."""
+
+    def __init__(self, args: list[str], *, env: dict[str, str] | None = None, log: Path) -> None:
+        self.log = log
+        self._out = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(
+            args, cwd=REPO, env={**os.environ, **(env or {})}, stdout=self._out, stderr=subprocess.STDOUT
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._out.close()
+
+
+def gunicorn(app_spec: str, port: int, env: dict[str, str], log: Path) -> Process:
+    """gunicorn with the repository's gunicorn.conf.py, bound to loopback ``port``."""
+    args = [str(VENV_BIN / "gunicorn"), "--config", str(REPO / "gunicorn.conf.py")]
+    args += ["--bind", f"127.0.0.1:{port}", app_spec]
+    return Process(args, env=env, log=log)
+
+
+def nginx(conf: str, prefix: Path) -> Process:
+    """nginx in the foreground as the current user, with its own prefix and this configuration."""
+    (prefix / "logs").mkdir(parents=True, exist_ok=True)
+    (prefix / "nginx.conf").write_text(conf)
+    args = [nginx_binary(), "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]
+    return Process(args, log=prefix / "logs" / "stdout.log")
+
+
+def worker_rss_mb(master_pid: int) -> list[float]:
+    """Resident memory (MB) of each child of ``master_pid``, read from /proc."""
+    sizes = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields.get("PPid", "0").strip()) == master_pid:
+            sizes.append(int(fields["VmRSS"].split()[0]) / 1024)
+    return sorted(sizes)
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    socket_errors: int
+    status_errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def wrk(base_url: str, lines_file: Path, *, seconds: int, connections: int, threads: int) -> WrkResult:
+    """Drive ``base_url`` with wrk, rotating over ``lines_file``; the parsed RESULT line."""
+    assert base_url.startswith("http://127.0.0.1:"), base_url
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA)]
+    args += [base_url, "--", str(lines_file)]
+    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    match = RESULT_RE.search(out)
+    if not match:
+        raise RuntimeError(f"wrk printed no RESULT line:\n{out}")
+    values = dict(pair.split("=") for pair in match.group(1).split())
+    return WrkResult(
+        requests=int(values["requests"]),
+        seconds=int(values["duration_us"]) / 1e6,
+        p50_ms=int(values["p50_us"]) / 1000,
+        p99_ms=int(values["p99_us"]) / 1000,
+        socket_errors=int(values["socket_errors"]),
+        status_errors=int(values["status_errors"]),
+    )
