@@ -225,11 +225,13 @@ def load_key_ring(directory: str | os.PathLike[str], active_id: str | None) -> K
 def ensure_dev_keys(directory: str | os.PathLike[str]) -> None:
     """Create keys k1 (active) and k2 (next) when ``directory`` holds no key, so a fresh checkout can sign."""
     directory = Path(directory)
-    if directory.is_dir() and any(directory.glob("*.pem")):
+    present = {path.stem for path in directory.glob("*.pem")} if directory.is_dir() else set()
+    if present - set(DEV_KEY_IDS) or present >= set(DEV_KEY_IDS):
         return  # the common case writes nothing, so a read-only key directory is fine
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     # The workers of a fresh checkout start together: under the lock "empty? then create both" is
-    # one step, so no worker loads k1 before k2 exists and publishes a different key list.
+    # one step, and a worker that saw k1 without k2 waits here for k2, so every worker loads and
+    # publishes the same keys.
     with open(directory / ".dev-keys.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if any(directory.glob("*.pem")):

@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.upgrades import signing
 from app.upgrades.signing import (
     KeyConfigError,
     KeyRing,
@@ -257,17 +259,26 @@ def test_dev_keys_give_an_active_and_a_next_key(tmp_path):
     assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
 
 
-def test_workers_starting_together_all_see_both_dev_keys(tmp_path):
+def test_workers_starting_together_all_see_both_dev_keys(tmp_path, monkeypatch):
     directory = tmp_path / "keys"
     barrier = threading.Barrier(8)
+    real_generate = signing.generate_key_file
+
+    def slow_generate(*args):
+        path = real_generate(*args)
+        time.sleep(0.05)  # widen the window between k1 and k2 that other workers must not see
+        return path
+
+    monkeypatch.setattr(signing, "generate_key_file", slow_generate)
     seen: list[list[str]] = []
 
-    def start_worker() -> None:
+    def start_worker(delay: float) -> None:
         barrier.wait()
+        time.sleep(delay)  # some arrive while the first is still between k1 and k2
         ensure_dev_keys(directory)
         seen.append([k["key_id"] for k in load_key_ring(directory, None).public_keys()])
 
-    threads = [threading.Thread(target=start_worker) for _ in range(8)]
+    threads = [threading.Thread(target=start_worker, args=(n * 0.02,)) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
