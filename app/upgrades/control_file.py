@@ -34,8 +34,9 @@ _CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _RFC3339_RE = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
-_TOP_FIELDS = {"schema_version", "channel", "serial", "default_mode", "minimum_version", "blocked_versions", "notes"}
-_TOP_FIELDS |= {"releases"}
+_TOP_FIELDS = {
+    "schema_version", "channel", "serial", "default_mode", "minimum_version", "blocked_versions", "notes", "releases"
+}  # fmt: skip
 _TOP_REQUIRED = ("schema_version", "channel", "default_mode", "releases")
 _RELEASE_FIELDS = {"version", "rollout_percent", "available_from", "critical", "platforms"}
 _RELEASE_REQUIRED = ("version", "rollout_percent")
@@ -78,6 +79,8 @@ class ReleaseEntry:
 
 @dataclass(frozen=True)
 class ControlFile:
+    """A valid control file of one channel; ``releases`` keeps the document's order."""
+
     schema_version: int
     channel: str
     serial: int | None

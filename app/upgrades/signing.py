@@ -81,6 +81,8 @@ def canonical_bytes(payload: dict[str, Any]) -> bytes:
 
 @dataclass(frozen=True)
 class SigningKey:
+    """One Ed25519 private key and the id clients know its public half by."""
+
     key_id: str
     private: Ed25519PrivateKey
 
