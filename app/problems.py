@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 PROBLEM_TYPE_BASE = "https://livery.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+WEBARGS_LOCATIONS = frozenset({"json", "query", "querystring", "form", "files", "headers", "cookies", "view_args"})
 
 log = logging.getLogger(__name__)
 
@@ -118,18 +119,21 @@ def _from_http_exception(exc: HTTPException) -> Problem:
     detail = exc.description
     errors = None
     data = getattr(exc, "data", None)  # flask-smorest / webargs attach validation messages here
-    if isinstance(data, dict) and "messages" in data:
-        messages = data["messages"]
-        if isinstance(messages, dict) and len(messages) == 1:
+    if isinstance(data, dict) and data.get("message"):
+        detail = str(data["message"])  # flask_smorest.abort(status, message=...)
+    if isinstance(data, dict) and ("messages" in data or "errors" in data):
+        messages = data.get("messages", data.get("errors"))
+        if isinstance(messages, dict) and len(messages) == 1 and next(iter(messages)) in WEBARGS_LOCATIONS:
             # webargs nests messages under the location ("json", "query", "files", ...)
             messages = next(iter(messages.values()))
         errors = messages
-        return (
-            ValidationProblem(errors)
-            if status == 422
-            else Problem(status, code, exc.name, _summarise(errors), errors=errors)
-        )
-    headers = {}
+        if status == 422:
+            problem = ValidationProblem(errors) if detail == exc.description else ValidationProblem(errors, detail)
+        else:
+            problem = Problem(status, code, exc.name, _summarise(errors), errors=errors)
+        problem.headers.update(data.get("headers") or {})
+        return problem
+    headers = dict(data.get("headers") or {}) if isinstance(data, dict) else {}
     if status == 405 and exc.get_response().headers.get("Allow"):
         headers["Allow"] = exc.get_response().headers["Allow"]
     return Problem(status, code, exc.name or "Error", detail, errors=errors, headers=headers)

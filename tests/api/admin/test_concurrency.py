@@ -6,8 +6,11 @@ import threading
 
 import pytest
 
-from app import create_app
+from app import create_app, migrate
+from app.api.admin import brands
+from app.branding.services import update_draft
 from app.config import Settings
+from tests import services
 from tests.api.admin.conftest import make_operator, onboard
 
 
@@ -77,19 +80,34 @@ def test_stale_etag_after_publish_is_412(partner_a):
 
 
 @pytest.mark.postgres
-def test_concurrent_updates_on_postgres_lose_nothing(request, tmp_path):
-    """Two threads, two connections, the same If-Match: the version column lets exactly one win."""
-    url = request.getfixturevalue("pg_database")
+def test_concurrent_updates_on_postgres_lose_nothing(tmp_path, monkeypatch):
+    """Threads on their own connections, one If-Match: the version column lets exactly one win.
+
+    A barrier holds every request after its If-Match check, so all of them pass it with the
+    same ETag and only the database's version check can stop the lost update. Runs on a
+    database of its own: the shared test database rolls each test back on one connection,
+    which concurrent requests cannot share.
+    """
+    reason = services.postgres_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    url = services.create_pg_database("livery_race")
+    migrate.upgrade(url)
     app = create_app(Settings(database_url=url, static_brands_dir=str(tmp_path / "assets")))
     try:
-        admin = onboard(make_operator(app), f"race-{tmp_path.name[-8:].lower().replace('_', '-')}").admin
+        admin = onboard(make_operator(app), "race").admin
         brand_id, etag = new_brand(admin)
         barrier = threading.Barrier(4)
         results: list[int] = []
 
+        def update_after_everyone_checked(*args, **kwargs):
+            barrier.wait(10)
+            return update_draft(*args, **kwargs)
+
+        monkeypatch.setattr(brands, "update_draft", update_after_everyone_checked)
+
         def patch(name: str) -> None:
             client = app.test_client()
-            barrier.wait()
             response = client.patch(
                 f"/admin/v1/brands/{brand_id}",
                 json={"draft": {"product_name": name}},
@@ -107,3 +125,4 @@ def test_concurrent_updates_on_postgres_lose_nothing(request, tmp_path):
         assert len(events.json["items"]) == 1
     finally:
         app.extensions["livery.engine"].dispose()
+        services.drop_pg_database(url)
