@@ -12,8 +12,8 @@ from app.db import session
 from app.partners.models import Partner
 from app.problems import Problem
 from app.storage import SpooledUpload
+from app.upgrades import channel_state, services
 from app.upgrades import releases as release_services
-from app.upgrades import services
 from app.upgrades.models import ControlFile
 from app.upgrades.versions import parse_version
 from tests import factories
@@ -65,9 +65,9 @@ def test_gate_and_activation_against_real_storage(backend_app):
     assert stored["releases"][0]["platforms"] == ["macos-universal"]
     with app.app_context():
         assert services.channel_ready(session(), partner_id, "stable") is True
-        state = services.load_channel_state(session(), app.extensions["livery.stores"], partner_id, "stable")
+        state = channel_state.load_channel_state(session(), app.extensions["livery.stores"], partner_id, "stable")
     assert state.serial == 1
-    decision = services.decide_for(state, parse_version("6.9"), "macos-universal", "x", _now())
+    decision = channel_state.decide_for(state, parse_version("6.9"), "macos-universal", "x", _now())
     assert (decision.action, decision.target.version.text) == ("dynamic", "7.0")
 
 
@@ -96,8 +96,8 @@ def test_halted_channel_stays_ready_and_answers_halted(db_app):
         services.set_halt(session(), channel, halted=True, reason="bad build", actor=ACTOR)
         session().commit()
         assert services.channel_ready(session(), partner_id, "stable") is True
-        state = services.load_channel_state(session(), app.extensions["livery.stores"], partner_id, "stable")
-    explained = services.explain(state, parse_version("6.0"), "macos-universal", "x", _now())
+        state = channel_state.load_channel_state(session(), app.extensions["livery.stores"], partner_id, "stable")
+    explained = channel_state.explain(state, parse_version("6.0"), "macos-universal", "x", _now())
     assert (explained["action"], explained["reason"], explained["halt_reason"]) == ("none", "halted", "bad build")
 
 
@@ -107,7 +107,7 @@ def test_a_changed_stored_file_is_refused_not_served(app):
     _serial, key = _upload(app, partner_id, _doc("7.0"))
     app.extensions["livery.stores"].control_files.put_bytes(key, b'{"tampered": true}')
     with app.app_context(), pytest.raises(Problem) as caught:
-        services.load_channel_state(session(), app.extensions["livery.stores"], partner_id, "stable")
+        channel_state.load_channel_state(session(), app.extensions["livery.stores"], partner_id, "stable")
     assert caught.value.code == "control_file_corrupt"
 
 

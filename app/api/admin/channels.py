@@ -20,12 +20,11 @@ from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session, utcnow
 from app.problems import NotFound, ValidationProblem
+from app.upgrades.channel_state import explain, load_channel_state
 from app.upgrades.models import Channel, ControlFile
 from app.upgrades.services import (
     ControlFileRejected,
-    explain,
     find_channel,
-    load_channel_state,
     read_control_file,
     rollback_control_file,
     set_halt,

@@ -19,9 +19,9 @@ from app.api.public.upgrade_cache import UpgradeAnswers
 from app.db import session, utcnow
 from app.problems import BadRequest, NotFound, Problem
 from app.storage import LocalObjectStore, StorageError, check_key
+from app.upgrades.channel_state import ChannelState, decide_for
 from app.upgrades.control_file import ReleaseEntry
 from app.upgrades.releases import public_installer
-from app.upgrades.services import ChannelState, decide_for
 from app.upgrades.versions import PLATFORMS, InvalidVersion, Version, parse_version
 
 UPGRADE_CACHE_CONTROL = "public, max-age=0, s-maxage=1, must-revalidate"

@@ -20,7 +20,7 @@ from sqlalchemy.orm import sessionmaker
 
 from app.branding.services import brand_document_inputs
 from app.storage import Stores
-from app.upgrades.services import ChannelState, load_channel_state
+from app.upgrades.channel_state import ChannelState, load_channel_state
 from app.upgrades.signing import KeyRing, canonical_bytes, sign_payload
 
 MAX_SIGNED = 20_000

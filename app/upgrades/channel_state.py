@@ -1,0 +1,120 @@
+"""What an upgrade answer of one channel depends on, loaded once, and the decisions made from it.
+
+``load_channel_state`` reads the channel's active control file (checked against the digest
+recorded at activation), its halt switch and the partner's published installers: everything the
+public endpoint caches per worker and the admin ``explain`` evaluates fresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.storage import Stores
+from app.upgrades.control_file import ControlFile, parse_control_file
+from app.upgrades.decision import Decision, decide_upgrade
+from app.upgrades.models import ControlFile as ControlFileRow
+from app.upgrades.models import Release
+from app.upgrades.services import find_channel, read_control_file
+from app.upgrades.versions import Version
+
+
+@dataclass(frozen=True)
+class Installer:
+    """Where a client downloads one release (version x platform) and how to check it."""
+
+    source: str  # stored | external
+    sha256: str
+    size: int
+    external_url: str | None
+    release_notes_url: str | None
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """Everything an upgrade answer of one channel depends on (cached per worker)."""
+
+    partner_id: int
+    name: str
+    serial: int  # 0 when no control file is active
+    control: ControlFile | None
+    halted: bool
+    halt_reason: str
+    installers: Mapping[tuple[str, str], Installer] = field(default_factory=dict)
+
+
+def load_channel_state(session: Session, stores: Stores, partner_id: int, name: str) -> ChannelState:
+    """The channel's active control file, halt switch and installers, ready for decisions."""
+    channel = find_channel(session, partner_id, name)
+    if channel is None or channel.active_serial is None:
+        halted = bool(channel and channel.halted)
+        return ChannelState(partner_id, name, 0, None, halted, channel.halt_reason if channel else "")
+    row = session.scalar(
+        select(ControlFileRow).where(
+            ControlFileRow.channel_id == channel.id, ControlFileRow.serial == channel.active_serial
+        )
+    )
+    control = parse_control_file(read_control_file(stores, row))
+    installers: dict[tuple[str, str], Installer] = {}
+    for release in session.scalars(
+        select(Release).where(Release.partner_id == partner_id, Release.status == "published")
+    ):
+        installers[(release.version, release.platform)] = Installer(
+            release.source, release.sha256, release.bytes, release.external_url, release.release_notes_url
+        )
+    # A release yanked after activation must stop being offered at once: drop it from its entry.
+    entries = tuple(
+        replace(e, platforms=frozenset(p for p in e.platforms if (e.version.text, p) in installers))
+        for e in control.releases
+    )
+    control = replace(control, releases=entries)
+    return ChannelState(partner_id, name, row.serial, control, channel.halted, channel.halt_reason, installers)
+
+
+def decide_for(state: ChannelState, version: Version, platform: str, install_id: str, now: datetime) -> Decision:
+    """The upgrade decision for one client under ``state``."""
+    return decide_upgrade(
+        state.control,
+        client_version=version,
+        platform=platform,
+        install_id=install_id,
+        now=now,
+        halted=state.halted,
+        halt_reason=state.halt_reason or None,
+    )
+
+
+def explain(state: ChannelState, version: Version, platform: str, install_id: str, now: datetime) -> dict[str, Any]:
+    """The decision for one client and every reason behind it (for partners' support desks)."""
+    decision = decide_for(state, version, platform, install_id, now)
+    target = decision.target
+    if_resumed = None
+    if state.halted:
+        # What the client gets once the halt is lifted: buckets and rollout matter to the support desk now.
+        resumed = decide_for(replace(state, halted=False), version, platform, install_id, now)
+        if_resumed = {
+            "action": resumed.action,
+            "reason": resumed.reason,
+            "target": resumed.target.version.text if resumed.target else None,
+            "details": resumed.details,
+        }
+    return {
+        "channel": state.name,
+        "serial": state.serial,
+        "client": {"version": version.text, "platform": platform, "install_id": install_id},
+        "action": decision.action,
+        "reason": decision.reason,
+        "target": target.version.text if target else None,
+        "halted": state.halted,
+        "halt_reason": state.halt_reason or None,
+        "default_mode": state.control.default_mode if state.control else None,
+        "blocked_versions": sorted(v.text for v in state.control.blocked_versions) if state.control else [],
+        "details": decision.details,
+        "if_resumed": if_resumed,
+        "evaluated_at": now.isoformat(),
+    }
