@@ -104,3 +104,52 @@ def test_good_upload_is_stored_once(db_app, uploader):
     assert first.json["width"] == 640 and first.json["media_type"] == "image/png"
     assert list(db_app.extensions["livery.stores"].assets.keys()) == [first.json["sha256"]]
     assert uploader.get(f"/assets/{first.json['sha256']}").json["role"] == "splash"
+
+
+class CountingStream:
+    """A request body of ``size`` zero bytes that counts how much of it the server reads."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.pos, self.read_bytes = size, 0, 0
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:  # the test client measures the body
+        self.pos = {0: offset, 1: self.pos + offset, 2: self.size + offset}[whence]
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.size - self.pos if n is None or n < 0 else min(n, self.size - self.pos)
+        self.pos += n
+        self.read_bytes += n
+        return b"\0" * n
+
+
+def test_oversized_upload_is_refused_before_its_body_is_read(db_app, uploader):
+    body = CountingStream(50 * 1024 * 1024)
+    response = uploader.client.post(
+        "/admin/v1/assets",
+        input_stream=body,
+        content_type="multipart/form-data; boundary=x",
+        headers={"Authorization": f"Bearer {uploader.key}", "Content-Length": str(body.size)},
+    )
+    assert response.status_code == 413 and response.mimetype == "application/problem+json"
+    assert body.read_bytes == 0
+    nothing_stored(db_app)
+
+
+def test_upload_without_content_length_is_cut_off_at_the_limit(db_app, uploader):
+    body = CountingStream(50 * 1024 * 1024)
+    response = uploader.client.post(
+        "/admin/v1/assets",
+        input_stream=body,
+        content_type="multipart/form-data; boundary=x",
+        headers={"Authorization": f"Bearer {uploader.key}"},
+        # what gunicorn passes for a chunked request: no length, but a terminated stream
+        environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True},
+    )
+    assert response.status_code == 413 and response.mimetype == "application/problem+json"
+    limit = db_app.config["LIVERY"].max_asset_bytes
+    assert 0 < body.read_bytes <= limit + 1024 * 1024  # read, and stopped near the limit
+    nothing_stored(db_app)
