@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.api.admin.auth import admin_blueprint, current_actor, load_owned, partner_filter, require_role
-from app.api.admin.concurrency import etag_for, require_if_match
+from app.api.admin.concurrency import documents_if_match, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import WithExtra, problems
 from app.branding.models import CODE_KINDS, CODE_STATUSES, AccessCode, Brand
@@ -119,6 +119,7 @@ def get(code_id):
 @blp.route("/access-codes/<int:code_id>/revoke", methods=["POST"])
 @blp.response(200, AccessCodeOut)
 @problems(blp, 403, 404, 409, 412, 428)
+@documents_if_match(blp)
 def revoke(code_id):
     """Revoke an access code; clients using it get 410 from their next launch."""
     code = load_owned(AccessCode, code_id, "access code")
@@ -133,6 +134,7 @@ def revoke(code_id):
 @blp.arguments(RotateIn)
 @blp.response(201, NewAccessCodeOut)
 @problems(blp, 403, 404, 409, 412, 422, 428)
+@documents_if_match(blp)
 def rotate(data, code_id):
     """Issue a successor code; the old one keeps working until old_valid_until."""
     code = load_owned(AccessCode, code_id, "access code")

@@ -14,7 +14,7 @@ from app.api.admin.auth import (
     partner_filter,
     require_role,
 )
-from app.api.admin.concurrency import etag_for, require_if_match
+from app.api.admin.concurrency import documents_if_match, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import WithExtra, problems
 from app.db import session
@@ -110,6 +110,7 @@ def get(key_id):
 @blp.route("/api-keys/<int:key_id>", methods=["DELETE"])
 @blp.response(200, ApiKeyOut)
 @problems(blp, 403, 404, 409, 412, 428)
+@documents_if_match(blp)
 def revoke(key_id):
     """Revoke an API key at once."""
     key = load_owned(ApiKey, key_id, "API key")

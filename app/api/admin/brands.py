@@ -14,7 +14,7 @@ import marshmallow as ma
 from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, load_owned, partner_filter, require_role
-from app.api.admin.concurrency import etag_for, require_if_match
+from app.api.admin.concurrency import documents_if_match, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.branding.content import (
@@ -184,6 +184,7 @@ def get(brand_id):
 @blp.arguments(BrandPatch)
 @blp.response(200, BrandOut)
 @problems(blp, 403, 404, 412, 422, 428)
+@documents_if_match(blp)
 def update(data, brand_id):
     """Change draft fields (and the brand's name); test codes see the change at once."""
     brand = load_owned(Brand, brand_id, "brand")
@@ -208,6 +209,7 @@ def _publish_answer(brand: Brand, revision: BrandRevision, created: bool):
 @blp.response(201, PublishOut)
 @blp.alt_response(200, schema=PublishOut, description="Nothing changed since the live revision.", success=True)
 @problems(blp, 403, 404, 412, 422, 428)
+@documents_if_match(blp)
 def publish(brand_id):
     """Publish the draft as a new revision (none when identical to the live one)."""
     brand = load_owned(Brand, brand_id, "brand")
@@ -224,6 +226,7 @@ def publish(brand_id):
 @blp.response(201, PublishOut)
 @blp.alt_response(200, schema=PublishOut, description="That revision's content is already live.", success=True)
 @problems(blp, 403, 404, 412, 422, 428)
+@documents_if_match(blp)
 def roll_back(data, brand_id):
     """Publish a copy of an earlier revision as a new revision; history is never rewritten."""
     brand = load_owned(Brand, brand_id, "brand")

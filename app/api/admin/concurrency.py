@@ -41,6 +41,20 @@ def etag_for(kind: str, ident: object, version: object) -> str:
     return '"' + hashlib.sha256(f"{kind}:{ident}:{version}".encode()).hexdigest()[:24] + '"'
 
 
+IF_MATCH_PARAMETER = {
+    "in": "header",
+    "name": "If-Match",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The ETag of your last read of this resource (428 without it, 412 when stale).",
+}
+
+
+def documents_if_match(blp):
+    """Decorator: show the If-Match header in the OpenAPI document (and so in the explorer)."""
+    return blp.doc(parameters=[IF_MATCH_PARAMETER])
+
+
 def require_if_match(etag: str) -> None:
     """Refuse the write unless ``If-Match`` names ``etag`` (428 when absent, 412 when stale)."""
     header = request.headers.get("If-Match")

@@ -6,7 +6,7 @@ import marshmallow as ma
 from sqlalchemy import select
 
 from app.api.admin.auth import admin_blueprint, current_actor, require_operator
-from app.api.admin.concurrency import etag_for, require_if_match
+from app.api.admin.concurrency import documents_if_match, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session
@@ -91,6 +91,7 @@ def get(partner_id):
 @blp.arguments(PartnerPatch)
 @blp.response(200, PartnerOut)
 @problems(blp, 403, 404, 412, 422, 428)
+@documents_if_match(blp)
 def set_status(data, partner_id):
     """Change a partner's status; suspension makes every access code answer 410."""
     partner = load_owned_partner(partner_id)

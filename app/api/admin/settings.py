@@ -9,7 +9,7 @@ import marshmallow as ma
 from flask import current_app
 
 from app.api.admin.auth import admin_blueprint, require_operator
-from app.api.admin.concurrency import etag_for, require_if_match
+from app.api.admin.concurrency import documents_if_match, etag_for, require_if_match
 from app.api.admin.spec import problems
 from app.db import session
 from app.partners.services import SETTING_STANDARD_VIEWER_URL, get_setting, set_setting
@@ -58,6 +58,7 @@ def get():
 @blp.arguments(SettingsIn)
 @blp.response(200, SettingsOut)
 @problems(blp, 403, 412, 422, 428)
+@documents_if_match(blp)
 def put(data):
     """Replace the operator settings; every client's discovery answer follows."""
     actor = require_operator()

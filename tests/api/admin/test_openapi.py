@@ -52,6 +52,8 @@ def test_every_admin_operation_documents_its_errors_as_problems(app):
             )
             if resource in IF_MATCH_RESOURCES and is_write:
                 assert responses >= ERRORS_OF_WRITES, (method, path)
+                headers = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
+                assert headers == ["If-Match"], (method, path)
             if "requestBody" in operation:
                 assert "422" in responses, (method, path)
     assert operations >= 25
