@@ -18,6 +18,7 @@ blp = admin_blueprint("access-codes", "Access codes clients launch with. Stored 
 
 
 def code_etag(code: AccessCode) -> str:
+    """The ETag of an access code's current version."""
     return etag_for("access_code", code.id, code.version)
 
 

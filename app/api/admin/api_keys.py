@@ -26,6 +26,7 @@ blp = admin_blueprint("api-keys", "API keys. Stored as digests: the key itself i
 
 
 def api_key_etag(key: ApiKey) -> str:
+    """The ETag of an API key: it changes once, when the key is revoked."""
     # keys have no version column; revocation is the only change they undergo
     return etag_for("api_key", key.id, "revoked" if key.revoked_at else "active")
 

@@ -34,6 +34,7 @@ blp = admin_blueprint("brands", "Brands: the draft, publishing, rollback and the
 
 
 def brand_etag(brand: Brand) -> str:
+    """The ETag of a brand's current version (draft, name and live revision)."""
     return etag_for("brand", brand.id, brand.version)
 
 

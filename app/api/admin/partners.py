@@ -18,6 +18,7 @@ blp = admin_blueprint("partners", "Partners (OEM vendors). Operators only; a par
 
 
 def partner_etag(partner: Partner) -> str:
+    """The ETag of a partner's current version."""
     return etag_for("partner", partner.id, partner.version)
 
 
