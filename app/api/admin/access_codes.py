@@ -32,6 +32,12 @@ class AccessCodeIn(ma.Schema):
     expires_at = ma.fields.AwareDateTime(
         load_default=None, allow_none=True, metadata={"description": "Optional; ISO 8601 with time zone."}
     )
+    channel = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=ma.validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,62}$", error="Must be lower-case letters, digits, hyphens."),
+        metadata={"description": "Optional upgrade channel for this code; default: the brand's."},
+    )
 
 
 class RotateIn(ma.Schema):
@@ -48,6 +54,7 @@ class AccessCodeOut(ma.Schema):
     prefix = ma.fields.String(metadata={"description": "The first symbols of the code, to recognise it."})
     label = ma.fields.String()
     kind = ma.fields.String()
+    channel = ma.fields.String(allow_none=True)
     status = ma.fields.String()
     expires_at = ma.fields.DateTime(allow_none=True)
     revoked_at = ma.fields.DateTime(allow_none=True)
@@ -82,7 +89,13 @@ def issue(data, brand_id):
     brand = load_owned(Brand, brand_id, "brand")
     actor = require_role("admin")
     code, plain = issue_code(
-        session(), brand, kind=data["kind"], actor=actor.name, label=data["label"], expires_at=data["expires_at"]
+        session(),
+        brand,
+        kind=data["kind"],
+        actor=actor.name,
+        label=data["label"],
+        expires_at=data["expires_at"],
+        channel=data["channel"],
     )
     session().commit()
     return _shown_once(code, plain), {"ETag": code_etag(code)}

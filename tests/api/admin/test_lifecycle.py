@@ -141,3 +141,23 @@ def test_revoke_and_rotate_codes(app, operator):
     assert discovery(client, issued["code"]).status_code == 410
     again = admin.post(f"/access-codes/{issued['id']}/revoke", etag=revoked.headers["ETag"])
     assert again.status_code == 409 and again.json["code"] == "already_revoked"
+
+
+def test_code_options_and_their_rules(app, partner_a):
+    admin, client = partner_a.admin, app.test_client()
+    brand = admin.post("/brands", {"name": "B"}).json
+    beta = admin.post(f"/brands/{brand['id']}/access-codes", {"kind": "test", "channel": "beta", "label": "QA"})
+    assert beta.status_code == 201 and beta.json["channel"] == "beta"
+    assert discovery(client, beta.json["code"]).get_json()["upgrade"]["channel"] == "beta"
+
+    for body, field in [
+        ({"kind": "staging"}, "kind"),
+        ({"kind": "live", "channel": "Beta!"}, "channel"),
+        ({"kind": "live", "expires_at": "2020-01-01T00:00:00Z"}, "expires_at"),
+        ({"kind": "live", "expires_at": "2099-01-01T00:00:00"}, "expires_at"),  # no time zone
+        ({"kind": "live", "label": "x" * 201}, "label"),
+    ]:
+        response = admin.post(f"/brands/{brand['id']}/access-codes", body)
+        assert response.status_code == 422, body
+        assert field in response.json["errors"], response.json
+    assert len(admin.get("/access-codes").json["items"]) == 1
