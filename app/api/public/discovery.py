@@ -1,4 +1,8 @@
-"""GET /v1/discovery/{access_code}: what an installed client is called and looks like."""
+"""GET /v1/discovery/{access_code}: what an installed client is called and looks like.
+
+The route below is the reference behaviour; fast.py answers the same requests with the same
+bytes below Flask (see there), and both decide through ``discovery_answer``.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ from flask import Response, current_app, request
 
 from app.api.conditional import none_match
 from app.api.public import bp
-from app.api.public.cache import CodeEntry, PublicAnswers
+from app.api.public.cache import Answer, CodeEntry, PublicAnswers
 from app.branding.codes import code_digest, normalise_code
-from app.problems import Gone, NotFound
+from app.problems import Gone, NotFound, Problem
 
 NOT_FOUND_DETAIL = "No access code like this is known. Check the code the product was built with."
+GONE_DETAIL = "This access code is no longer valid. Ask the software's vendor for an update."
 
 
 def public_answers() -> PublicAnswers:
@@ -20,16 +25,37 @@ def public_answers() -> PublicAnswers:
     return current_app.extensions["livery.public"]
 
 
-def resolve_code(raw: str) -> CodeEntry:
-    """The usable access code for ``raw``; 404 when malformed or unknown, 410 when no longer valid."""
+def code_status(answers: PublicAnswers, raw: str) -> CodeEntry | int:
+    """The usable access code for ``raw``, else 404 (malformed or unknown) or 410 (no longer valid)."""
     canonical = normalise_code(raw)
-    answers = public_answers()
     entry = answers.code(code_digest(canonical)) if canonical else None
     if entry is None:
-        raise NotFound(NOT_FOUND_DETAIL)
+        return 404
     if not answers.code_valid(entry, time.time()):
-        raise Gone("This access code is no longer valid. Ask the software's vendor for an update.")
+        return 410
     return entry
+
+
+def problem_for(status: int) -> Problem:
+    """The problem a refused code answers; the same for every code, so nothing tells codes apart."""
+    return Gone(GONE_DETAIL) if status == 410 else NotFound(NOT_FOUND_DETAIL)
+
+
+def resolve_code(raw: str) -> CodeEntry:
+    """The usable access code for ``raw``; 404 when malformed or unknown, 410 when no longer valid."""
+    found = code_status(public_answers(), raw)
+    if isinstance(found, int):
+        raise problem_for(found)
+    return found
+
+
+def discovery_answer(answers: PublicAnswers, raw: str) -> Answer | int:
+    """The discovery answer for ``raw``, else the status of the problem to answer (404 or 410)."""
+    found = code_status(answers, raw)
+    if isinstance(found, int):
+        return found
+    answer = answers.discovery(found)
+    return 404 if answer is None else answer  # a live code whose brand was never published shows nothing yet
 
 
 def cached_response(body: bytes, etag: str, cache_control: str, content_type: str = "application/json") -> Response:
@@ -46,8 +72,14 @@ def cached_response(body: bytes, etag: str, cache_control: str, content_type: st
 @bp.get("/discovery/<path:access_code>")
 def discovery(access_code: str):
     """The discovery document for an access code (ETag / If-None-Match aware)."""
-    entry = resolve_code(access_code)
-    answer = public_answers().discovery(entry)
-    if answer is None:  # a live code whose brand was never published shows nothing yet
-        raise NotFound(NOT_FOUND_DETAIL)
+    answer = discovery_answer(public_answers(), access_code)
+    if isinstance(answer, int):
+        raise problem_for(answer)
     return cached_response(answer.body, answer.etag, current_app.config["LIVERY_DISCOVERY_CACHE_CONTROL"])
+
+
+@bp.record_once
+def _install_fast_path(state) -> None:
+    from app.api.public.fast import FastPublicPath
+
+    state.app.wsgi_app = FastPublicPath(state.app, state.app.wsgi_app)
