@@ -84,13 +84,13 @@ def create_release(
         ]
     if problems:
         raise ValidationProblem(problems)
-    existing = session.scalar(
-        select(Release.id).where(
-            Release.partner_id == partner.id, Release.version == version, Release.platform == platform
-        )
-    )
-    if existing is not None:
-        raise Conflict(f"Release {version} for {platform} already exists (id {existing}).", code="release_exists")
+    # "5.3" and "5.3.0" are the same version: two releases of it would make offers ambiguous.
+    wanted = parse_version(version)
+    for other in session.scalars(select(Release).where(Release.partner_id == partner.id, Release.platform == platform)):
+        if parse_version(other.version) == wanted:
+            raise Conflict(
+                f"Release {other.version} for {platform} already exists (id {other.id}).", code="release_exists"
+            )
     release = Release(
         partner_id=partner.id,
         version=version,

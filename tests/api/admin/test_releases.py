@@ -96,6 +96,10 @@ def test_duplicate_version_and_platform_conflicts(partner_a):
     add_release(partner_a.admin, "5.3.0")
     response = partner_a.admin.post("/releases", {"version": "5.3.0", "platform": "windows-x64"})
     assert response.status_code == 409
+    response = partner_a.admin.post("/releases", {"version": "5.3", "platform": "windows-x64"})  # equal version
+    assert response.status_code == 409
+    assert "5.3.0" in response.json["detail"]
+    assert partner_a.admin.post("/releases", {"version": "5.3", "platform": "macos-x64"}).status_code == 201
 
 
 def test_yank_and_republish(partner_a):
