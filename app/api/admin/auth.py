@@ -23,6 +23,7 @@ from app.partners.services import authenticate
 from app.problems import NotFound, Problem, ValidationProblem
 
 ADMIN_PREFIX = "/admin/v1"
+MAX_JSON_BYTES = 1024 * 1024
 T = TypeVar("T")
 
 
@@ -79,7 +80,14 @@ def admin_blueprint(name: str, description: str) -> Blueprint:
     """A flask-smorest blueprint under /admin/v1 whose every request must be authenticated."""
     blp = Blueprint(name, __name__, url_prefix=ADMIN_PREFIX, description=description)
     blp.before_request(_require_key)
+    blp.before_request(_cap_json_body)
     return blp
+
+
+def _cap_json_body() -> None:
+    # The app-wide limit is sized for installer uploads; a JSON document never needs that much.
+    if request.mimetype == "application/json":
+        request.max_content_length = MAX_JSON_BYTES
 
 
 def _require_key() -> None:

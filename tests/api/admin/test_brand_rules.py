@@ -78,3 +78,9 @@ def test_upload_over_the_configured_limit_is_413(make_app):
     response = admin.upload("splash", images.png(640, 360, color=(1, 2, 3, 255)) + b"\0" * 4000, "s.png")
     assert response.status_code == 413 and response.mimetype == "application/problem+json"
     assert list(app.extensions["livery.stores"].assets.keys()) == []
+
+
+def test_oversized_json_body_is_413(partner_a):
+    response = partner_a.admin.post("/brands", {"name": "B", "draft": {"publisher": "x" * (2 * 1024 * 1024)}})
+    assert response.status_code == 413 and response.mimetype == "application/problem+json"
+    assert partner_a.admin.get("/brands").json["items"] == []
