@@ -4,12 +4,13 @@ One module per resource, each with its marshmallow In/Patch/Out/Query schemas an
 blueprint made by :func:`app.api.admin.auth.admin_blueprint`. A new resource module follows the
 same recipe::
 
-    blp = admin_blueprint("admin_releases", "Installers of a partner's product.")
+    blp = admin_blueprint("releases", "Installers of a partner's product.")  # name = OpenAPI tag
 
     @blp.route("/releases/<int:release_id>", methods=["PATCH"])
     @blp.arguments(ReleasePatch)
     @blp.response(200, ReleaseOut)
     @problems(blp, 403, 404, 412, 422, 428)
+    @documents_if_match(blp)
     def update_release(changes, release_id):
         \"\"\"Change a release (the docstring is the OpenAPI summary).\"\"\"
         release = load_owned(Release, release_id, "release")   # 404 for another partner's
@@ -21,10 +22,16 @@ same recipe::
 
 - auth.py: ``current_actor``, ``require_role``, ``require_operator``, ``load_owned`` (404 across
   partners), ``acting_partner`` (creates), ``partner_filter`` (lists).
-- concurrency.py: ``etag_for``, ``require_if_match``; a lost update surfaces as StaleDataError
-  from the ``version`` column and is answered 412 by the handler registered here.
+- concurrency.py: ``etag_for``, ``require_if_match``, ``documents_if_match``; a lost update
+  surfaces as StaleDataError from the ``version`` column and is answered 412 by the handler
+  registered here. Out schemas also carry the ETag as an ``etag`` field.
 - pagination.py: ``PageQuery`` (subclass it for filters), ``page_of(ItemOut)``, ``paginate``.
-- spec.py: ``problems(blp, ...)`` documents error responses; the explorer at /docs.
+- spec.py: ``problems(blp, ...)`` documents error responses (401 always); ``WithExtra(row, ...)``
+  adds values shown once (a new key or code) to a row for its Out schema; the explorer at /docs.
+
+Every request is authenticated before the route runs; JSON bodies are capped at 1 MiB. Errors
+are raised as app.problems.Problem subclasses (domain services already do) and leave as
+problem+json through app/problems.py.
 
 Then add the module to ``RESOURCE_MODULES`` below.
 """
