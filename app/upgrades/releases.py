@@ -18,7 +18,7 @@ from app.upgrades.models import Channel, Release
 from app.upgrades.versions import PLATFORMS, InvalidVersion, parse_version
 
 INSTALLER_CONTENT_TYPE = "application/octet-stream"
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_SHA_RE = re.compile(r"[0-9a-f]{64}")
 # Who may move a release where: a yanked release can be republished if the yank was a mistake.
 _TRANSITIONS = {("draft", "published"), ("published", "yanked"), ("yanked", "published")}
 
@@ -74,7 +74,7 @@ def create_release(
         if message := _https_problem(url):
             problems[name] = [message]
     if external_url is not None:
-        if sha256 is None or not _SHA_RE.match(sha256):
+        if sha256 is None or not _SHA_RE.fullmatch(sha256):
             problems["sha256"] = ["An external installer needs its sha256: 64 lower-case hex digits."]
         if size is None or size <= 0:
             problems["bytes"] = ["An external installer needs its size in bytes (a positive number)."]

@@ -33,7 +33,7 @@ from app.upgrades.services import (
 from app.upgrades.versions import PLATFORMS, InvalidVersion, parse_version
 
 blp = admin_blueprint("admin_channels", "Upgrade channels, their control files, the emergency halt and explain.")
-_CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 MAX_CONTROL_FILE_BYTES = 256 * 1024
 
 
@@ -95,7 +95,7 @@ def _partner_id(partner_id: int | None) -> int:
 
 
 def _channel(name: str, partner_id: int | None) -> Channel:
-    channel = find_channel(session(), _partner_id(partner_id), name) if _CHANNEL_RE.match(name) else None
+    channel = find_channel(session(), _partner_id(partner_id), name) if _CHANNEL_RE.fullmatch(name) else None
     if channel is None:
         raise NotFound(f"No channel {name!r}; upload a control file to create it.")
     return channel
@@ -132,7 +132,7 @@ def upload(args, name):
     """Upload a control file; when it passes the readiness gate it becomes the channel's active file at once."""
     partner_id = _partner_id(args.get("partner_id"))
     actor = require_role("admin")
-    if not _CHANNEL_RE.match(name):
+    if not _CHANNEL_RE.fullmatch(name):
         raise ValidationProblem({"channel": ["Lower-case letters, digits and hyphens, e.g. 'stable'."]})
     raw = request.get_data(cache=False)
     if len(raw) > MAX_CONTROL_FILE_BYTES:

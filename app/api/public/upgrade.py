@@ -28,8 +28,8 @@ UPGRADE_CACHE_CONTROL = "public, max-age=0, s-maxage=1, must-revalidate"
 KEYS_CACHE_CONTROL = "public, max-age=300, must-revalidate"
 INSTALLER_CACHE_CONTROL = "public, max-age=31536000, immutable"
 MAX_INSTALL_ID = 128
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-_INSTALL_ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_INSTALL_ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 def upgrade_answers() -> UpgradeAnswers:
@@ -49,7 +49,7 @@ def _query() -> tuple[Version, str, str | None]:
         raise BadRequest(f"Query parameter 'version': {exc}", code="invalid_version") from None
     if not platform or platform not in PLATFORMS:
         raise BadRequest(f"Query parameter 'platform' must be one of: {', '.join(PLATFORMS)}.", code="invalid_platform")
-    if install_id is not None and not _INSTALL_ID_RE.match(install_id):
+    if install_id is not None and not _INSTALL_ID_RE.fullmatch(install_id):
         raise BadRequest(
             f"Query parameter 'install_id' must be 1 to {MAX_INSTALL_ID} visible ASCII characters.",
             code="invalid_install_id",
@@ -118,7 +118,7 @@ def keys() -> Response:
 @bp.get("/installers/<path:sha256>")
 def installer(sha256: str) -> Response:
     """A published installer: a redirect to a short-lived storage URL, or the bytes (Range supported)."""
-    if not _SHA256_RE.match(sha256) or public_installer(session(), sha256) is None:
+    if not _SHA256_RE.fullmatch(sha256) or public_installer(session(), sha256) is None:
         raise NotFound("No such installer.")
     store = current_app.extensions["livery.stores"].installers
     if isinstance(store, LocalObjectStore):

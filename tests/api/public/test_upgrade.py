@@ -167,6 +167,8 @@ def test_etag_and_304(setup):
         ("version=5.3.0", "platform"),
         ("version=5.3.0&platform=linux", "platform"),
         ("version=5.3.0&platform=windows-x64&install_id=" + "x" * 200, "install_id"),
+        ("version=5.3.0&platform=windows-x64&install_id=abc%0A", "install_id"),
+        ("version=5.3.0%0A&platform=windows-x64", "version"),
     ],
 )
 def test_bad_parameters_are_400_problems(setup, query, parameter):
@@ -226,6 +228,7 @@ def test_local_installer_download_supports_range(setup):
     assert partial.headers["Content-Range"] == f"bytes 100-199/{len(data)}"
     assert setup.client.get("/v1/installers/" + "0" * 64).status_code == 404
     assert setup.client.get("/v1/installers/nothex").status_code == 404
+    assert setup.client.get(f"/v1/installers/{release['sha256']}%0A").status_code == 404
 
 
 def test_draft_installers_are_not_served(setup):
