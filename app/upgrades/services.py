@@ -108,6 +108,11 @@ def _activate(
         cf = parse_control_file(raw)
     except ControlFileInvalid as exc:
         raise ControlFileRejected(exc.problems) from None
+    # Write the channel row first: a concurrent activation of the same channel now waits for this
+    # one and then fails its version check (412), so it can never pick the same serial and
+    # overwrite this serial's object in storage before losing at commit.
+    channel.updated_at = utcnow()
+    session.flush()
     current = session.scalar(select(func.max(ControlFileRow.serial)).where(ControlFileRow.channel_id == channel.id))
     current = current or 0
     if rollback_of is not None:

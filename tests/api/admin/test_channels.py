@@ -181,3 +181,19 @@ def test_the_stored_file_is_canonical_json(partner_a, releases):
     upload_control_file(partner_a.admin, control_file(("5.2.0", 100)))
     response = partner_a.admin.get("/channels/stable/control-files/1")
     assert response.data == json.dumps(json.loads(response.data), sort_keys=True, separators=(",", ":")).encode()
+
+
+def test_storage_outage_is_a_503_and_changes_nothing(app, partner_a, releases, monkeypatch):
+    from app.storage import StorageError
+
+    admin = partner_a.admin
+    upload_control_file(admin, control_file(("5.2.0", 100)))
+
+    def unreachable(*_args, **_kw):
+        raise StorageError("connection refused")
+
+    monkeypatch.setattr(app.extensions["livery.stores"].control_files, "put_bytes", unreachable)
+    response = upload_control_file(admin, control_file(("5.3.0", 100)))
+    assert response.status_code == 503
+    assert response.json["code"] == "storage_unavailable"
+    assert _active(admin) == 1
