@@ -12,6 +12,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from app.storage import ObjectStore, StorageError
 DISCOVERY_PREFIX = "discovery/"
 MEDIA_TYPE = "application/json"
 FULL_REBUILD_TOPICS = frozenset({"settings", "channel", "all"})
+WRITERS = 8
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,9 @@ class StaticPublisher:
         counts = counts or Counts()
         wanted = self.files_for(digest)
         for key, data in wanted.items():
-            self._write(key, data, counts)
+            written = self._write(key, data)
+            counts.written += written
+            counts.unchanged += not written
         for key in self._owned(digest) - wanted.keys():
             if self.store.stat(key) is not None:
                 self.store.delete(key)
@@ -93,12 +97,14 @@ class StaticPublisher:
     def publish_all(self) -> Counts:
         """Full rebuild: every code's files, and every file under the managed prefixes removed unless wanted."""
         counts = Counts()
-        wanted: set[str] = set()
+        wanted: dict[str, bytes] = {}
         for digest in self.answers.digests():
-            files = self.files_for(digest)
-            for key, data in files.items():
-                self._write(key, data, counts)
-            wanted.update(files)
+            wanted.update(self.files_for(digest))
+        # writes wait on the disk or on S3, not on Python: a few threads overlap them
+        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+            for written in pool.map(lambda item: self._write(*item), wanted.items()):
+                counts.written += written
+                counts.unchanged += not written
         for prefix in (DISCOVERY_PREFIX, *(f"{ns}/" for ns in self.sources)):
             for key in list(self.store.keys(prefix)):
                 if key not in wanted:
@@ -133,12 +139,12 @@ class StaticPublisher:
             # the database is the truth; `flask static-publish` (run from cron) repairs the root
             log.exception("static publish failed after commit; run `flask static-publish` to repair")
 
-    def _write(self, key: str, data: bytes, counts: Counts) -> None:
+    def _write(self, key: str, data: bytes) -> bool:
+        """Store ``data`` under ``key`` unless it is already there; True when written."""
         sha = hashlib.sha256(data).hexdigest()
         existing = self.store.stat(key)
         if existing is not None and existing.size == len(data) and existing.sha256 == sha:
-            counts.unchanged += 1
-            return
+            return False
         fd, path = tempfile.mkstemp(prefix="livery-publish-")
         try:
             with os.fdopen(fd, "wb") as out:
@@ -146,4 +152,4 @@ class StaticPublisher:
             self.store.put_file(key, path, sha256=sha, content_type=MEDIA_TYPE)
         finally:
             os.unlink(path)
-        counts.written += 1
+        return True
