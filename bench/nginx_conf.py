@@ -23,6 +23,7 @@ def render(prefix: Path, *, plain_port: int, plain_root: Path, published_port: i
     return f"""
 {user}
 worker_processes 1;
+worker_rlimit_nofile 65536;
 pid {prefix}/nginx.pid;
 error_log {prefix}/logs/error.log warn;
 events {{ worker_connections 4096; }}
@@ -34,8 +35,9 @@ http {{
     tcp_nopush on;
     tcp_nodelay on;
     keepalive_requests 1000000;
-    open_file_cache max=200000 inactive=60s;
-    open_file_cache_valid 60s;
+    # cached descriptors stay open: keep the cache well below the descriptor limit
+    open_file_cache max=10000 inactive=20s;
+    open_file_cache_valid 1s;
     client_body_temp_path {prefix}/tmp-body;
     proxy_temp_path {prefix}/tmp-proxy;
     fastcgi_temp_path {prefix}/tmp-fastcgi;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from app.publishing.root import publish_store
 from app.publishing.services import StaticPublisher
@@ -30,6 +31,7 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("static-publish")
+@with_appcontext
 @click.option("--root", default=None, help="Folder or s3://bucket/prefix (default: LIVERY_STATIC_PUBLISH_ROOT).")
 def static_publish(root: str | None) -> None:
     """Rebuild the static root: write every changed answer, delete files of codes no longer valid."""
