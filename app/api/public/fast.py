@@ -55,7 +55,7 @@ class FastPublicPath:
         if method == "GET" or method == "HEAD":
             try:
                 reply = self._reply(environ.get("PATH_INFO", ""), method, environ.get("HTTP_IF_NONE_MATCH"))
-            except Exception:  # noqa: BLE001 - Flask answers this request instead, its errors included
+            except Exception:  # Flask answers this request instead, its errors included
                 log.exception("fast public path failed; Flask answers instead")
                 reply = None
             if reply is not None:
