@@ -1,18 +1,23 @@
-"""gunicorn settings for Livery's hot path, chosen by measurement (see BENCHMARKS.md).
+"""gunicorn settings for Livery's hot path, chosen by measurement (bench/sweep.py, BENCHMARKS.md).
 
-Worker class: ``sync``. Every public answer is a dictionary lookup and a byte copy — CPU work
-with nothing to wait on — so cooperative or threaded workers add scheduling without adding
-overlap. Measured on 2 cores: sync kept p99 in the low milliseconds; gthread collapsed to ~2k
-requests/s when wrk's keep-alive connections clustered on one worker (a thread pool per
-process cannot hand a connection to the idle process); gevent reached more requests/s but its
-p99 was 0.5-1.4 s, because one greenlet per connection starves the others while it runs.
-Sync workers accept one connection at a time from the shared listen socket, so the kernel
-spreads load over idle workers and a request never waits behind another worker's queue.
-Sync workers close the connection after each answer (no keep-alive): put nginx or a CDN in
-front for client keep-alive and TLS (docs/deployment.md).
+Worker class: ``sync``, one worker per core. Every public answer is a dictionary lookup and a
+byte copy — CPU work with nothing to wait on — so cooperative or threaded workers add
+scheduling without adding overlap. Measured on 2 cores, 64 connections, discovery 200/304
+(``python -m bench.sweep``):
 
-Count: one worker per core (``2 x cores`` measured no better and doubles memory and polling).
-Override with ``--workers`` or ``GUNICORN_CMD_ARGS``.
+- sync x 2: ~6 100-6 700 requests/s, p99 14-17 ms, steady from run to run;
+- sync x 4: the same throughput, slightly worse p99 and twice the memory and change-log polls;
+- gthread 2 x 4 threads: ~9 500-9 900/s thanks to keep-alive, but p99 19-22 ms, and its
+  throughput depends on how keep-alive connections happen to spread over the processes: a
+  connection stays with the worker that accepted it, and 1 worker x 8 threads — what a worker
+  holding most connections amounts to — gave ~2 200/s at p99 52-56 ms;
+- gevent x 2: up to ~11 500/s, but p99 150-490 ms: one greenlet runs to completion while the
+  other connections of its worker wait.
+
+Sync workers accept one connection at a time from the shared listen socket, so every request
+goes to a worker that is free. They close the connection after each answer (no keep-alive):
+nginx or a load balancer in front holds the clients' keep-alive and TLS (docs/deployment.md).
+Override with ``--workers`` / ``--worker-class`` or ``GUNICORN_CMD_ARGS``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ preload_app = False  # each worker builds its own engine and answers after fork 
 
 
 def post_worker_init(worker) -> None:
-    """Load every access code before the worker accepts its first connection."""
+    """Load every access code (and render documents) before the worker accepts a connection."""
     answers = getattr(worker.wsgi, "extensions", {}).get("livery.public")
     if answers is not None:
         answers.warm()

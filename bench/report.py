@@ -73,13 +73,23 @@ def machine() -> str:
     )
 
 
-def write(path: Path, *, command: str, runtime_s: float, setup: str, body: str, checks: list[str]) -> None:
+def load_average() -> str:
+    """The 1-minute load average: other work on the machine skews every row."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except (OSError, IndexError):
+        return "?"
+
+
+def write(path: Path, *, command: str, runtime_s: float, setup: str, body: str, checks: list[str], load: str) -> None:
     """BENCHMARKS.md: date, machine, command, configuration, the table, the targets and the analysis."""
     analysis = ANALYSIS.read_text() if ANALYSIS.exists() else ""
     text = f"""# Benchmarks of the public hot path
 
 Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (total runtime {runtime_s / 60:.1f} min).
 Machine: {machine()}. Everything on loopback; wrk and the servers share the same CPUs.
+1-minute load average at start / end of the run: {load} / {load_average()} (other work on the
+machine during the run lowers every row; the ratios within one run are what the targets use).
 
 {setup}
 

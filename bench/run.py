@@ -114,6 +114,7 @@ def _postgres_url(work_cleanups: list) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    args.load_at_start = report.load_average()
     servers.ensure_tools()
     work = Path(tempfile.mkdtemp(prefix="livery-bench-"))
     runner = Runner(args, work)
@@ -203,6 +204,7 @@ def _run(runner: Runner, args: argparse.Namespace, work: Path, started: float) -
             setup=setup_text(args, sqlite, pg),
             body=body,
             checks=checks,
+            load=args.load_at_start,
         )
         print(f"\nwrote {args.output} ({runtime / 60:.1f} min)")
     return 0

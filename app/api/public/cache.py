@@ -27,6 +27,7 @@ from app.partners.services import SETTING_STANDARD_VIEWER_URL, get_setting
 from app.upgrades.services import channel_ready
 
 MAX_MEMO_ENTRIES = 50_000  # per namespace; a full namespace is cleared, not evicted entry by entry
+WARM_BUDGET = 10.0  # seconds a starting worker may spend rendering (gunicorn's timeout is 30 s)
 GLOBAL_TOPICS = frozenset({"settings", "channel", "all"})  # topics that drop every memo
 
 
@@ -107,9 +108,20 @@ class PublicAnswers:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def warm(self) -> None:
-        """Load every access code now (gunicorn calls this before a worker accepts connections)."""
+    def warm(self, budget: float = WARM_BUDGET) -> None:
+        """Load every access code, then render documents for up to ``budget`` seconds.
+
+        gunicorn calls this before a worker accepts connections, so the first clients of a new
+        worker do not pay the renders; what the budget leaves out is rendered on first use.
+        """
         self._fresh()
+        deadline = self._clock() + budget
+        keys = {(e.brand_id, e.live, e.channel) for e in self._interned} - self._documents.keys()
+        with self._lock, self._make_session() as session:
+            for key in sorted(keys, key=lambda k: (k[0], k[1], k[2] or "")):
+                if self._clock() > deadline:
+                    break
+                self._documents[key] = self._render(session, *key)
 
     def code(self, digest: str) -> CodeEntry | None:
         """The access code with this digest, or None."""
