@@ -35,9 +35,6 @@ http {{
     tcp_nopush on;
     tcp_nodelay on;
     keepalive_requests 1000000;
-    # cached descriptors stay open: keep the cache well below the descriptor limit
-    open_file_cache max=10000 inactive=20s;
-    open_file_cache_valid 1s;
     client_body_temp_path {prefix}/tmp-body;
     proxy_temp_path {prefix}/tmp-proxy;
     fastcgi_temp_path {prefix}/tmp-fastcgi;
@@ -49,6 +46,8 @@ http {{
     server {{
         listen 127.0.0.1:{plain_port};
         root {plain_root};
+        open_file_cache max=1000 inactive=20s;
+        open_file_cache_valid 1s;
         location /v1/discovery/ {{
             add_header Cache-Control "{CACHE_CONTROL}";
             default_type application/json;
@@ -59,6 +58,9 @@ http {{
     server {{
         listen 127.0.0.1:{published_port};
         root {published_root};
+        # 100 000 files and a 20 000-descriptor limit: a cache that cannot hold them all only
+        # thrashes (measured slower than none); see deploy/nginx/static.conf
+        open_file_cache off;
         location /discovery/ {{
             add_header Cache-Control "{CACHE_CONTROL}";
             default_type application/json;

@@ -105,3 +105,47 @@ machine during the run lowers every row; the ratios within one run are what the 
 
 {analysis}"""
     path.write_text(text)
+
+
+def _row(rows: list[Row], target: str, scenario: str) -> WrkResult | None:
+    for row in rows:
+        if row.target == target and row.scenario == scenario and row.result:
+            return row.result
+    return None
+
+
+def _rate(rows: list[Row], target: str, scenario: str) -> float | None:
+    result = _row(rows, target, scenario)
+    return result.rps if result else None
+
+
+def _p99(rows: list[Row], target: str, exclude: str = "") -> float | None:
+    values = [r.result.p99_ms for r in rows if r.target == target and r.result and r.scenario != exclude]
+    return max(values) if values else None
+
+
+def targets(rows: list[Row], extra: dict, floor: float, static_200: Row, micro_200: Row, nginx_200: Row) -> list[str]:
+    """The issue's targets, each with its measured value."""
+    lines = []
+    for db in ("SQLite", "PostgreSQL"):
+        target = f"Livery {db} 100k"
+        for scenario, limit in (("discovery 200", 85), ("discovery 304", 85), ("unknown code 404", 85),
+                                ("upgrade poll", 70)):  # fmt: skip
+            rate = _rate(rows, target, scenario)
+            lines.append(check(f"{db}: {scenario} vs floor", rate and 100 * rate / floor, limit))
+        lines.append(check(f"{db}: worst p99 at 64 connections, discovery/404/asset rows",
+                                  _p99(rows, target, exclude="upgrade poll"), 20, at_least=False,
+                                  unit="ms"))  # fmt: skip
+        upgrade = _row(rows, target, "upgrade poll")
+        lines.append(check(f"{db}: p99 at 64 connections, upgrade poll", upgrade and upgrade.p99_ms, 20,
+                                  at_least=False, unit="ms"))  # fmt: skip
+        lines.append(check(f"{db}: RSS per worker, 100k codes", extra.get(f"rss {target}"), 200,
+                                  at_least=False, unit="MB"))  # fmt: skip
+    big, small = _rate(rows, "Livery SQLite 100k", "discovery 200"), _rate(rows, "Livery SQLite 100 codes",
+                                                                                "discovery 200")  # fmt: skip
+    lines.append(check("100 000 codes vs 100 codes (discovery 200)", big and small and 100 * big / small, 90))
+    lines.append(check("static-published discovery vs nginx plain file", 100 * static_200.result.rps /
+                              nginx_200.result.rps, 90))  # fmt: skip
+    lines.append(check("micro-cached discovery vs nginx plain file", 100 * micro_200.result.rps /
+                              nginx_200.result.rps, 50))  # fmt: skip
+    return lines

@@ -194,7 +194,7 @@ def _run(runner: Runner, args: argparse.Namespace, work: Path, started: float) -
     body = report.table(runner.rows, nginx_rates, floor_row.result.rps)
     print()
     print(body)
-    checks = targets(runner, floor_row.result.rps, static_200, micro_200, nginx_200)
+    checks = report.targets(runner.rows, runner.extra, floor_row.result.rps, static_200, micro_200, nginx_200)
     runtime = time.monotonic() - started
     if not args.no_write:
         report.write(
@@ -216,41 +216,6 @@ COMMAND = ".venv/bin/python -m bench.run"
 def livery_port(runner: Runner, data: datasets.Dataset) -> str:
     """The port of the running Livery gunicorn for ``data`` (from its recorded base URL)."""
     return runner.bases[data.name].rsplit(":", 1)[1]
-
-
-def _rate(runner: Runner, target: str, scenario: str) -> float | None:
-    for row in runner.rows:
-        if row.target == target and row.scenario == scenario and row.result:
-            return row.result.rps
-    return None
-
-
-def _p99(runner: Runner, target: str) -> float | None:
-    values = [r.result.p99_ms for r in runner.rows if r.target == target and r.result]
-    return max(values) if values else None
-
-
-def targets(runner: Runner, floor: float, static_200: Row, micro_200: Row, nginx_200: Row) -> list[str]:
-    """The issue's targets, each with its measured value."""
-    lines = []
-    for db in ("SQLite", "PostgreSQL"):
-        target = f"Livery {db} 100k"
-        for scenario, limit in (("discovery 200", 85), ("discovery 304", 85), ("unknown code 404", 85),
-                                ("upgrade poll", 70)):  # fmt: skip
-            rate = _rate(runner, target, scenario)
-            lines.append(report.check(f"{db}: {scenario} vs floor", rate and 100 * rate / floor, limit))
-        lines.append(report.check(f"{db}: worst p99 at 64 connections", _p99(runner, target), 20, at_least=False,
-                                  unit="ms"))  # fmt: skip
-        lines.append(report.check(f"{db}: RSS per worker, 100k codes", runner.extra.get(f"rss {target}"), 200,
-                                  at_least=False, unit="MB"))  # fmt: skip
-    big, small = _rate(runner, "Livery SQLite 100k", "discovery 200"), _rate(runner, "Livery SQLite 100 codes",
-                                                                                "discovery 200")  # fmt: skip
-    lines.append(report.check("100 000 codes vs 100 codes (discovery 200)", big and small and 100 * big / small, 90))
-    lines.append(report.check("static-published discovery vs nginx plain file", 100 * static_200.result.rps /
-                              nginx_200.result.rps, 90))  # fmt: skip
-    lines.append(report.check("micro-cached discovery vs nginx plain file", 100 * micro_200.result.rps /
-                              nginx_200.result.rps, 50))  # fmt: skip
-    return lines
 
 
 def setup_text(args: argparse.Namespace, sqlite: datasets.Dataset, pg: datasets.Dataset | None) -> str:
