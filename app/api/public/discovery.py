@@ -60,13 +60,11 @@ def discovery_answer(answers: PublicAnswers, raw: str) -> Answer | int:
 
 def cached_response(body: bytes, etag: str, cache_control: str, content_type: str = "application/json") -> Response:
     """200 with ``body``, or 304 when the request's If-None-Match matches ``etag``."""
-    if none_match(request.headers.get("If-None-Match"), etag):
-        response = Response(status=304)
-    else:
-        response = Response(body, content_type=content_type)
-    response.headers["ETag"] = etag
-    response.headers["Cache-Control"] = cache_control
-    return response
+    # headers given to the constructor: one Headers build instead of a lookup-and-replace per header
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    if none_match(request.environ.get("HTTP_IF_NONE_MATCH"), etag):
+        return Response(status=304, headers=headers)
+    return Response(body, content_type=content_type, headers=headers)
 
 
 @bp.get("/discovery/<path:access_code>")
