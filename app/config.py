@@ -64,7 +64,7 @@ class Settings:
     signing_keys_dir: str = str(REPO_ROOT / "var" / "signing-keys")
     signing_active_key: str = ""
     signing_keys_required: bool = False
-    static_publish_root: str = ""
+    static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
     log_level: str = "WARNING"
 
     @classmethod
@@ -101,4 +101,7 @@ class Settings:
             raise ConfigError("LIVERY_PUBLIC_BASE_URL must be an http(s) URL")
         if self.freshness_interval <= 0 or self.freshness_interval > 2:
             raise ConfigError("LIVERY_FRESHNESS_INTERVAL must be in (0, 2] seconds")
+        root = self.static_publish_root
+        if root and not (root.startswith("s3://") and root[5:].split("/")[0]) and not os.path.isabs(root):
+            raise ConfigError("LIVERY_STATIC_PUBLISH_ROOT must be an absolute folder path or s3://bucket/prefix")
         return self

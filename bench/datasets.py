@@ -30,6 +30,7 @@ class Dataset:
     seed_seconds: float = 0.0
     sample_document: bytes = b""
     published_root: Path | None = None
+    hot_digests: list[str] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
         """The environment a Livery worker needs to serve this dataset."""
@@ -80,6 +81,7 @@ def build(
     data.lines["discovery-304"] = _write(
         work / f"{name}-304.txt", [f"/v1/discovery/{c.plain} {etag}" for c, etag in found]
     )
+    data.hot_digests = [c.digest for c, _ in one_per_brand]
     data.lines["hot-200"] = _write(work / f"{name}-hot-200.txt", [f"/v1/discovery/{c.plain}" for c, _ in one_per_brand])
     data.lines["hot-304"] = _write(
         work / f"{name}-hot-304.txt", [f"/v1/discovery/{c.plain} {etag}" for c, etag in one_per_brand]
@@ -113,6 +115,9 @@ def publish_static(data: Dataset, root: Path, work: Path) -> Path:
     files = sorted((root / "discovery").glob("*.json"))
     lines = [f"/discovery/{p.name}" for p in files]
     data.lines["static-200"] = _write(work / f"{data.name}-static-200.txt", lines)
+    data.lines["static-hot-200"] = _write(
+        work / f"{data.name}-static-hot-200.txt", [f"/discovery/{d}.json" for d in data.hot_digests]
+    )
     data.lines["static-304"] = _write(
         work / f"{data.name}-static-304.txt",
         [f"/discovery/{p.name} {nginx_etag(p)}" for p in files],

@@ -2,7 +2,9 @@
 
 - ``plain``: the discovery document as one static file (every /v1/discovery/... path maps to it),
   the practical limit on this machine;
-- ``published``: the static-publish root (``discovery/<digest>.json``), as deploy/nginx/static.conf;
+- ``published``: the static-publish root (``discovery/<digest>.json``), as deploy/nginx/static.conf,
+  without ``open_file_cache`` (100 000 files do not fit this machine's descriptor limit);
+- ``hot``: the same root with ``open_file_cache``, for the hot set (one code per brand);
 - ``micro``: a one-second micro-cache in front of Livery's gunicorn, as deploy/nginx/microcache.conf.
 """
 
@@ -16,7 +18,7 @@ CACHE_CONTROL = "public, max-age=0, s-maxage=1, must-revalidate"
 
 
 def render(prefix: Path, *, plain_port: int, plain_root: Path, published_port: int, published_root: Path,
-           micro_port: int, upstream_port: int) -> str:  # fmt: skip
+           hot_port: int, micro_port: int, upstream_port: int) -> str:  # fmt: skip
     """nginx.conf for a benchmark run."""
     # nginx started by root drops its workers to "nobody", who cannot read our private work folder
     user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
@@ -61,6 +63,19 @@ http {{
         # 100 000 files and a 20 000-descriptor limit: a cache that cannot hold them all only
         # thrashes (measured slower than none); see deploy/nginx/static.conf
         open_file_cache off;
+        location /discovery/ {{
+            add_header Cache-Control "{CACHE_CONTROL}";
+            default_type application/json;
+            location ~ \\.sha256$ {{ return 404; }}
+        }}
+    }}
+
+    server {{
+        listen 127.0.0.1:{hot_port};
+        root {published_root};
+        # the same root with descriptors cached, for a hot set that fits the cache
+        open_file_cache max=10000 inactive=20s;
+        open_file_cache_valid 1s;
         location /discovery/ {{
             add_header Cache-Control "{CACHE_CONTROL}";
             default_type application/json;

@@ -149,3 +149,11 @@ def test_local_root_writes_atomically_readable_files(published):
     _app, root, seeded = published
     path = Path(root / _key(seeded.live_code))
     assert oct(os.stat(path).st_mode & 0o777) == "0o644"
+
+
+@pytest.mark.parametrize("root", ["relative/folder", "s3://", "s3:///prefix"])
+def test_a_malformed_root_stops_start_up(root):
+    from app.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="LIVERY_STATIC_PUBLISH_ROOT"):
+        Settings.from_env({"LIVERY_STATIC_PUBLISH_ROOT": root})
