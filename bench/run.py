@@ -235,7 +235,8 @@ def setup_text(args: argparse.Namespace, sqlite: datasets.Dataset, pg: datasets.
   {args.partners} partners, brands created and published through the services, codes inserted in bulk
   (seeding took: SQLite {sqlite.seed_seconds:.0f} s{pg_seed}). The "100 codes" rows use 10 brands x 10 codes.
 - Livery and the floor run under `gunicorn.conf.py` (see that file for the worker class and count).
-- nginx {servers.nginx_version()}: `worker_processes 1`, `sendfile on`, `open_file_cache`, access log off;
+- nginx {servers.nginx_version()}: `worker_processes 1`, `sendfile on`, access log off; `open_file_cache` on the
+  plain-file and hot-set servers, off for the 100 000-file rotation (see below);
   the plain-file server maps every `/v1/discovery/...` to one file holding a real discovery document
   ({len(sqlite.sample_document)} bytes). The micro-cache server is deploy/nginx/microcache.conf
   (1 s, revalidating with ETags) in front of Livery on SQLite; its rows rotate over a hot set of one
