@@ -12,6 +12,8 @@ from typing import Any
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
+from app.storage import StorageError
+
 PROBLEM_TYPE_BASE = "https://livery.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 WEBARGS_LOCATIONS = frozenset({"json", "query", "querystring", "form", "files", "headers", "cookies", "view_args"})
@@ -149,6 +151,20 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         return problem_response(_from_http_exception(exc), head=request.method == "HEAD")
+
+    @app.errorhandler(StorageError)
+    def _storage(exc: StorageError):
+        # the object store is down: a retryable outage, not a bug; writes stored nothing (they
+        # happen before the commit), so the client can simply try again
+        log.warning("object storage unavailable on %s %s: %s", request.method, request.path, exc)
+        problem = Problem(
+            503,
+            "storage_unavailable",
+            "Service unavailable",
+            "Object storage is unreachable; nothing was changed. Retry later.",
+            headers={"Retry-After": "5"},
+        )
+        return problem_response(problem, head=request.method == "HEAD")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

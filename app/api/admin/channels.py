@@ -19,8 +19,7 @@ from app.api.admin.concurrency import etag_for
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session, utcnow
-from app.problems import NotFound, Problem, ValidationProblem, problem_response
-from app.storage import StorageError
+from app.problems import NotFound, ValidationProblem
 from app.upgrades.channel_state import explain, load_channel_state
 from app.upgrades.models import Channel, ControlFile
 from app.upgrades.services import (
@@ -34,18 +33,6 @@ from app.upgrades.services import (
 from app.upgrades.versions import PLATFORMS, InvalidVersion, parse_version
 
 blp = admin_blueprint("admin_channels", "Upgrade channels, their control files, the emergency halt and explain.")
-
-
-@blp.errorhandler(StorageError)
-def _storage_unavailable(_exc: StorageError):
-    return problem_response(
-        Problem(
-            503,
-            "storage_unavailable",
-            "Service unavailable",
-            "Object storage is unreachable; nothing was changed. Retry.",
-        )
-    )
 
 
 _CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")

@@ -11,8 +11,8 @@ from app.api.admin.concurrency import etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session
-from app.problems import Problem, problem_response
-from app.storage import SpooledUpload, StorageError, TooLarge
+from app.problems import Problem
+from app.storage import SpooledUpload, TooLarge
 from app.upgrades.models import RELEASE_STATUSES, Release
 from app.upgrades.releases import create_release, store_installer, update_release
 from app.upgrades.versions import PLATFORMS
@@ -20,18 +20,6 @@ from app.upgrades.versions import PLATFORMS
 blp = admin_blueprint(
     "admin_releases", "Releases: installers per version and platform, uploaded or at a partner-hosted https URL."
 )
-
-
-@blp.errorhandler(StorageError)
-def _storage_unavailable(_exc: StorageError):
-    return problem_response(
-        Problem(
-            503,
-            "storage_unavailable",
-            "Service unavailable",
-            "Object storage is unreachable; nothing was changed. Retry.",
-        )
-    )
 
 
 def release_etag(release: Release) -> str:

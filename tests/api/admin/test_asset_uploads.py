@@ -153,3 +153,19 @@ def test_upload_without_content_length_is_cut_off_at_the_limit(db_app, uploader)
     limit = db_app.config["LIVERY"].max_asset_bytes
     assert 0 < body.read_bytes <= limit + 1024 * 1024  # read, and stopped near the limit
     nothing_stored(db_app)
+
+
+def test_storage_outage_during_upload_is_a_503_and_stores_nothing(app, partner_a, monkeypatch):
+    from app.storage import StorageError
+
+    def unreachable(*_args, **_kw):
+        raise StorageError("connection refused")
+
+    monkeypatch.setattr(app.extensions["livery.stores"].assets, "put_file", unreachable)
+    response = partner_a.admin.upload("splash", images.png(640, 360), "splash.png", "image/png")
+
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    assert response.json["code"] == "storage_unavailable"
+    assert response.headers["Retry-After"] == "5"
+    assert partner_a.admin.get("/assets").json["items"] == []
