@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
+# documents name URLs on this service: they must match where it listens (unless set explicitly)
+export LIVERY_PUBLIC_BASE_URL ?= http://$(BIND)
 
 .PHONY: run test lint bench install install-dev clean
 
