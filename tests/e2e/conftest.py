@@ -4,7 +4,8 @@
 made with tests/services.py; skipped with the reason when PostgreSQL is unreachable), starts
 gunicorn with the repository's gunicorn.conf.py and returns a handle holding an in-process app on
 the same database (to make changes through the services) and an access log that names the
-worker process of every request.
+worker process of every request. ``start_gunicorn`` / ``stop_gunicorn`` are the launcher itself,
+for modules that need their own deployment (e.g. module-scoped, restarted on the same port).
 """
 
 from __future__ import annotations
@@ -82,6 +83,57 @@ def _env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def start_gunicorn(
+    port: int,
+    env: dict[str, str],
+    *,
+    stderr_path: Path,
+    workers: int = 2,
+    extra_args: list[str] | None = None,
+) -> subprocess.Popen:
+    """gunicorn with the repository's gunicorn.conf.py on 127.0.0.1:``port``, ``env`` on top of
+    os.environ; returns once it answers ``/healthz`` with 200."""
+    args = [str(REPO_ROOT / ".venv" / "bin" / "gunicorn"), "--config", str(REPO_ROOT / "gunicorn.conf.py")]
+    args += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync"]
+    args += [*(extra_args or []), "wsgi:app"]
+    with open(stderr_path, "ab") as stderr:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            args, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+    try:
+        services.wait_for_port(port, timeout=60)
+        deadline = time.monotonic() + 60
+        while _status(port, "/healthz") != 200:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not become healthy; see {stderr_path}")
+            time.sleep(0.1)
+    except BaseException:
+        stop_gunicorn(process)
+        raise
+    return process
+
+
+def stop_gunicorn(process: subprocess.Popen) -> None:
+    """Terminate gunicorn (graceful), kill it if it takes longer than 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _status(port: int, path: str) -> int | None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    except OSError:
+        return None
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def live_livery(tmp_path) -> Iterator[Callable[..., LiveLivery]]:
     """Factory: ``live_livery(db="sqlite"|"postgres", workers=2)`` -> a running LiveLivery."""
@@ -102,34 +154,15 @@ def live_livery(tmp_path) -> Iterator[Callable[..., LiveLivery]]:
         cleanups.append(app.extensions["livery.engine"].dispose)
         port = services.free_port()
         access_log = tmp_path / f"access-{port}.log"
-        args = [str(REPO_ROOT / ".venv" / "bin" / "gunicorn"), "--config", str(REPO_ROOT / "gunicorn.conf.py")]
-        args += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync"]
-        args += ["--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT, "wsgi:app"]
-        process = subprocess.Popen(
-            args,
-            cwd=REPO_ROOT,
-            env={**os.environ, **_env(settings)},
-            stdout=subprocess.DEVNULL,
-            stderr=open(tmp_path / f"gunicorn-{port}.err", "wb"),  # noqa: SIM115 - lives as long as gunicorn
+        process = start_gunicorn(
+            port,
+            _env(settings),
+            stderr_path=tmp_path / f"gunicorn-{port}.err",
+            workers=workers,
+            extra_args=["--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT],
         )
-
-        def stop() -> None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-        cleanups.append(stop)
-        services.wait_for_port(port, timeout=60)
-        live = LiveLivery(app, port, access_log, process)
-        deadline = time.monotonic() + 60
-        while live.get("/healthz")[0] != 200:
-            if time.monotonic() > deadline:
-                raise TimeoutError("gunicorn did not become healthy")
-            time.sleep(0.1)
-        return live
+        cleanups.append(lambda: stop_gunicorn(process))
+        return LiveLivery(app, port, access_log, process)
 
     yield start
     for cleanup in reversed(cleanups):
