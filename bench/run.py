@@ -78,6 +78,8 @@ class Runner:
                 if expect is None:
                     self.rows.append(Row(target, scenario, None, baseline, "n/a (endpoint not present)"))
                     continue
+                # each worker signs every distinct answer once (channels x platforms x versions x targets)
+                self.warm(base, lines)
             self.measure(target, scenario, base, lines, expect, baseline)
         rss = servers.worker_rss_mb(proc.pid)
         self.extra[f"rss {target}"] = max(rss) if rss else None
@@ -127,7 +129,47 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _run_subset(runner: Runner, args: argparse.Namespace, work: Path, started: float) -> int:
+    """``--only``: the floor and the named Livery scenarios (SQLite, and PostgreSQL unless skipped); prints only."""
+    size = {"partners": args.partners, "brands_per_partner": args.brands_per_partner, "codes_per_brand": args.codes}
+    scenarios = [s for s in LIVERY_SCENARIOS if s[1] in args.only]
+    datasets_ = [("sqlite", f"sqlite:///{work / 'sqlite.db'}", "Livery SQLite 100k")]
+    pg_url = None if args.skip_postgres else _postgres_url(runner.cleanups)
+    if pg_url:
+        datasets_.append(("postgres", pg_url, "Livery PostgreSQL 100k"))
+    built = []
+    for name, url, target in datasets_:
+        print(f"seeding {name} ...", flush=True)
+        data = datasets.build(name, url, work, **size)
+        print(f"  seeded in {data.seed_seconds:.0f} s", flush=True)
+        built.append((data, target))
+    document = work / "document.json"
+    document.write_bytes(built[0][0].sample_document)
+    floor_port = servers.free_port()
+    floor = servers.gunicorn("bench.floor:app", floor_port, {"LIVERY_BENCH_FLOOR_BODY": str(document)},
+                             work / "gunicorn-floor.log")  # fmt: skip
+    runner.cleanups.append(floor.stop)
+    floor_base = f"http://127.0.0.1:{floor_port}"
+    servers.wait_http(floor_base + "/v1/discovery/x")
+    lines = built[0][0].lines["discovery-200"]
+    for data, target in built:
+        # the floor before and after each Livery server: background load moves both alike
+        runner.warm(floor_base, lines)
+        runner.measure("floor: bare Flask", "constant 200", floor_base, lines, 200, "200")
+        runner.livery(data, target, scenarios).stop()
+    runner.measure("floor: bare Flask", "constant 200", floor_base, lines, 200, "200")
+    floor.stop()
+    floors = [r.result.rps for r in runner.rows if r.target.startswith("floor")]
+    print()
+    print(report.table(runner.rows, {}, sum(floors) / len(floors)))
+    print(f"\n(subset: {', '.join(args.only)}; vs floor = mean of the {len(floors)} floor rows; "
+          f"{(time.monotonic() - started) / 60:.1f} min; BENCHMARKS.md not written)")  # fmt: skip
+    return 0
+
+
 def _run(runner: Runner, args: argparse.Namespace, work: Path, started: float) -> int:
+    if args.only:
+        return _run_subset(runner, args, work, started)
     size = {"partners": args.partners, "brands_per_partner": args.brands_per_partner, "codes_per_brand": args.codes}
     print(f"seeding SQLite: {args.partners * args.brands_per_partner * args.codes:,} codes ...", flush=True)
     sqlite = datasets.build("sqlite", f"sqlite:///{work / 'sqlite.db'}", work, **size)
@@ -228,12 +270,16 @@ def setup_text(args: argparse.Namespace, sqlite: datasets.Dataset, pg: datasets.
     pg_seed = f"; PostgreSQL {pg.seed_seconds:.0f} s" if pg else ""
     return f"""## Setup
 
-- Command: `{COMMAND}` (also `make bench`); options: `--seconds`, `--connections`, `--threads`, `--skip-postgres`.
+- Command: `{COMMAND}` (also `make bench`); options: `--seconds`, `--connections`, `--threads`, `--skip-postgres`,
+  `--only SCENARIO...` (the floor and those Livery scenarios only; prints, does not write this file).
 - Load: wrk {args.threads} threads, {args.connections} connections, {args.seconds} s per row after a
   {args.warmup} s warm-up per server; `bench/wrk/rotate.lua` rotates over every code (and its ETag for 304 rows).
 - Data: {sqlite.codes:,} access codes (9 in 10 live, 1 in 10 test) over {sqlite.brands:,} brands of
   {args.partners} partners, brands created and published through the services, codes inserted in bulk
   (seeding took: SQLite {sqlite.seed_seconds:.0f} s{pg_seed}). The "100 codes" rows use 10 brands x 10 codes.
+  Every partner has releases 2.0.0 (100 %) and 2.1.0 (20 %) for three platforms, partner-hosted, active on its
+  "stable" and "beta" channels; upgrade polls come from versions 1.0-1.3 with distinct install ids, so every
+  answer is a real offer (about a fifth of installs get 2.1.0). The upgrade row gets its own warm-up.
 - Livery and the floor run under `gunicorn.conf.py` (see that file for the worker class and count).
 - nginx {servers.nginx_version()}: `worker_processes 1`, `sendfile on`, access log off; `open_file_cache` on the
   plain-file and hot-set servers, off for the 100 000-file rotation (see below);
@@ -256,6 +302,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--brands-per-partner", type=int, default=10)
     parser.add_argument("--codes", type=int, default=100, help="codes per brand")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=[key for _, key, _ in LIVERY_SCENARIOS],
+        help="run just these Livery scenarios and the floor (no nginx rows); prints, does not write",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--output", type=Path, default=servers.REPO / "BENCHMARKS.md")

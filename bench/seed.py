@@ -9,6 +9,8 @@ seeded generator, so every run (and every database) gets the same codes.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,8 @@ from app.branding.models import AccessCode
 from app.db import session, utcnow
 from app.partners import services as partners
 from app.partners.models import Partner
+from app.upgrades import releases as upgrade_releases
+from app.upgrades import services as upgrades
 
 ACTOR = "bench:seed"
 DEMO_IMAGES = Path(__file__).resolve().parent.parent / "static_brands" / "demo"
@@ -34,6 +38,11 @@ IMAGES = {
 }
 TEST_SHARE = 10  # one code in ten is a test code (sees the draft)
 CHUNK = 5000
+# every partner's "stable" and "beta" channels: one release to everyone, a newer one to a fifth,
+# so the upgrade-poll rows measure real decisions (clients poll from 1.x: both are newer)
+RELEASES = (("2.0.0", 100), ("2.1.0", 20))
+RELEASE_PLATFORMS = ("windows-x64", "macos-arm64", "macos-x64")
+CHANNELS = ("stable", "beta")
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,7 @@ def seed(app: Flask, *, partners_n: int, brands_per_partner: int, codes_per_bran
                     db, store, partner, role, data, actor=ACTOR, filename=IMAGES[role], max_bytes=max_bytes
                 )
                 shas[role] = asset.sha256
+            _seed_upgrades(db, app, partner)
             for b in range(brands_per_partner):
                 brand = branding.create_brand(db, partner, f"Brand {p}-{b}", _brand_fields(p, b, shas), actor=ACTOR)
                 branding.publish_draft(db, brand, actor=ACTOR)
@@ -110,6 +120,33 @@ def seed(app: Flask, *, partners_n: int, brands_per_partner: int, codes_per_bran
         db.commit()
         assert db.query(Partner).count() == partners_n
     return seeded
+
+
+def _seed_upgrades(db, app: Flask, partner) -> None:
+    """External (partner-hosted) releases, published, and an active control file on each channel."""
+    stores = app.extensions["livery.stores"]
+    for version, _share in RELEASES:
+        for platform in RELEASE_PLATFORMS:
+            release = upgrade_releases.create_release(
+                db,
+                partner,
+                version=version,
+                platform=platform,
+                actor=ACTOR,
+                release_notes_url=f"https://{partner.slug}.example/notes/{version}",
+                external_url=f"https://downloads.{partner.slug}.example/{version}/{platform}/setup.bin",
+                sha256=hashlib.sha256(f"{partner.slug}/{version}/{platform}".encode()).hexdigest(),
+                size=50_000_000,
+            )
+            upgrade_releases.update_release(db, release, {"status": "published"}, actor=ACTOR, store=stores.installers)
+    for channel in CHANNELS:
+        document = {
+            "schema_version": 1,
+            "channel": channel,
+            "default_mode": "passive",
+            "releases": [{"version": v, "rollout_percent": share} for v, share in RELEASES],
+        }
+        upgrades.upload_control_file(db, stores, partner.id, channel, json.dumps(document).encode(), actor=ACTOR)
 
 
 def _row(partner_id: int, brand_id: int, plain: str, digest: str, kind: str) -> dict:

@@ -1,17 +1,20 @@
-"""The public hot path below Flask: discovery answers and asset revalidations as replayed bytes.
+"""The public hot path below Flask: discovery, upgrade polls and asset revalidations as replayed bytes.
 
 Flask's request machinery (context push, routing, Response and Headers objects, after-request
 hooks, teardown) costs more per request than a discovery answer's own work, which is one digest
 and two dictionary lookups. ``FastPublicPath`` wraps the WSGI app and answers
 
-- GET/HEAD ``/v1/discovery/{code}``, every outcome (200, 304, 404, 410), and
+- GET/HEAD ``/v1/discovery/{code}``, every outcome (200, 304, 404, 410),
+- GET/HEAD ``/v1/upgrade/{code}?platform=&version=&install_id=`` with a plain query string
+  (200, 304, 404, 410; a 400, a 503 or an unusual query goes to Flask), and
 - GET/HEAD ``/v1/assets/{sha256}`` whose If-None-Match matches (304; storage is never touched),
 
-with status lines and header lists that Flask itself built once — the route's own
+with status lines and header lists that Flask itself built once (for upgrade answers, once for
+all of them: each fills in its ETag and Content-Length) — the route's own
 ``cached_response``/``problem_response`` run through ``process_response``, so the security
 headers and every after-request hook are included exactly as Flask sends them — and replays
 them afterwards. Every other request, and any request this path cannot answer, goes to Flask
-unchanged. Consequence: after-request hooks must not vary per request on these two paths.
+unchanged. Consequence: after-request hooks must not vary per request on these paths.
 """
 
 from __future__ import annotations
@@ -27,16 +30,42 @@ from app.api.conditional import none_match
 from app.api.public.assets import IMMUTABLE, SHA256_RE
 from app.api.public.cache import Answer, PublicAnswers
 from app.api.public.discovery import cached_response, discovery_answer, problem_for
-from app.problems import problem_response
+from app.api.public.upgrade import UPGRADE_CACHE_CONTROL, parse_query, upgrade_answer
+from app.api.public.upgrade_cache import SignedAnswer, UpgradeAnswers
+from app.problems import BadRequest, Problem, problem_response
 
 DISCOVERY = "/v1/discovery/"
 ASSETS = "/v1/assets/"
+UPGRADE = "/v1/upgrade/"
+UPGRADE_PARAMETERS = frozenset({"platform", "version", "install_id"})
 # what a typed code may look like; anything else (slashes, non-ASCII, ...) takes Flask's path
 _CODE_CHARS = re.compile(r"^[0-9A-Za-z -]{1,64}$")
 MAX_DOCUMENTS = 20_000  # distinct ETags whose replies are kept; cleared when full
 
 Reply = tuple[str, list[tuple[str, str]], bytes]
+_PLACEHOLDER = SignedAnswer(b"{}", '"placeholder"')  # the template of every upgrade answer's replies
+_PROBLEMS = {status: problem_for(status).to_dict() for status in (404, 410)}
 log = logging.getLogger(__name__)
+
+
+def plain_query(query_string: str) -> dict[str, str] | None:
+    """The upgrade poll's parameters from a plain query string; None sends the request to Flask.
+
+    Plain: ASCII, no escapes or '+' to decode, each known parameter at most once, nothing else
+    (Flask's request.args decodes the rest and picks among duplicates). On such a string this is
+    ``dict(parse_qsl(query_string, keep_blank_values=True))`` without the unquoting, which would
+    change nothing: pairs split on '&', empty pieces skipped, a piece without '=' a blank value.
+    """
+    if "%" in query_string or "+" in query_string or not query_string.isascii():
+        return None
+    args: dict[str, str] = {}
+    for piece in query_string.split("&"):
+        if piece:
+            name, _, value = piece.partition("=")
+            if name not in UPGRADE_PARAMETERS or name in args:
+                return None
+            args[name] = value
+    return args
 
 
 class FastPublicPath:
@@ -46,15 +75,17 @@ class FastPublicPath:
         self.app = app
         self.wsgi_app = wsgi_app
         self.answers: PublicAnswers = app.extensions["livery.public"]
-        self._documents: dict[str, tuple[Reply, Reply]] = {}
+        self._upgrades: UpgradeAnswers | None = None  # attached after the blueprints register
+        self._documents: dict[tuple[str, str], tuple[Reply, Reply]] = {}
         self._problems: dict[tuple[int, str], Reply] = {}
         self._asset_304: Reply | None = None
+        self._upgrade_template: tuple[Reply, Reply] | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
         if method == "GET" or method == "HEAD":
             try:
-                reply = self._reply(environ.get("PATH_INFO", ""), method, environ.get("HTTP_IF_NONE_MATCH"))
+                reply = self._reply(environ, method, environ.get("HTTP_IF_NONE_MATCH"))
             except Exception:  # Flask answers this request instead, its errors included
                 log.exception("fast public path failed; Flask answers instead")
                 reply = None
@@ -64,7 +95,8 @@ class FastPublicPath:
                 return [body] if method == "GET" else []
         return self.wsgi_app(environ, start_response)
 
-    def _reply(self, path: str, method: str, if_none_match: str | None) -> Reply | None:
+    def _reply(self, environ: dict[str, Any], method: str, if_none_match: str | None) -> Reply | None:
+        path = environ.get("PATH_INFO", "")
         if path.startswith(DISCOVERY):
             raw = path[len(DISCOVERY) :]
             if not _CODE_CHARS.match(raw):
@@ -72,15 +104,45 @@ class FastPublicPath:
             answer = discovery_answer(self.answers, raw)
             if isinstance(answer, int):
                 return self._problem(answer, method)
-            ok, not_modified = self._document(answer)
-            if if_none_match and (if_none_match == answer.etag or none_match(if_none_match, answer.etag)):
-                return not_modified
-            return ok
+            cache_control = self.app.config["LIVERY_DISCOVERY_CACHE_CONTROL"]
+            return self._conditional(answer, DISCOVERY, cache_control, if_none_match)
+        if path.startswith(UPGRADE):
+            return self._upgrade(path[len(UPGRADE) :], environ.get("QUERY_STRING", ""), method, if_none_match)
         if path.startswith(ASSETS) and if_none_match:
             sha256 = path[len(ASSETS) :]
             if SHA256_RE.match(sha256) and none_match(if_none_match, f'"{sha256}"'):
                 return self._asset_not_modified(sha256)
         return None
+
+    def _upgrade(self, raw: str, query_string: str, method: str, if_none_match: str | None) -> Reply | None:
+        if not _CODE_CHARS.match(raw):
+            return None
+        args = plain_query(query_string)
+        if args is None:
+            return None
+        try:
+            query = parse_query(args)
+        except BadRequest:
+            return None  # the detail quotes the input: Flask builds it
+        try:
+            if self._upgrades is None:
+                self._upgrades = self.app.extensions["livery.upgrades"]
+            base_url = self.app.config["LIVERY"].public_base_url
+            answer = upgrade_answer(self.answers, self._upgrades, raw, query, base_url)
+        except Problem as problem:
+            if problem.status in (404, 410) and not problem.headers and problem.to_dict() == _PROBLEMS[problem.status]:
+                return self._problem(problem.status, method)  # the same documents as discovery's
+            return None
+        ok, not_modified = self._signed_replies(answer)
+        if if_none_match and (if_none_match == answer.etag or none_match(if_none_match, answer.etag)):
+            return not_modified
+        return ok
+
+    def _conditional(self, answer: Answer, path: str, cache_control: str, if_none_match: str | None) -> Reply:
+        ok, not_modified = self._document(answer, path, cache_control)
+        if if_none_match and (if_none_match == answer.etag or none_match(if_none_match, answer.etag)):
+            return not_modified
+        return ok
 
     # -- replies built once by Flask ---------------------------------------------------------
 
@@ -90,19 +152,40 @@ class FastPublicPath:
             headers = response.get_wsgi_headers(ctx.request.environ).to_wsgi_list()
             return response.status, headers, response.get_data()
 
-    def _document(self, answer: Answer) -> tuple[Reply, Reply]:
-        replies = self._documents.get(answer.etag)
-        if replies is None:  # ETags derive from the body: one ETag, one reply pair
-            cache_control = self.app.config["LIVERY_DISCOVERY_CACHE_CONTROL"]
-
-            def build() -> Response:
-                return cached_response(answer.body, answer.etag, cache_control)
-
-            ok = self._built(DISCOVERY, build)
-            not_modified = self._built(DISCOVERY, build, headers={"If-None-Match": answer.etag})
+    def _document(self, answer: Answer | SignedAnswer, path: str, cache_control: str) -> tuple[Reply, Reply]:
+        key = (answer.etag, cache_control)
+        replies = self._documents.get(key)
+        if replies is None:  # ETags derive from the body: one ETag (and Cache-Control), one reply pair
+            replies = self._pair(answer, path, cache_control)
             if len(self._documents) >= MAX_DOCUMENTS:
                 self._documents.clear()
-            replies = self._documents[answer.etag] = (ok, not_modified)
+            self._documents[key] = replies
+        return replies
+
+    def _pair(self, answer: Answer | SignedAnswer, path: str, cache_control: str) -> tuple[Reply, Reply]:
+        def build() -> Response:
+            return cached_response(answer.body, answer.etag, cache_control)
+
+        return self._built(path, build), self._built(path, build, headers={"If-None-Match": answer.etag})
+
+    def _signed_replies(self, answer: SignedAnswer) -> tuple[Reply, Reply]:
+        # Upgrade answers are many (channel x platform x client version x target) and arrive while
+        # serving, so Flask builds the pair of replies once for all of them and each answer fills
+        # in its own ETag, Content-Length and body: a new answer costs no request context.
+        key = (answer.etag, UPGRADE_CACHE_CONTROL)
+        replies = self._documents.get(key)
+        if replies is None:
+            if self._upgrade_template is None:
+                self._upgrade_template = self._pair(_PLACEHOLDER, UPGRADE, UPGRADE_CACHE_CONTROL)
+            ok, not_modified = self._upgrade_template
+            filled = {"ETag": answer.etag, "Content-Length": str(len(answer.body))}
+            replies = (
+                (ok[0], [(name, filled.get(name, value)) for name, value in ok[1]], answer.body),
+                (not_modified[0], [(name, filled.get(name, value)) for name, value in not_modified[1]], b""),
+            )
+            if len(self._documents) >= MAX_DOCUMENTS:
+                self._documents.clear()
+            self._documents[key] = replies
         return replies
 
     def _problem(self, status: int, method: str) -> Reply:

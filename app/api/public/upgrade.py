@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Response, current_app, redirect, request, send_file
 
 from app.api.public import bp
-from app.api.public.discovery import NOT_FOUND_DETAIL, cached_response, resolve_code
-from app.api.public.upgrade_cache import UpgradeAnswers
+from app.api.public.cache import PublicAnswers
+from app.api.public.discovery import NOT_FOUND_DETAIL, cached_response, code_status, problem_for, public_answers
+from app.api.public.upgrade_cache import SignedAnswer, UpgradeAnswers
 from app.db import session, utcnow
 from app.problems import BadRequest, NotFound, Problem
 from app.storage import LocalObjectStore, StorageError, check_key
 from app.upgrades.channel_state import ChannelState, decide_for
 from app.upgrades.control_file import ReleaseEntry
+from app.upgrades.decision import Decision
 from app.upgrades.releases import public_installer
 from app.upgrades.versions import PLATFORMS, InvalidVersion, Version, parse_version
 
@@ -37,10 +40,11 @@ def upgrade_answers() -> UpgradeAnswers:
     return current_app.extensions["livery.upgrades"]
 
 
-def _query() -> tuple[Version, str, str | None]:
-    raw_version = request.args.get("version")
-    platform = request.args.get("platform")
-    install_id = request.args.get("install_id") or None
+def parse_query(args: Mapping[str, str]) -> tuple[Version, str, str | None]:
+    """Version, platform and install id from the query ``args``; BadRequest says what to fix."""
+    raw_version = args.get("version")
+    platform = args.get("platform")
+    install_id = args.get("install_id") or None
     if not raw_version:
         raise BadRequest("Query parameter 'version' is required, e.g. version=5.2.0.", code="invalid_version")
     try:
@@ -57,14 +61,14 @@ def _query() -> tuple[Version, str, str | None]:
     return version, platform, install_id
 
 
-def _target(state: ChannelState, entry: ReleaseEntry, platform: str) -> dict[str, Any]:
+def _target(state: ChannelState, entry: ReleaseEntry, platform: str, base_url: str) -> dict[str, Any]:
     # The control file and the installers come from one snapshot, in which every offered
     # (version, platform) has a published installer (see load_channel_state).
     installer = state.installers[(entry.version.text, platform)]
     if installer.source == "external":
         url = installer.external_url
     else:
-        url = f"{current_app.config['LIVERY'].public_base_url.rstrip('/')}/v1/installers/{installer.sha256}"
+        url = f"{base_url.rstrip('/')}/v1/installers/{installer.sha256}"
     return {
         "version": entry.version.text,
         "platform": platform,
@@ -75,9 +79,7 @@ def _target(state: ChannelState, entry: ReleaseEntry, platform: str) -> dict[str
     }
 
 
-def upgrade_payload(state: ChannelState, version: Version, platform: str, install_id: str | None) -> dict[str, Any]:
-    """The (unsigned) answer for one client."""
-    decision = decide_for(state, version, platform, install_id, utcnow())
+def _payload(state: ChannelState, version: Version, platform: str, decision: Decision, base_url: str) -> dict[str, Any]:
     return {
         "action": decision.action,
         "reason": decision.reason,
@@ -85,26 +87,44 @@ def upgrade_payload(state: ChannelState, version: Version, platform: str, instal
         "channel": state.name,
         "platform": platform,
         "client_version": version.text,
-        "target": _target(state, decision.target, platform) if decision.target is not None else None,
+        "target": _target(state, decision.target, platform, base_url) if decision.target is not None else None,
     }
+
+
+def upgrade_answer(
+    public: PublicAnswers, answers: UpgradeAnswers, raw_code: str, query: tuple[Version, str, str | None], base_url: str
+) -> SignedAnswer:
+    """The signed answer for an already validated ``query`` on ``raw_code``; raises the problem to answer.
+
+    Both the Flask route and fast.py answer through here. The decision is made for every poll (it
+    depends on the time and on the install's rollout buckets); its signed answer is memoised by
+    what the payload is made of, so a repeat answer is not serialised or signed again.
+    """
+    version, platform, install_id = query
+    found = code_status(public, raw_code)
+    if isinstance(found, int):
+        raise problem_for(found)
+    try:
+        channel = found.channel or answers.brand_channel(found.brand_id, found.live)
+        if channel is None:  # a live code whose brand was never published: like discovery
+            raise NotFound(NOT_FOUND_DETAIL)
+        state = answers.channel(found.partner_id, channel)
+    except StorageError:
+        raise Problem(
+            503, "storage_unavailable", "Service unavailable", "The control file cannot be read; retry later."
+        ) from None
+    decision = decide_for(state, version, platform, install_id, utcnow())
+    return answers.decided(
+        state, version.text, platform, decision, lambda: _payload(state, version, platform, decision, base_url)
+    )
 
 
 @bp.get("/upgrade/<path:access_code>")
 def upgrade(access_code: str) -> Response:
     """The signed upgrade decision for one installed client (ETag / If-None-Match aware)."""
-    version, platform, install_id = _query()
-    entry = resolve_code(access_code)
-    answers = upgrade_answers()
-    try:
-        channel = entry.channel or answers.brand_channel(entry.brand_id, entry.live)
-        if channel is None:  # a live code whose brand was never published: like discovery
-            raise NotFound(NOT_FOUND_DETAIL)
-        state = answers.channel(entry.partner_id, channel)
-    except StorageError:
-        raise Problem(
-            503, "storage_unavailable", "Service unavailable", "The control file cannot be read; retry later."
-        ) from None
-    answer = answers.sign(upgrade_payload(state, version, platform, install_id))
+    query = parse_query(request.args)
+    base_url = current_app.config["LIVERY"].public_base_url
+    answer = upgrade_answer(public_answers(), upgrade_answers(), access_code, query, base_url)
     return cached_response(answer.body, answer.etag, UPGRADE_CACHE_CONTROL)
 
 

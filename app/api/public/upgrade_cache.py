@@ -4,14 +4,14 @@ A poll is a few dictionary lookups, one pure decision and, for an answer not see
 Ed25519 signature. Entries are dropped when the change log names what they depend on
 (``PublicAnswers.listeners``): ``channel`` → that channel, ``brand`` → that brand's channel,
 anything global → everything. Signed answers are keyed by their payload, so they are never stale,
-only bounded in number.
+only bounded in number; ``decided`` finds them without building the payload, by what it is made of.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.orm import sessionmaker
 from app.branding.services import brand_document_inputs
 from app.storage import Stores
 from app.upgrades.channel_state import ChannelState, load_channel_state
+from app.upgrades.decision import Decision
 from app.upgrades.signing import KeyRing, canonical_bytes, sign_payload
 
 MAX_SIGNED = 20_000
@@ -49,6 +50,8 @@ class UpgradeAnswers:
         self._channels: dict[tuple[int, str], ChannelState] = {}
         self._brand_channels: dict[tuple[int, bool], str | None] = {}
         self._signed: dict[bytes, SignedAnswer] = {}
+        # (id(state), client version, platform, action, reason, target) -> (state, answer)
+        self._decided: dict[tuple, tuple[ChannelState, SignedAnswer]] = {}
         keys = canonical_bytes({"keys": ring.public_keys()})
         self._keys = SignedAnswer(keys, _strong_etag(keys))
 
@@ -96,6 +99,33 @@ class UpgradeAnswers:
             self._signed[key] = answer
         return answer
 
+    def decided(
+        self,
+        state: ChannelState,
+        version: str,
+        platform: str,
+        decision: Decision,
+        payload: Callable[[], dict[str, Any]],
+    ) -> SignedAnswer:
+        """The signed answer of ``decision``, memoised by what its payload is made of.
+
+        A payload is fixed by the channel state (serial, name, installers), the client's version
+        text and platform, and the decision's action, reason and target; the install id matters
+        only through the decision. ``payload()`` builds it on a miss. The state is part of the key
+        by identity (a reloaded state is a new object) and kept in the value, so a reused id()
+        never answers for another state.
+        """
+        target = decision.target.version.text if decision.target is not None else None
+        key = (id(state), version, platform, decision.action, decision.reason, target)
+        hit = self._decided.get(key)
+        if hit is not None and hit[0] is state:
+            return hit[1]
+        answer = self.sign(payload())
+        if len(self._decided) >= MAX_SIGNED:
+            self._decided.clear()
+        self._decided[key] = (state, answer)
+        return answer
+
     def keys_document(self) -> SignedAnswer:
         """``{"keys": [...]}``: every public key of the ring (not itself signed: clients pin keys)."""
         return self._keys
@@ -116,3 +146,5 @@ class UpgradeAnswers:
                 elif topic != "code":  # codes carry their own channel override in CodeEntry
                     self._channels.clear()
                     self._brand_channels.clear()
+                if topic not in ("brand", "code"):
+                    self._decided.clear()  # drops the references to states no longer served
