@@ -129,47 +129,11 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _run_subset(runner: Runner, args: argparse.Namespace, work: Path, started: float) -> int:
-    """``--only``: the floor and the named Livery scenarios (SQLite, and PostgreSQL unless skipped); prints only."""
-    size = {"partners": args.partners, "brands_per_partner": args.brands_per_partner, "codes_per_brand": args.codes}
-    scenarios = [s for s in LIVERY_SCENARIOS if s[1] in args.only]
-    datasets_ = [("sqlite", f"sqlite:///{work / 'sqlite.db'}", "Livery SQLite 100k")]
-    pg_url = None if args.skip_postgres else _postgres_url(runner.cleanups)
-    if pg_url:
-        datasets_.append(("postgres", pg_url, "Livery PostgreSQL 100k"))
-    built = []
-    for name, url, target in datasets_:
-        print(f"seeding {name} ...", flush=True)
-        data = datasets.build(name, url, work, **size)
-        print(f"  seeded in {data.seed_seconds:.0f} s", flush=True)
-        built.append((data, target))
-    document = work / "document.json"
-    document.write_bytes(built[0][0].sample_document)
-    floor_port = servers.free_port()
-    floor = servers.gunicorn("bench.floor:app", floor_port, {"LIVERY_BENCH_FLOOR_BODY": str(document)},
-                             work / "gunicorn-floor.log")  # fmt: skip
-    runner.cleanups.append(floor.stop)
-    floor_base = f"http://127.0.0.1:{floor_port}"
-    servers.wait_http(floor_base + "/v1/discovery/x")
-    lines = built[0][0].lines["discovery-200"]
-    for data, target in built:
-        # the floor before and after each Livery server: background load moves both alike
-        runner.warm(floor_base, lines)
-        runner.measure("floor: bare Flask", "constant 200", floor_base, lines, 200, "200")
-        runner.livery(data, target, scenarios).stop()
-    runner.measure("floor: bare Flask", "constant 200", floor_base, lines, 200, "200")
-    floor.stop()
-    floors = [r.result.rps for r in runner.rows if r.target.startswith("floor")]
-    print()
-    print(report.table(runner.rows, {}, sum(floors) / len(floors)))
-    print(f"\n(subset: {', '.join(args.only)}; vs floor = mean of the {len(floors)} floor rows; "
-          f"{(time.monotonic() - started) / 60:.1f} min; BENCHMARKS.md not written)")  # fmt: skip
-    return 0
-
-
 def _run(runner: Runner, args: argparse.Namespace, work: Path, started: float) -> int:
     if args.only:
-        return _run_subset(runner, args, work, started)
+        from bench.subset import run_subset
+
+        return run_subset(runner, args, work, started, LIVERY_SCENARIOS, _postgres_url)
     size = {"partners": args.partners, "brands_per_partner": args.brands_per_partner, "codes_per_brand": args.codes}
     print(f"seeding SQLite: {args.partners * args.brands_per_partner * args.codes:,} codes ...", flush=True)
     sqlite = datasets.build("sqlite", f"sqlite:///{work / 'sqlite.db'}", work, **size)
