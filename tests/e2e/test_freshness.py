@@ -1,5 +1,8 @@
 """Freshness across processes: a change made anywhere is answered by every gunicorn worker within 2 s.
 
+Covered: a brand publish, a code revoke and a partner suspension (discovery), a control-file
+activation and a channel halt (upgrade poll).
+
 Each case warms every worker (concurrent requests over fresh connections, checked in the access
 log, which names the worker of each request), makes one change through the services in this
 process — a separate process on the same database, like an admin worker on another machine —
@@ -19,6 +22,8 @@ from dataclasses import dataclass
 import pytest
 
 from tests import factories
+from tests.api.admin.conftest import make_operator, onboard
+from tests.upgrades.catalogue import add_release, control_file, upload_control_file
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -120,3 +125,37 @@ def test_publish_revoke_and_suspension_reach_every_worker_within_two_seconds(liv
     assert all(value < BOUND for value in measured.values()), measured
     _status, _headers, body = live.get(f"/v1/discovery/{published.live_code}")
     assert b"Acme Connect 2027" in body
+
+
+@pytest.mark.parametrize("db", [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_control_file_activation_and_halt_reach_every_worker_within_two_seconds(live_livery, db):
+    live = live_livery(db=db, workers=2)
+    app = live.app
+    partner = onboard(make_operator(app), "upgrades")  # the admin API, in this (other) process
+    add_release(partner.admin, "5.2.0")
+    brand_id = factories.make_brand(app, partner.id, product_name="Acme", short_name="Acme")
+    code = factories.issue(app, brand_id, "live")
+    time.sleep(BOUND)
+    poll = f"/v1/upgrade/{code}?platform=windows-x64&version=5.1.0&install_id=install-1"
+    status, headers, body = live.get(poll)
+    assert status == 200 and b'"not_configured"' in body, body
+
+    def activate() -> None:
+        response = upload_control_file(partner.admin, control_file(("5.2.0", 100)))
+        assert response.status_code == 201, response.json
+
+    def halt() -> None:
+        response = partner.admin.post("/channels/stable/halt", {"reason": "crash on start"})
+        assert response.status_code == 200, response.json
+
+    measured = {
+        "activate": _staleness(live, Case("activate", poll, {"If-None-Match": headers["ETag"]}, 304, 200, activate))
+    }
+    status, headers, body = live.get(poll)
+    assert status == 200 and b'"offered"' in body, body
+    measured["halt"] = _staleness(live, Case("halt", poll, {"If-None-Match": headers["ETag"]}, 304, 200, halt))
+
+    print(f"\nlatest stale answer after the commit ({db}): " + ", ".join(f"{k} {v:.3f} s" for k, v in measured.items()))
+    assert all(value < BOUND for value in measured.values()), measured
+    _status, _headers, body = live.get(poll)
+    assert b'"halted"' in body, body
