@@ -121,6 +121,11 @@ def authenticate(session: Session, plain: str) -> ApiKey | None:
     return key
 
 
+def partner_is_read_only(partner: Partner) -> bool:
+    """Whether the partner's own keys may only read: a suspended partner changes nothing until live again."""
+    return partner.status == "suspended"
+
+
 def get_setting(session: Session, name: str, default: str) -> str:
     """An operator setting, or ``default`` (the deployment's configuration) when never set."""
     row = session.get(OperatorSetting, name)

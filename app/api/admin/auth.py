@@ -6,7 +6,8 @@
   partner, exactly as if it did not exist: a partner key never learns that another partner's id
   is in use. Role checks (:func:`require_role`, 403) come *after* scoping for the same reason.
 - Operator keys act for any partner; they name it with ``partner_id`` (body for creates, query
-  filter for lists). Partner keys always act for their own partner.
+  filter for lists). Partner keys always act for their own partner, and only read while it is
+  suspended (403 ``partner_suspended`` on any write).
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from flask_smorest import Blueprint
 
 from app.db import session
 from app.partners.models import ApiKey, Partner
-from app.partners.services import authenticate
+from app.partners.services import authenticate, partner_is_read_only
 from app.problems import NotFound, Problem, ValidationProblem
 
 ADMIN_PREFIX = "/admin/v1"
 MAX_JSON_BYTES = 1024 * 1024
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 T = TypeVar("T")
 
 
@@ -54,6 +56,16 @@ class Unauthenticated(Problem):
         )
 
 
+class PartnerSuspended(Problem):
+    def __init__(self) -> None:
+        super().__init__(
+            403,
+            "partner_suspended",
+            "Partner suspended",
+            "This partner is suspended: its keys may read but not change anything. Ask your operator.",
+        )
+
+
 class InsufficientRole(Problem):
     def __init__(self, detail: str) -> None:
         super().__init__(403, "insufficient_role", "Insufficient role", detail)
@@ -72,6 +84,9 @@ def authenticate_request() -> Actor:
         raise Unauthenticated("This API key is unknown or revoked.")
     # Commit the last-used time now, on its own: it must be kept even for reads and failed writes.
     session().commit()
+    writes = request.method not in SAFE_METHODS
+    if writes and key.partner_id is not None and partner_is_read_only(session().get(Partner, key.partner_id)):
+        raise PartnerSuspended()
     actor = g.livery_actor = Actor(key.id, key.role, key.partner_id)
     return actor
 

@@ -63,6 +63,37 @@ def test_partner_keys_cannot_do_operator_things(partner_a):
     )
 
 
+def test_a_suspended_partner_reads_but_changes_nothing_until_live_again(operator, partner_a):
+    admin = partner_a.admin
+    brand = admin.post("/brands", {"name": "Main", "draft": {"product_name": "Alpha Connect"}})
+    assert brand.status_code == 201, brand.json
+    partner = operator.get(f"/partners/{partner_a.id}")
+    suspended = operator.patch(f"/partners/{partner_a.id}", {"status": "suspended"}, etag=partner.headers["ETag"])
+    assert suspended.status_code == 200
+
+    path = f"/brands/{brand.json['id']}"
+    assert admin.get(path).status_code == 200 and partner_a.viewer.get("/audit-events").status_code == 200
+    writes = [
+        admin.patch(path, {"draft": {"product_name": "Renamed"}}, etag=brand.headers["ETag"]),
+        admin.post(f"{path}/publish", etag=brand.headers["ETag"]),
+        admin.post("/brands", {"name": "Another"}),
+        admin.post("/api-keys", {"role": "admin", "label": "sneaky"}),
+    ]
+    for response in writes:
+        assert response.status_code == 403, response.json
+        assert response.mimetype == "application/problem+json" and response.json["code"] == "partner_suspended"
+    assert admin.get(path).json["draft"]["product_name"] == "Alpha Connect"
+    assert [b["name"] for b in admin.get("/brands").json["items"]] == ["Main"]
+
+    # the operator still acts for the partner, and lifting the suspension gives the keys back
+    assert operator.post("/brands", {"name": "By operator", "partner_id": partner_a.id}).status_code == 201
+    live = operator.patch(f"/partners/{partner_a.id}", {"status": "live"}, etag=suspended.headers["ETag"])
+    assert live.status_code == 200
+    current = admin.get(path)
+    renamed = admin.patch(path, {"draft": {"product_name": "Renamed"}}, etag=current.headers["ETag"])
+    assert renamed.status_code == 200, renamed.json
+
+
 def test_operator_must_name_the_partner_for_creates(operator, partner_a):
     response = operator.post("/brands", {"name": "B"})
     assert response.status_code == 422 and "partner_id" in response.json["errors"]
