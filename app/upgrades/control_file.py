@@ -5,8 +5,8 @@ installs, and how hard (see ``control_files/example-stable.json``). Validation n
 the first mistake: every problem comes back as ``{"path": "releases[0].version", "message": ...}``
 (path "" for the document as a whole), so a partner fixes a file in one round trip.
 
-Two gates: ``parse_control_file`` checks the document on its own; ``check_against_catalogue``
-checks it against the partner's releases just before it is activated. Validation is plain code
+``parse_control_file`` checks the document on its own; the second gate, against the partner's
+releases just before activation, is ``upgrades/readiness.py``. Validation is plain code
 rather than marshmallow because it needs JSON-exact types (``true`` is not ``1``, ``20.0`` is not
 an integer serial), duplicate-key detection and one path syntax all the way down.
 """
@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -91,24 +90,14 @@ class ControlFile:
     notes: str = ""
 
 
-@dataclass(frozen=True)
-class ReleaseFacts:
-    """What the catalogue knows of one release (version x platform) and its installer."""
+class Problems(list):
+    """Problems found so far, each with the path of the field it is about."""
 
-    version: str
-    platform: str
-    status: str  # "draft" | "published" | "yanked"
-    installer_present: bool
-    installer_sha256_ok: bool
-    installer_size_ok: bool
-
-
-class _Problems(list):
     def add(self, path: str, message: str) -> None:
         self.append({"path": path, "message": message})
 
 
-def _load_json(raw: bytes | str, problems: _Problems) -> Any:
+def _load_json(raw: bytes | str, problems: Problems) -> Any:
     if len(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
         problems.add("", f"The document is larger than {MAX_DOCUMENT_BYTES} bytes.")
         return _BAD
@@ -143,7 +132,7 @@ def _load_json(raw: bytes | str, problems: _Problems) -> Any:
 
 
 def _check_fields(
-    obj: dict[str, Any], path: str, allowed: set[str], required: tuple[str, ...], problems: _Problems
+    obj: dict[str, Any], path: str, allowed: set[str], required: tuple[str, ...], problems: Problems
 ) -> None:
     prefix = f"{path}." if path else ""
     for key in sorted(set(obj) - allowed):
@@ -153,7 +142,7 @@ def _check_fields(
             problems.add(f"{prefix}{key}", "This field is required.")
 
 
-def _version(value: Any, path: str, problems: _Problems) -> Any:
+def _version(value: Any, path: str, problems: Problems) -> Any:
     try:
         return Version(value)
     except InvalidVersion as exc:
@@ -161,7 +150,7 @@ def _version(value: Any, path: str, problems: _Problems) -> Any:
         return _BAD
 
 
-def _integer(value: Any, path: str, low: int, high: int, problems: _Problems) -> Any:
+def _integer(value: Any, path: str, low: int, high: int, problems: Problems) -> Any:
     if isinstance(value, bool) or not isinstance(value, int):
         problems.add(path, f"Must be a whole number from {low} to {high}.")
         return _BAD
@@ -171,7 +160,7 @@ def _integer(value: Any, path: str, low: int, high: int, problems: _Problems) ->
     return value
 
 
-def _rollout_bp(value: Any, path: str, problems: _Problems) -> Any:
+def _rollout_bp(value: Any, path: str, problems: Problems) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         problems.add(path, "Must be a number from 0 to 100 (a percentage, up to 2 decimals).")
         return _BAD
@@ -185,7 +174,7 @@ def _rollout_bp(value: Any, path: str, problems: _Problems) -> Any:
     return int(bp)
 
 
-def _timestamp(value: Any, path: str, problems: _Problems) -> Any:
+def _timestamp(value: Any, path: str, problems: Problems) -> Any:
     if value is None:
         return None
     message = "Must be an RFC 3339 date-time with an offset, e.g. 2026-12-01T09:00:00Z, or null."
@@ -200,7 +189,7 @@ def _timestamp(value: Any, path: str, problems: _Problems) -> Any:
     return parsed.astimezone(UTC)
 
 
-def _platforms(value: Any, path: str, problems: _Problems) -> Any:
+def _platforms(value: Any, path: str, problems: Problems) -> Any:
     if not isinstance(value, list) or not value:
         problems.add(path, "Must be a non-empty list of platforms; leave it out to mean every published platform.")
         return _BAD
@@ -213,7 +202,7 @@ def _platforms(value: Any, path: str, problems: _Problems) -> Any:
     return frozenset(value) if len(problems) == before else _BAD
 
 
-def _release(item: Any, path: str, problems: _Problems) -> ReleaseEntry | None:
+def _release(item: Any, path: str, problems: Problems) -> ReleaseEntry | None:
     if not isinstance(item, dict):
         problems.add(path, "Must be an object with at least version and rollout_percent.")
         return None
@@ -231,7 +220,7 @@ def _release(item: Any, path: str, problems: _Problems) -> ReleaseEntry | None:
     return ReleaseEntry(version, bp, available_from, critical, platforms)
 
 
-def _parse_v1(doc: dict[str, Any], problems: _Problems) -> ControlFile | None:
+def _parse_v1(doc: dict[str, Any], problems: Problems) -> ControlFile | None:
     before = len(problems)
     _check_fields(doc, "", _TOP_FIELDS, _TOP_REQUIRED, problems)
     channel = doc.get("channel")
@@ -292,7 +281,7 @@ _PARSERS = {1: _parse_v1}
 
 def parse_control_file(raw: bytes | str) -> ControlFile:
     """The control file in ``raw``; raises ControlFileInvalid listing every problem."""
-    problems = _Problems()
+    problems = Problems()
     doc = _load_json(raw, problems)
     if doc is not _BAD and not isinstance(doc, dict):
         problems.add("", 'The document must be a JSON object, e.g. {"schema_version": 1, ...}.')
@@ -308,90 +297,6 @@ def parse_control_file(raw: bytes | str) -> ControlFile:
     if problems or control is None:
         raise ControlFileInvalid(list(problems))
     return control
-
-
-def _installer_problems(facts: ReleaseFacts, where: str) -> list[str]:
-    if facts.status == "draft":
-        return [f"{where} is a draft; publish it before offering it."]
-    if facts.status != "published":
-        return [f"{where} is {facts.status}; only published releases can be offered."]
-    if not facts.installer_present:
-        return [f"The installer of {where} is missing from storage; upload it again."]
-    messages = []
-    if not facts.installer_sha256_ok:
-        messages.append(f"The installer of {where} does not match its recorded sha256; upload it again.")
-    if not facts.installer_size_ok:
-        messages.append(f"The installer of {where} does not match its recorded size; upload it again.")
-    return messages
-
-
-def check_against_catalogue(
-    cf: ControlFile,
-    catalogue: Mapping[tuple[str, str], ReleaseFacts],
-    *,
-    current_serial: int,
-    expected_channel: str,
-) -> list[Problem]:
-    """Every reason ``cf`` cannot be activated now (empty when it is ready).
-
-    ``catalogue`` is keyed by (version text, platform). A control file must write a version
-    exactly as it was released: "5.3" does not match a release "5.3.0", although the two
-    compare equal, so that what is offered is never a matter of interpretation.
-    """
-    problems = _Problems()
-    if cf.channel != expected_channel:
-        problems.add(
-            "channel", f"The file is for channel {cf.channel!r}, not {expected_channel!r}; fix one or the other."
-        )
-    if cf.serial is not None and cf.serial <= current_serial:
-        problems.add(
-            "serial",
-            f"serial {cf.serial} is not above the channel's current serial {current_serial};"
-            f" use {current_serial + 1} or more, or leave serial out.",
-        )
-    builds: dict[str, dict[str, ReleaseFacts]] = {}
-    for (text, platform), facts in catalogue.items():
-        builds.setdefault(text, {})[platform] = facts
-    for i, entry in enumerate(cf.releases):
-        text = entry.version.text
-        of_version = builds.get(text, {})
-        if not of_version:
-            spelled = sorted(t for t in builds if Version(t) == entry.version)
-            hint = f" (did you mean {' or '.join(spelled)}?)" if spelled else "; upload its installers first."
-            problems.add(f"releases[{i}].version", f"unknown release {text}: no installer of it exists{hint}")
-            continue
-        if entry.platforms:
-            for platform in sorted(entry.platforms):
-                facts = of_version.get(platform)
-                if facts is None:
-                    problems.add(
-                        f"releases[{i}].platforms",
-                        f"{text} has no release for {platform}; upload one or remove {platform} from platforms.",
-                    )
-                    continue
-                for message in _installer_problems(facts, f"{text} for {platform}"):
-                    problems.add(f"releases[{i}].platforms", message)
-            continue
-        published = [facts for _, facts in sorted(of_version.items()) if facts.status == "published"]
-        if not published:
-            problems.add(f"releases[{i}].version", f"{text} has no published release for any platform; publish one.")
-        for facts in published:
-            for message in _installer_problems(facts, f"{text} for {facts.platform}"):
-                problems.add(f"releases[{i}].version", message)
-    return list(problems)
-
-
-def resolve_platforms(cf: ControlFile, catalogue: Mapping[tuple[str, str], ReleaseFacts]) -> ControlFile:
-    """``cf`` with every entry's platforms spelled out: as listed, or every published one of that version."""
-    published: dict[str, set[str]] = {}
-    for (text, platform), facts in catalogue.items():
-        if facts.status == "published":
-            published.setdefault(text, set()).add(platform)
-    releases = tuple(
-        entry if entry.platforms else replace(entry, platforms=frozenset(published.get(entry.version.text, ())))
-        for entry in cf.releases
-    )
-    return replace(cf, releases=releases)
 
 
 def _percent_json(bp: int) -> int | float:

@@ -1,7 +1,7 @@
 """The upgrade decision: what one installed client should do now (pure).
 
 ``decide_upgrade`` reads an activated control file (platforms already resolved, see
-``control_file.resolve_platforms``) and the client's facts, and answers ``none``, ``passive`` or
+``readiness.resolve_platforms``) and the client's facts, and answers ``none``, ``passive`` or
 ``dynamic`` with a target release and an explanation. It depends on nothing else, so the same
 inputs always give the same answer, wherever and whenever it is computed.
 

@@ -24,16 +24,10 @@ from app.db import utcnow
 from app.freshness.services import announce_change
 from app.problems import NotFound, Problem, ValidationProblem
 from app.storage import ObjectStore, Stores
-from app.upgrades.control_file import (
-    ControlFileInvalid,
-    ReleaseFacts,
-    check_against_catalogue,
-    control_file_to_json,
-    parse_control_file,
-    resolve_platforms,
-)
+from app.upgrades.control_file import ControlFileInvalid, control_file_to_json, parse_control_file
 from app.upgrades.models import Channel, Release
 from app.upgrades.models import ControlFile as ControlFileRow
+from app.upgrades.readiness import ReleaseFacts, check_against_catalogue, resolve_platforms
 
 
 class ControlFileRejected(Problem):
