@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.api.admin.auth import admin_blueprint, current_actor, load_owned, partner_filter, require_role
-from app.api.admin.concurrency import documents_if_match, etag_for, require_if_match
+from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import WithExtra, problems
 from app.branding.models import CODE_KINDS, CODE_STATUSES, AccessCode, Brand
@@ -82,7 +82,7 @@ def _shown_once(code: AccessCode, plain: str) -> WithExtra:
 
 @blp.route("/brands/<int:brand_id>/access-codes", methods=["POST"])
 @blp.arguments(AccessCodeIn)
-@blp.response(201, NewAccessCodeOut)
+@blp.response(201, NewAccessCodeOut, headers=ETAG_HEADER)
 @problems(blp, 403, 404, 422)
 def issue(data, brand_id):
     """Issue an access code for a brand (the response is the only time the code is shown)."""
@@ -122,7 +122,7 @@ def list_codes(args):
 
 
 @blp.route("/access-codes/<int:code_id>", methods=["GET"])
-@blp.response(200, AccessCodeOut)
+@blp.response(200, AccessCodeOut, headers=ETAG_HEADER)
 @problems(blp, 404)
 def get(code_id):
     """Read an access code's metadata."""
@@ -131,7 +131,7 @@ def get(code_id):
 
 
 @blp.route("/access-codes/<int:code_id>/revoke", methods=["POST"])
-@blp.response(200, AccessCodeOut)
+@blp.response(200, AccessCodeOut, headers=ETAG_HEADER)
 @problems(blp, 403, 404, 409, 412, 428)
 @documents_if_match(blp)
 def revoke(code_id):
@@ -146,7 +146,7 @@ def revoke(code_id):
 
 @blp.route("/access-codes/<int:code_id>/rotate", methods=["POST"])
 @blp.arguments(RotateIn)
-@blp.response(201, NewAccessCodeOut)
+@blp.response(201, NewAccessCodeOut, headers=ETAG_HEADER)
 @problems(blp, 403, 404, 409, 412, 422, 428)
 @documents_if_match(blp)
 def rotate(data, code_id):

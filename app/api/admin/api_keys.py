@@ -14,7 +14,7 @@ from app.api.admin.auth import (
     partner_filter,
     require_role,
 )
-from app.api.admin.concurrency import documents_if_match, etag_for, require_if_match
+from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import WithExtra, problems
 from app.db import session
@@ -66,7 +66,7 @@ class ApiKeyQuery(PageQuery):
 
 @blp.route("/api-keys", methods=["POST"])
 @blp.arguments(ApiKeyIn)
-@blp.response(201, NewApiKeyOut)
+@blp.response(201, NewApiKeyOut, headers=ETAG_HEADER)
 @problems(blp, 403, 404, 422)
 def create(data):
     """Issue an API key (the response is the only time the key is shown)."""
@@ -100,7 +100,7 @@ def list_keys(args):
 
 
 @blp.route("/api-keys/<int:key_id>", methods=["GET"])
-@blp.response(200, ApiKeyOut)
+@blp.response(200, ApiKeyOut, headers=ETAG_HEADER)
 @problems(blp, 404)
 def get(key_id):
     """Read an API key's metadata."""
@@ -109,7 +109,7 @@ def get(key_id):
 
 
 @blp.route("/api-keys/<int:key_id>", methods=["DELETE"])
-@blp.response(200, ApiKeyOut)
+@blp.response(200, ApiKeyOut, headers=ETAG_HEADER)
 @problems(blp, 403, 404, 409, 412, 428)
 @documents_if_match(blp)
 def revoke(key_id):

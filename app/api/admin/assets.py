@@ -115,11 +115,17 @@ def refuse_early(view: Callable) -> Callable:
     return guarded
 
 
+# An asset never changes: its ETag is its sha256, in quotes (for caches, not for If-Match).
+DIGEST_ETAG = {"ETag": {"description": "The image's sha256, quoted.", "schema": {"type": "string"}}}
+
+
 @blp.route("/assets", methods=["POST"])
 @refuse_early
 @blp.arguments(AssetUpload, location="files")
-@blp.response(201, UploadOut)
-@blp.alt_response(200, schema=UploadOut, description="The same image was already uploaded.", success=True)
+@blp.response(201, UploadOut, headers=DIGEST_ETAG)
+@blp.alt_response(
+    200, schema=UploadOut, description="The same image was already uploaded.", success=True, headers=DIGEST_ETAG
+)
 @problems(blp, 403, 404, 413, 415, 422)
 def upload(data):
     """Upload an image for a brand role; its sha256 is what brand fields refer to."""
@@ -160,7 +166,7 @@ def list_assets(args):
 
 
 @blp.route("/assets/<string:sha256>", methods=["GET"])
-@blp.response(200, AssetOut)
+@blp.response(200, AssetOut, headers=DIGEST_ETAG)
 @problems(blp, 404)
 def get(sha256):
     """Read an image's metadata (assets are immutable)."""

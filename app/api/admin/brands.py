@@ -14,7 +14,7 @@ import marshmallow as ma
 from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, load_owned, partner_filter, require_role
-from app.api.admin.concurrency import documents_if_match, etag_for, require_if_match
+from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.branding.content import (
@@ -145,7 +145,7 @@ def draft_errors() -> Iterator[None]:
 
 @blp.route("/brands", methods=["POST"])
 @blp.arguments(BrandIn)
-@blp.response(201, BrandOut)
+@blp.response(201, BrandOut, headers=ETAG_HEADER)
 @problems(blp, 403, 404, 422)
 def create(data):
     """Create a brand; its draft is the defaults with the given fields."""
@@ -174,7 +174,7 @@ def list_brands(args):
 
 
 @blp.route("/brands/<int:brand_id>", methods=["GET"])
-@blp.response(200, BrandOut)
+@blp.response(200, BrandOut, headers=ETAG_HEADER)
 @problems(blp, 404)
 def get(brand_id):
     """Read a brand: its draft, live revision number and whether the draft has unpublished changes."""
@@ -183,7 +183,7 @@ def get(brand_id):
 
 @blp.route("/brands/<int:brand_id>", methods=["PATCH"])
 @blp.arguments(BrandPatch)
-@blp.response(200, BrandOut)
+@blp.response(200, BrandOut, headers=ETAG_HEADER)
 @problems(blp, 403, 404, 412, 422, 428)
 @documents_if_match(blp)
 def update(data, brand_id):
@@ -207,8 +207,10 @@ def _publish_answer(brand: Brand, revision: BrandRevision, created: bool):
 
 
 @blp.route("/brands/<int:brand_id>/publish", methods=["POST"])
-@blp.response(201, PublishOut)
-@blp.alt_response(200, schema=PublishOut, description="Nothing changed since the live revision.", success=True)
+@blp.response(201, PublishOut, headers=ETAG_HEADER)
+@blp.alt_response(
+    200, schema=PublishOut, description="Nothing changed since the live revision.", success=True, headers=ETAG_HEADER
+)
 @problems(blp, 403, 404, 412, 422, 428)
 @documents_if_match(blp)
 def publish(brand_id):
@@ -224,8 +226,10 @@ def publish(brand_id):
 
 @blp.route("/brands/<int:brand_id>/rollback", methods=["POST"])
 @blp.arguments(BrandRollbackIn)
-@blp.response(201, PublishOut)
-@blp.alt_response(200, schema=PublishOut, description="That revision's content is already live.", success=True)
+@blp.response(201, PublishOut, headers=ETAG_HEADER)
+@blp.alt_response(
+    200, schema=PublishOut, description="That revision's content is already live.", success=True, headers=ETAG_HEADER
+)
 @problems(blp, 403, 404, 412, 422, 428)
 @documents_if_match(blp)
 def roll_back(data, brand_id):

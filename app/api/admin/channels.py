@@ -15,7 +15,7 @@ from flask import Response, current_app, request
 from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, partner_filter, require_role
-from app.api.admin.concurrency import etag_for
+from app.api.admin.concurrency import ETAG_HEADER, etag_for
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session, utcnow
@@ -117,7 +117,7 @@ def list_channels(args):
 
 @blp.route("/channels/<name>", methods=["GET"])
 @blp.arguments(PartnerArg, location="query")
-@blp.response(200, ChannelOut)
+@blp.response(200, ChannelOut, headers=ETAG_HEADER)
 @problems(blp, 404, 422)
 def get(args, name):
     """Read a channel: its active serial and halt switch."""
@@ -187,7 +187,7 @@ def rollback(data, name):
 
 @blp.route("/channels/<name>/halt", methods=["POST"])
 @blp.arguments(HaltIn)
-@blp.response(200, ChannelOut)
+@blp.response(200, ChannelOut, headers=ETAG_HEADER)
 @problems(blp, 403, 404, 422)
 def halt(data, name):
     """Emergency halt: every client of the channel is told 'none' (reason halted) from its next poll."""
@@ -200,7 +200,7 @@ def halt(data, name):
 
 @blp.route("/channels/<name>/resume", methods=["POST"])
 @blp.arguments(PartnerArg)
-@blp.response(200, ChannelOut)
+@blp.response(200, ChannelOut, headers=ETAG_HEADER)
 @problems(blp, 403, 404, 422)
 def resume(data, name):
     """Lift a halt: the active control file decides again from the next poll."""

@@ -50,6 +50,14 @@ IF_MATCH_PARAMETER = {
 }
 
 
+ETAG_HEADER = {
+    "ETag": {
+        "description": "This version of the resource (also the body's `etag`): send it as If-Match to change it.",
+        "schema": {"type": "string"},
+    }
+}
+
+
 def documents_if_match(blp):
     """Decorator: show the If-Match header in the OpenAPI document (and so in the explorer)."""
     return blp.doc(parameters=[IF_MATCH_PARAMETER])

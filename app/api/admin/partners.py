@@ -6,7 +6,7 @@ import marshmallow as ma
 from sqlalchemy import select
 
 from app.api.admin.auth import admin_blueprint, current_actor, require_operator
-from app.api.admin.concurrency import documents_if_match, etag_for, require_if_match
+from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session
@@ -56,7 +56,7 @@ class PartnerQuery(PageQuery):
 
 @blp.route("/partners", methods=["POST"])
 @blp.arguments(PartnerIn)
-@blp.response(201, PartnerOut)
+@blp.response(201, PartnerOut, headers=ETAG_HEADER)
 @problems(blp, 403, 409, 422)
 def create(data):
     """Onboard a partner (status onboarding)."""
@@ -80,7 +80,7 @@ def list_partners(args):
 
 
 @blp.route("/partners/<int:partner_id>", methods=["GET"])
-@blp.response(200, PartnerOut)
+@blp.response(200, PartnerOut, headers=ETAG_HEADER)
 @problems(blp, 404)
 def get(partner_id):
     """Read a partner (a partner key may read its own)."""
@@ -90,7 +90,7 @@ def get(partner_id):
 
 @blp.route("/partners/<int:partner_id>", methods=["PATCH"])
 @blp.arguments(PartnerPatch)
-@blp.response(200, PartnerOut)
+@blp.response(200, PartnerOut, headers=ETAG_HEADER)
 @problems(blp, 403, 404, 412, 422, 428)
 @documents_if_match(blp)
 def set_status(data, partner_id):

@@ -7,7 +7,7 @@ from flask import current_app, request
 from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, load_owned, partner_filter, require_role
-from app.api.admin.concurrency import etag_for, require_if_match
+from app.api.admin.concurrency import ETAG_HEADER, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session
@@ -75,7 +75,7 @@ class ReleaseQuery(PageQuery):
 
 @blp.route("/releases", methods=["POST"])
 @blp.arguments(ReleaseIn)
-@blp.response(201, ReleaseOut)
+@blp.response(201, ReleaseOut, headers=ETAG_HEADER)
 @problems(blp, 403, 404, 409, 422)
 def create(data):
     """Create a draft release (then upload its installer, or give installer_url, sha256 and bytes)."""
@@ -114,7 +114,7 @@ def list_releases(args):
 
 
 @blp.route("/releases/<int:release_id>", methods=["GET"])
-@blp.response(200, ReleaseOut)
+@blp.response(200, ReleaseOut, headers=ETAG_HEADER)
 @problems(blp, 404)
 def get(release_id):
     """Read a release."""
@@ -124,7 +124,7 @@ def get(release_id):
 
 @blp.route("/releases/<int:release_id>", methods=["PATCH"])
 @blp.arguments(ReleasePatch)
-@blp.response(200, ReleaseOut)
+@blp.response(200, ReleaseOut, headers=ETAG_HEADER)
 @problems(blp, 403, 404, 409, 412, 422, 428)
 def update(changes, release_id):
     """Publish, yank or re-publish a release, or change its release-notes URL."""
@@ -138,7 +138,7 @@ def update(changes, release_id):
 
 
 @blp.route("/releases/<int:release_id>/installer", methods=["PUT"])
-@blp.response(200, ReleaseOut)
+@blp.response(200, ReleaseOut, headers=ETAG_HEADER)
 @blp.doc(
     requestBody={
         "required": True,

@@ -9,7 +9,7 @@ import marshmallow as ma
 from flask import current_app
 
 from app.api.admin.auth import admin_blueprint, require_operator
-from app.api.admin.concurrency import documents_if_match, etag_for, require_if_match
+from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
 from app.api.admin.spec import problems
 from app.db import session
 from app.partners.services import SETTING_STANDARD_VIEWER_URL, get_setting, set_setting
@@ -45,7 +45,7 @@ def _current() -> dict[str, str]:
 
 
 @blp.route("/settings", methods=["GET"])
-@blp.response(200, SettingsOut)
+@blp.response(200, SettingsOut, headers=ETAG_HEADER)
 @problems(blp, 403)
 def get():
     """Read the operator settings."""
@@ -56,7 +56,7 @@ def get():
 
 @blp.route("/settings", methods=["PUT"])
 @blp.arguments(SettingsIn)
-@blp.response(200, SettingsOut)
+@blp.response(200, SettingsOut, headers=ETAG_HEADER)
 @problems(blp, 403, 412, 422, 428)
 @documents_if_match(blp)
 def put(data):

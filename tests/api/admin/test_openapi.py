@@ -71,3 +71,36 @@ def test_docs_is_the_explorer_with_local_assets_that_load(app):
         assert url.startswith("/docs/assets/"), url  # nothing from a CDN: works offline
         assert client.get(url).status_code == 200, url
     assert client.get("/docs/assets/../../wsgi.py").status_code == 404
+
+
+def _body_schema(document: dict, response: dict) -> dict:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def test_every_answer_with_an_etag_documents_the_etag_header(app):
+    document = spec(app)
+    documented = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            for status, response in operation["responses"].items():
+                if status.startswith("2") and "etag" in _body_schema(document, response).get("properties", {}):
+                    assert "ETag" in response.get("headers", {}), (method, path, status)
+                    documented += 1
+    assert documented >= 20
+
+
+def test_the_etag_header_sent_is_the_one_in_the_body(operator, partner_a):
+    admin = partner_a.admin
+    brand = admin.post("/brands", {"name": "Main", "draft": {"product_name": "Alpha Connect"}})
+    key = operator.post("/api-keys", {"role": "viewer", "partner_id": partner_a.id})
+    code = admin.post(f"/brands/{brand.json['id']}/access-codes", {"kind": "live"})
+    answers = [brand, admin.get(f"/brands/{brand.json['id']}"), key, code, admin.get(f"/partners/{partner_a.id}")]
+    answers.append(admin.post(f"/brands/{brand.json['id']}/publish", etag=answers[1].headers["ETag"]))
+    for response in answers:
+        assert response.status_code in (200, 201), response.json
+        assert response.headers["ETag"] == response.json["etag"], response.request.path
