@@ -6,6 +6,7 @@ come from the same precomputed answers the workers serve, built in this process 
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -111,6 +112,7 @@ def publish_static(data: Dataset, root: Path, work: Path) -> Path:
     app = create_app(data.settings().with_overrides(static_publish_root=str(root)))
     print(f"  static publish: {app.extensions['livery.publisher'].publish_all()}", flush=True)
     app.extensions["livery.engine"].dispose()
+    os.sync()  # the kernel writes 200 000 new files back now, not during the measured rows
     data.published_root = root
     files = sorted((root / "discovery").glob("*.json"))
     lines = [f"/discovery/{p.name}" for p in files]

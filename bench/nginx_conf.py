@@ -2,6 +2,8 @@
 
 - ``plain``: the discovery document as one static file (every /v1/discovery/... path maps to it),
   the practical limit on this machine;
+- ``plain_uncached``: the same file without ``open_file_cache`` (open/fstat/close per request, as
+  for the published root): the like-for-like baseline of the 100 000-file row;
 - ``published``: the static-publish root (``discovery/<digest>.json``), as deploy/nginx/static.conf,
   without ``open_file_cache`` (100 000 files do not fit this machine's descriptor limit);
 - ``hot``: the same root with ``open_file_cache``, for the hot set (one code per brand);
@@ -17,8 +19,8 @@ from pathlib import Path
 CACHE_CONTROL = "public, max-age=0, s-maxage=1, must-revalidate"
 
 
-def render(prefix: Path, *, plain_port: int, plain_root: Path, published_port: int, published_root: Path,
-           hot_port: int, micro_port: int, upstream_port: int) -> str:  # fmt: skip
+def render(prefix: Path, *, plain_port: int, plain_uncached_port: int, plain_root: Path, published_port: int,
+           published_root: Path, hot_port: int, micro_port: int, upstream_port: int) -> str:  # fmt: skip
     """nginx.conf for a benchmark run."""
     # nginx started by root drops its workers to "nobody", who cannot read our private work folder
     user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
@@ -50,6 +52,17 @@ http {{
         root {plain_root};
         open_file_cache max=1000 inactive=20s;
         open_file_cache_valid 1s;
+        location /v1/discovery/ {{
+            add_header Cache-Control "{CACHE_CONTROL}";
+            default_type application/json;
+            rewrite ^ /document.json break;
+        }}
+    }}
+
+    server {{
+        listen 127.0.0.1:{plain_uncached_port};
+        root {plain_root};
+        open_file_cache off;
         location /v1/discovery/ {{
             add_header Cache-Control "{CACHE_CONTROL}";
             default_type application/json;

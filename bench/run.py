@@ -15,8 +15,9 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
-from bench import datasets, nginx_conf, report, servers
+from bench import datasets, nginx_conf, report, scale, servers
 from bench.report import Row
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -34,7 +35,7 @@ class Runner:
         self.args = args
         self.work = work
         self.rows: list[Row] = []
-        self.extra: dict[str, float | None] = {}
+        self.extra: dict[str, Any] = {}
         self.cleanups: list = []
         self.bases: dict[str, str] = {}
 
@@ -162,8 +163,9 @@ def _run(runner: Runner, args: argparse.Namespace, work: Path, started: float) -
     livery = runner.livery(sqlite, "Livery SQLite 100k")
 
     print("nginx: plain file, static-published root, micro-cache in front of Livery", flush=True)
-    ports = {name: servers.free_port() for name in ("plain", "published", "hot", "micro")}
-    conf = nginx_conf.render(work / "nginx", plain_port=ports["plain"], plain_root=document.parent,
+    ports = {name: servers.free_port() for name in ("plain", "plain_uncached", "published", "hot", "micro")}
+    conf = nginx_conf.render(work / "nginx", plain_port=ports["plain"], plain_uncached_port=ports["plain_uncached"],
+                             plain_root=document.parent,
                              published_port=ports["published"], published_root=sqlite.published_root,
                              hot_port=ports["hot"], micro_port=ports["micro"],
                              upstream_port=int(livery_port(runner, sqlite)))  # fmt: skip
@@ -173,10 +175,14 @@ def _run(runner: Runner, args: argparse.Namespace, work: Path, started: float) -
     servers.wait_http(bases["plain"] + "/v1/discovery/x")
     nginx_200 = runner.measure("nginx: plain file", "200", bases["plain"], sqlite.lines["discovery-200"], 200, "200")
     nginx_304 = runner.measure("nginx: plain file", "304", bases["plain"], work / "plain-304.txt", 304, "304")
+    plain_uncached = runner.measure("nginx: plain file", "200, descriptor cache off", bases["plain_uncached"],
+                                    sqlite.lines["discovery-200"], 200, "200")  # fmt: skip
+    runner.warm(bases["published"], sqlite.lines["static-200"])  # inodes and pages, as every server gets
     static_200 = runner.measure("nginx: static-published", "discovery 200", bases["published"],
                                 sqlite.lines["static-200"], 200, "200")  # fmt: skip
     runner.measure("nginx: static-published", "discovery 304", bases["published"], sqlite.lines["static-304"], 304,
                    "304")  # fmt: skip
+    runner.warm(bases["hot"], sqlite.lines["static-hot-200"])
     static_hot = runner.measure("nginx: static-published", "discovery 200 (hot set)", bases["hot"],
                                 sqlite.lines["static-hot-200"], 200, "200")  # fmt: skip
     runner.warm(bases["micro"], sqlite.lines["hot-200"])
@@ -199,12 +205,15 @@ def _run(runner: Runner, args: argparse.Namespace, work: Path, started: float) -
     print("Livery on SQLite, 100 codes", flush=True)
     runner.livery(small, "Livery SQLite 100 codes", LIVERY_SCENARIOS[:2]).stop()
 
+    print(f"100 000 vs 100 codes side by side ({scale.ROUNDS} rounds)", flush=True)
+    runner.extra["scale ratios"] = scale.interleaved_ratios(runner, sqlite, small)
+
     nginx_rates = {"200": nginx_200.result.rps, "304": nginx_304.result.rps}
     body = report.table(runner.rows, nginx_rates, floor_row.result.rps)
     print()
     print(body)
     checks = report.targets(
-        runner.rows, runner.extra, floor_row.result.rps, (static_200, static_hot), micro_200, nginx_200
+        runner.rows, runner.extra, floor_row.result.rps, (static_200, static_hot), micro_200, nginx_200, plain_uncached
     )
     runtime = time.monotonic() - started
     if not args.no_write:
@@ -245,8 +254,12 @@ def setup_text(args: argparse.Namespace, sqlite: datasets.Dataset, pg: datasets.
   "stable" and "beta" channels; upgrade polls come from versions 1.0-1.3 with distinct install ids, so every
   answer is a real offer (about a fifth of installs get 2.1.0). The upgrade row gets its own warm-up.
 - Livery and the floor run under `gunicorn.conf.py` (see that file for the worker class and count).
+- Size target: besides the two table rows (minutes apart), both SQLite servers (100 000 and 100 codes) are
+  started together at the end and driven in turn, {scale.ROUNDS} pairs of {scale.SECONDS} s runs (bench/scale.py);
+  the target uses the median pair, each pair seeing the same background load.
 - nginx {servers.nginx_version()}: `worker_processes 1`, `sendfile on`, access log off; `open_file_cache` on the
-  plain-file and hot-set servers, off for the 100 000-file rotation (see below);
+  plain-file and hot-set servers, off for the 100 000-file rotation and its like-for-like plain-file
+  row (see below); both static servers get the warm-up too;
   the plain-file server maps every `/v1/discovery/...` to one file holding a real discovery document
   ({len(sqlite.sample_document)} bytes). The micro-cache server is deploy/nginx/microcache.conf
   (1 s, revalidating with ETags) in front of Livery on SQLite; its rows rotate over a hot set of one
