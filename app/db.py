@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from datetime import UTC, datetime
 
 from flask import Flask, g
@@ -40,12 +42,32 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+SQLITE_WAL_SWITCH_SECONDS = 10.0
+
+
+def _enable_wal(cursor: sqlite3.Cursor) -> None:
+    """Put the SQLite file in WAL mode (a lasting property of the file) unless it already is."""
+    # Workers starting together on a file not yet in WAL race for the switch, and SQLite answers
+    # the losers "database is locked" at once rather than after the busy timeout; a worker that
+    # raised here would fail to boot and take gunicorn down, so retry for a bounded time.
+    deadline = time.monotonic() + SQLITE_WAL_SWITCH_SECONDS
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def init_app(app: Flask, bind: Engine | Connection) -> None:

@@ -30,6 +30,10 @@ def run_migrations_online() -> None:
     engine = engine_from_config({"sqlalchemy.url": _url()}, prefix="sqlalchemy.", poolclass=pool.NullPool)
     with engine.connect() as connection:
         _run(connection)
+        if connection.dialect.name == "sqlite":
+            # WAL is a lasting property of the file: set it here, in one process, so that the
+            # workers started next find it set (app/db.py would otherwise switch it on first use)
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
 
 def _run(connection) -> None:
