@@ -34,7 +34,7 @@ keepalive = 2
 accesslog = None  # per-request logging costs more than the request; nginx in front logs
 # gunicorn >= 25 opens a control socket at one fixed path per user ($HOME/.gunicorn/gunicorn.ctl):
 # a second instance on the machine (tests, benchmarks, a second deployment) would take it over.
-# Off; set ``control_socket`` to a path of this instance's own to use ``gunicornc``.
+# Off; to use ``gunicornc``, turn it back on with a ``control_socket`` path of this instance's own.
 control_socket_disable = True
 preload_app = False  # each worker builds its own engine and answers after fork (no shared sockets)
 
