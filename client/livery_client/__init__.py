@@ -5,7 +5,7 @@ service is down), ``check_upgrade(version, platform)`` periodically (a verified,
 ``download(decision, folder)`` when it offers an installer. See README.md for an example.
 """
 
-from livery_client.branding import LaunchResult, changed_fields
+from livery_client.branding import LaunchResult, branding_changes, changed_fields
 from livery_client.client import LiveryClient, default_cache_dir
 from livery_client.codes import code_digest, format_code, normalise_code
 from livery_client.errors import (
@@ -50,6 +50,7 @@ __all__ = [
     "UpgradeDecision",
     "UpgradeTarget",
     "VerificationError",
+    "branding_changes",
     "canonical_bytes",
     "changed_fields",
     "code_digest",

@@ -36,7 +36,7 @@ class LaunchResult:
 
     branding: dict[str, Any]
     status: str  # "fresh" | "not_modified" | "stale"
-    changed_fields: list[str] = field(default_factory=list)
+    changed_fields: list[str] = field(default_factory=list)  # branding only: not schema or revision
     first_launch: bool = False
     stale_reason: str | None = None
     downloaded_assets: list[str] = field(default_factory=list)
@@ -67,6 +67,16 @@ def validate_document(value: Any) -> dict[str, Any]:
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise ValueError(f"asset {role} has no http(s) url")
     return value
+
+
+# Bookkeeping of the document, not branding: every publish moves ``revision``, so reporting it
+# would bury the one field a partner changed.
+BOOKKEEPING_FIELDS = frozenset({"schema", "revision"})
+
+
+def branding_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The branding fields (dotted paths) that differ between two documents, bookkeeping left out."""
+    return [path for path in changed_fields(old, new) if path.split(".", 1)[0] not in BOOKKEEPING_FIELDS]
 
 
 def changed_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -185,7 +195,7 @@ def launch(session: requests.Session, cache: ClientCache, url: str, timeout: flo
     return LaunchResult(
         branding=document,
         status="fresh",
-        changed_fields=[] if previous is None else changed_fields(previous, document),
+        changed_fields=[] if previous is None else branding_changes(previous, document),
         first_launch=previous is None,
         downloaded_assets=downloaded,
         asset_paths=paths,

@@ -41,8 +41,9 @@ def test_second_launch_revalidates_and_downloads_nothing(livery, make_client):
 
 
 def test_rename_reports_only_the_name(livery, make_client):
+    livery.documents[CANONICAL] = {**build_document(livery), "revision": 4, "preview": False}
     make_client().launch()
-    livery.documents[CANONICAL] = build_document(livery, name="Globex Dialer CRM")
+    livery.documents[CANONICAL] = {**build_document(livery, name="Globex Dialer CRM"), "revision": 5, "preview": False}
 
     result = make_client().launch()
 
