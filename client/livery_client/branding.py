@@ -42,6 +42,7 @@ class LaunchResult:
     downloaded_assets: list[str] = field(default_factory=list)
     asset_paths: dict[str, Path] = field(default_factory=dict)
     etag: str | None = None
+    origin: str | None = None  # who answered a fresh launch: "api" or "static"
 
 
 def document_assets(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -153,14 +154,22 @@ def _stale(cache: ClientCache, cached: tuple[str | None, dict[str, Any], float] 
     )
 
 
-def launch(session: requests.Session, cache: ClientCache, url: str, timeout: float) -> LaunchResult:
-    """Fetch (or revalidate) the discovery document at ``url`` and bring the cache in step."""
-    cached = cache.load_discovery()
-    headers = {"Accept": ACCEPT_JSON}
-    if cached is not None and cached[0]:
-        headers["If-None-Match"] = cached[0]
+def launch(
+    session: requests.Session, cache: ClientCache, url: str, timeout: float, static_url: str | None = None
+) -> LaunchResult:
+    """Fetch (or revalidate) the discovery document and bring the cache in step.
+
+    With ``static_url`` (this code's file under a static-publish root) that file is asked first;
+    anything but a usable 200 or 304 from it falls back to the API at ``url``, which alone can
+    tell an unknown code from a revoked one (docs/deployment.md).
+    """
+    if static_url:
+        result = _launch_from_static(session, cache, static_url, timeout)
+        if result is not None:
+            return result
+    cached = cache.load_discovery("api")
     try:
-        response = get(session, url, timeout=timeout, headers=headers)
+        response = _revalidate(session, url, cached, timeout)
         raise_for_status(response)
     except UnknownCode:
         raise  # the build's code is wrong; the cache may belong to a code that will be fixed
@@ -171,25 +180,70 @@ def launch(session: requests.Session, cache: ClientCache, url: str, timeout: flo
         return _stale(cache, cached, str(exc))
 
     if response.status_code == 304 and cached is not None:
-        try:
-            # normally a no-op; repairs the cache if someone deleted an asset file
-            paths, downloaded = sync_assets(session, cache, cached[1], timeout)
-        except ServiceUnavailable as exc:
-            return _stale(cache, cached, f"asset download failed: {exc}")
-        return LaunchResult(cached[1], "not_modified", asset_paths=paths, downloaded_assets=downloaded, etag=cached[0])
+        return _not_modified(session, cache, cached, timeout)
     if response.status_code != 200:
         return _stale(cache, cached, f"unexpected answer {response.status_code} from {url}")
     try:
         document = validate_document(response.json())
     except ValueError as exc:
         return _stale(cache, cached, f"garbled discovery document: {exc}")
+    return _fresh(session, cache, cached, document, response.headers.get("ETag"), "api", timeout)
+
+
+def _launch_from_static(session: requests.Session, cache: ClientCache, url: str, timeout: float) -> LaunchResult | None:
+    """The launch as the static root answers it, or None to ask the API instead."""
+    cached = cache.load_discovery("static")
+    try:
+        response = _revalidate(session, url, cached, timeout)
+    except ServiceUnavailable:
+        return None
+    if response.status_code == 304 and cached is not None and cached[0]:
+        return _not_modified(session, cache, cached, timeout)
+    if response.status_code != 200:
+        return None  # 404/403: no file (yet, or any more); 5xx: the static host's trouble
+    try:
+        document = validate_document(response.json())
+    except ValueError:
+        return None
+    return _fresh(session, cache, cached, document, response.headers.get("ETag"), "static", timeout)
+
+
+def _revalidate(
+    session: requests.Session, url: str, cached: tuple[str | None, dict[str, Any], float] | None, timeout: float
+) -> requests.Response:
+    """GET ``url``, conditional on the cached document's ETag when it has one for this origin."""
+    headers = {"Accept": ACCEPT_JSON}
+    if cached is not None and cached[0]:
+        headers["If-None-Match"] = cached[0]
+    return get(session, url, timeout=timeout, headers=headers)
+
+
+def _not_modified(
+    session: requests.Session, cache: ClientCache, cached: tuple[str | None, dict[str, Any], float], timeout: float
+) -> LaunchResult:
+    try:
+        # normally a no-op; repairs the cache if someone deleted an asset file
+        paths, downloaded = sync_assets(session, cache, cached[1], timeout)
+    except ServiceUnavailable as exc:
+        return _stale(cache, cached, f"asset download failed: {exc}")
+    return LaunchResult(cached[1], "not_modified", asset_paths=paths, downloaded_assets=downloaded, etag=cached[0])
+
+
+def _fresh(
+    session: requests.Session,
+    cache: ClientCache,
+    cached: tuple[str | None, dict[str, Any], float] | None,
+    document: dict[str, Any],
+    etag: str | None,
+    origin: str,
+    timeout: float,
+) -> LaunchResult:
     try:
         paths, downloaded = sync_assets(session, cache, document, timeout)
     except ServiceUnavailable as exc:
         return _stale(cache, cached, f"asset download failed: {exc}")
     # AssetIntegrityError propagates before anything is stored: the previous state stays whole.
-    etag = response.headers.get("ETag")
-    cache.store_discovery(etag, document)
+    cache.store_discovery(etag, document, origin)
     cache.prune_assets({asset["sha256"] for asset in document_assets(document).values()})
     previous = cached[1] if cached is not None else None
     return LaunchResult(
@@ -200,4 +254,5 @@ def launch(session: requests.Session, cache: ClientCache, url: str, timeout: flo
         downloaded_assets=downloaded,
         asset_paths=paths,
         etag=etag,
+        origin=origin,
     )

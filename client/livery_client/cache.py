@@ -81,17 +81,24 @@ class ClientCache:
 
     # discovery
 
-    def load_discovery(self) -> tuple[str | None, dict[str, Any], float] | None:
-        """The stored (etag, document, stored_at), or None."""
+    def load_discovery(self, origin: str = "api") -> tuple[str | None, dict[str, Any], float] | None:
+        """The stored (etag, document, stored_at), or None; the ETag only if ``origin`` served it.
+
+        An ETag is meaningful only to the origin that made it (the API hashes the body, nginx uses
+        mtime and size, S3 an MD5), and only for the document stored with it.
+        """
         entry = _read_json(self.root / "discovery.json")
         if not isinstance(entry, dict) or not isinstance(entry.get("document"), dict):
             return None
         etag = entry.get("etag") if isinstance(entry.get("etag"), str) else None
+        if (entry.get("origin") or "api") != origin:
+            etag = None
         return etag, entry["document"], float(entry.get("stored_at") or 0)
 
-    def store_discovery(self, etag: str | None, document: dict[str, Any]) -> None:
-        """Store the document with the ETag it was served with."""
-        _write_json(self.root / "discovery.json", {"etag": etag, "document": document, "stored_at": time.time()})
+    def store_discovery(self, etag: str | None, document: dict[str, Any], origin: str = "api") -> None:
+        """Store the document with the ETag it was served with and which origin served it."""
+        entry = {"etag": etag, "origin": origin, "document": document, "stored_at": time.time()}
+        _write_json(self.root / "discovery.json", entry)
 
     # assets
 

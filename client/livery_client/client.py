@@ -13,7 +13,7 @@ import requests
 
 from livery_client.branding import LaunchResult, launch
 from livery_client.cache import ClientCache
-from livery_client.codes import normalise_code
+from livery_client.codes import code_digest, normalise_code
 from livery_client.download import Progress, download_installer
 from livery_client.errors import ServiceUnavailable, UnknownCode
 from livery_client.polling import DEFAULT_POLL_SECONDS, poll_forever
@@ -39,6 +39,7 @@ class LiveryClient:
         public_keys: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
         timeout: float = 10,
+        static_base_url: str | None = None,
     ) -> None:
         canonical = normalise_code(access_code)
         if canonical is None:
@@ -55,11 +56,20 @@ class LiveryClient:
         self.public_keys = dict(public_keys) if public_keys else None
         self.session = session or new_session()
         self.timeout = timeout
+        # a static-publish root (nginx, a CDN): asked first at launch, the API is the fallback
+        self.static_base_url = static_base_url.rstrip("/") if static_base_url else None
 
     @property
     def discovery_url(self) -> str:
         """Where this client's discovery document lives."""
         return f"{self.base_url}/v1/discovery/{self.access_code}"
+
+    @property
+    def static_discovery_url(self) -> str | None:
+        """This code's file under the static root (named by the code's digest), if one is configured."""
+        if not self.static_base_url:
+            return None
+        return f"{self.static_base_url}/discovery/{code_digest(self.access_code)}.json"
 
     def upgrade_url(self) -> str:
         """The poll URL: the discovery document's template when known, else the base URL's."""
@@ -72,7 +82,7 @@ class LiveryClient:
 
     def launch(self) -> LaunchResult:
         """Fetch or revalidate the branding; fall back to the cached one when the service is down."""
-        return launch(self.session, self.cache, self.discovery_url, self.timeout)
+        return launch(self.session, self.cache, self.discovery_url, self.timeout, self.static_discovery_url)
 
     def install_id(self) -> str:
         """This installation's stable id (created once, kept in the cache folder)."""

@@ -54,7 +54,9 @@ class FakeLivery:
     installers: dict[str, bytes] = field(default_factory=dict)
     ignore_range: bool = False
     truncate_at: int | None = None
-    fail_status: int | None = None
+    fail_status: int | None = None  # every /v1 route answers this problem (the API is down)
+    static_files: dict[str, bytes] = field(default_factory=dict)  # /static/<path>: a static-publish root
+    static_fail_status: int | None = None
     retry_after: str | None = None
     garble: bool = False
     requests: list[Recorded] = field(default_factory=list)
@@ -128,6 +130,8 @@ def _handler_for(service: FakeLivery) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             query = dict(parse_qsl(parts.query))
             service.requests.append(Recorded("GET", parts.path, query, dict(self.headers.items())))
+            if parts.path.startswith("/static/"):
+                return self.static_file(parts.path.removeprefix("/static/"))
             if service.fail_status:
                 return self.problem(service.fail_status, "trouble", "scripted failure")
             segments = parts.path.strip("/").split("/")
@@ -153,6 +157,20 @@ def _handler_for(service: FakeLivery) -> type[BaseHTTPRequestHandler]:
             if segments[0] == "files" and segments[1] in service.installers:
                 return self.installer(service.installers[segments[1]])
             return self.problem(404, "not_found", "no such thing")
+
+        def static_file(self, path: str) -> None:
+            # like nginx or S3 in front of a publish root: its own ETag scheme, plain-text errors
+            if service.static_fail_status:
+                return self.send_body(service.static_fail_status, b"static host trouble", "text/plain")
+            if path not in service.static_files:
+                return self.send_body(404, b"Not Found", "text/html")
+            body = service.static_files[path]
+            etag = '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'  # S3's ETag
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                return self.end_headers()
+            return self.send_body(200, body, "application/json", {"ETag": etag})
 
         def discovery(self, code: str) -> None:
             if code not in service.documents:

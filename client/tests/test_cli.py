@@ -34,6 +34,19 @@ def test_launch_prints_a_readable_summary(cli):
     assert "first launch" in out and "tray_icon" in out and "(downloaded now)" in out
 
 
+def test_launch_from_a_static_root(cli, livery):
+    from livery_client.codes import code_digest
+
+    livery.static_files[f"discovery/{code_digest(CANONICAL)}.json"] = json.dumps(livery.documents[CANONICAL]).encode()
+
+    code, out, _ = cli("launch", "--static-url", f"{livery.base_url}/static")
+    assert code == 0 and "fresh from the static root" in out and livery.hits("/v1/discovery") == []
+
+    livery.fail_status = 503  # the API is down; the static root still answers
+    code, out, _ = cli("launch", "--json", "--static-url", f"{livery.base_url}/static")
+    assert code == 0 and json.loads(out)["status"] == "not_modified"
+
+
 def test_launch_json_and_stale_warning(cli, livery):
     code, out, _ = cli("launch", "--json")
     assert code == 0 and json.loads(out)["status"] == "fresh"

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import boto3
 import pytest
+from livery_client import CodeRevoked, LiveryClient
 
 from app.branding.codes import code_digest, normalise_code
 from app.publishing.root import publish_store
 from app.storage import LocalObjectStore
-from tests import factories
+from tests import factories, services
 
 
 def _key(plain: str) -> str:
@@ -157,3 +164,66 @@ def test_a_malformed_root_stops_start_up(root):
 
     with pytest.raises(ConfigError, match="LIVERY_STATIC_PUBLISH_ROOT"):
         Settings.from_env({"LIVERY_STATIC_PUBLISH_ROOT": root})
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+class _QuietWSGI(WSGIRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextmanager
+def _serve(wsgi_or_root, port: int) -> Iterator[str]:
+    """Serve a WSGI app, or a folder as plain static files, on 127.0.0.1:``port``."""
+    if isinstance(wsgi_or_root, Path):
+        server = ThreadingHTTPServer(("127.0.0.1", port), partial(_QuietFiles, directory=str(wsgi_or_root)))
+    else:  # one thread: the app's test session is not shared across threads
+        server = make_server("127.0.0.1", port, wsgi_or_root, handler_class=_QuietWSGI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_reference_client_launches_from_the_published_root(make_app, tmp_path):
+    root, api_port = tmp_path / "static-root", services.free_port()
+    app = make_app(static_publish_root=str(root), public_base_url=f"http://127.0.0.1:{api_port}")
+    seeded = factories.seed_ci_c(app)
+    discovery_calls: list[str] = []
+    api_answers_discovery = False
+
+    def api(environ, start_response):  # the API: assets always, discovery only when told
+        if environ["PATH_INFO"].startswith("/v1/discovery/"):
+            discovery_calls.append(environ["PATH_INFO"])
+            if not api_answers_discovery:
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return [b"down"]
+        return app.wsgi_app(environ, start_response)
+
+    with _serve(root, services.free_port()) as static_url, _serve(api, api_port) as api_url:
+        client = LiveryClient(api_url, seeded.live_code, tmp_path / "client-cache", static_base_url=static_url)
+        assert client.static_discovery_url == f"{static_url}/{_key(seeded.live_code)}"
+
+        launched = client.launch()
+        assert (launched.status, launched.origin) == ("fresh", "static")
+        assert launched.branding["product"]["name"] == "Acme Connect" and discovery_calls == []
+        assert sorted(launched.downloaded_assets) == [
+            "app_icon_macos",
+            "app_icon_windows",
+            "splash",
+            "tray_icon",
+            "viewer_logo",
+        ]
+
+        factories.revoke(app, seeded.live_code)  # deletes the file; only the API can say why it is gone
+        api_answers_discovery = True
+        with pytest.raises(CodeRevoked):
+            client.launch()
+        assert len(discovery_calls) == 1

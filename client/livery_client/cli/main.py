@@ -57,6 +57,7 @@ def _common_options() -> argparse.ArgumentParser:
     add = common.add_argument
     add("--base-url", default=argparse.SUPPRESS, help=f"service URL (env LIVERY_CLIENT_BASE_URL; {DEFAULT_BASE_URL})")
     add("--code", default=argparse.SUPPRESS, help="access code (env LIVERY_CLIENT_CODE)")
+    add("--static-url", default=argparse.SUPPRESS, help="static root asked first (env LIVERY_CLIENT_STATIC_URL)")
     add("--cache-dir", default=argparse.SUPPRESS, help="cache folder (env LIVERY_CLIENT_CACHE_DIR)")
     add("--keys-file", default=argparse.SUPPRESS, help="pinned keys: a /v1/keys document or {key_id: base64}")
     add("--key", action="append", default=argparse.SUPPRESS, metavar="KEY_ID=BASE64", help="pin one key")
@@ -142,7 +143,8 @@ def _client(args: argparse.Namespace) -> LiveryClient:
         raise UsageError("no access code: pass --code or set LIVERY_CLIENT_CODE")
     base_url = getattr(args, "base_url", None) or os.environ.get("LIVERY_CLIENT_BASE_URL") or DEFAULT_BASE_URL
     cache_dir = getattr(args, "cache_dir", None) or os.environ.get("LIVERY_CLIENT_CACHE_DIR") or default_cache_dir(code)
-    return LiveryClient(base_url, code, cache_dir, timeout=getattr(args, "timeout", 10.0))
+    static_url = getattr(args, "static_url", None) or os.environ.get("LIVERY_CLIENT_STATIC_URL") or None
+    return LiveryClient(base_url, code, cache_dir, timeout=getattr(args, "timeout", 10.0), static_base_url=static_url)
 
 
 def _run(args: argparse.Namespace) -> int:

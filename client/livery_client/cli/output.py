@@ -64,7 +64,8 @@ def render_launch(result: LaunchResult, code: str) -> str:
         )
     if "viewer_logo" in result.asset_paths:
         lines.append(f"    {'viewer_logo':<17} {result.asset_paths['viewer_logo']}")
-    status = {"fresh": "fresh from the service", "not_modified": "unchanged (304)", "stale": "STALE (cached)"}
+    fresh_from = "the static root" if result.origin == "static" else "the service"
+    status = {"fresh": f"fresh from {fresh_from}", "not_modified": "unchanged (304)", "stale": "STALE (cached)"}
     lines.append(f"  status        {status.get(result.status, result.status)}")
     if result.first_launch:
         lines.append("  changes       first launch")
