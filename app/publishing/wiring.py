@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from app.publishing.root import publish_store
-from app.publishing.services import StaticPublisher
+from app.publishing.services import FileSource, StaticPublisher
+from app.upgrades.channel_state import upgrade_manifest
+
+UPGRADE_NAMESPACE = "upgrade"
+MANIFEST_NAME = "manifest.json"
 
 
 def build_publisher(app: Flask, root: str | None = None) -> StaticPublisher | None:
@@ -18,7 +24,26 @@ def build_publisher(app: Flask, root: str | None = None) -> StaticPublisher | No
         s3_endpoint_url=settings.s3_endpoint_url,
         s3_region=settings.s3_region,
     )
-    return None if store is None else StaticPublisher(store, app.extensions["livery.public"])
+    if store is None:
+        return None
+    publisher = StaticPublisher(store, app.extensions["livery.public"])
+    publisher.sources[UPGRADE_NAMESPACE] = _upgrade_manifests(app)
+    return publisher
+
+
+def _upgrade_manifests(app: Flask) -> FileSource:
+    """Each code's signed upgrade manifest: ``upgrade/<digest>/manifest.json``."""
+    upgrades = app.extensions["livery.upgrades"]
+    base_url = app.config["LIVERY"].public_base_url
+
+    def source(digest: str, entry: Any) -> dict[str, bytes]:
+        channel = entry.channel or upgrades.brand_channel(entry.brand_id, entry.live)
+        if channel is None:  # a live code of a never-published brand: no discovery file either
+            return {}
+        state = upgrades.channel(entry.partner_id, channel)
+        return {MANIFEST_NAME: upgrades.sign(upgrade_manifest(state, digest, base_url)).body}
+
+    return source
 
 
 def init_app(app: Flask) -> None:

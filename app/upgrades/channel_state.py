@@ -16,12 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.storage import Stores
-from app.upgrades.control_file import ControlFile, parse_control_file
+from app.upgrades.control_file import ControlFile, ReleaseEntry, parse_control_file
 from app.upgrades.decision import Decision, decide_upgrade
 from app.upgrades.models import ControlFile as ControlFileRow
 from app.upgrades.models import Release
 from app.upgrades.services import find_channel, read_control_file
 from app.upgrades.versions import Version
+
+MANIFEST_KIND = "upgrade_manifest"
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,58 @@ def load_channel_state(session: Session, stores: Stores, partner_id: int, name: 
     )
     control = replace(control, releases=entries)
     return ChannelState(partner_id, name, row.serial, control, channel.halted, channel.halt_reason, installers)
+
+
+def installer_target(state: ChannelState, entry: ReleaseEntry, platform: str, base_url: str) -> dict[str, Any]:
+    """What a client downloads for ``entry`` on ``platform``: URL (Livery's or the partner's), digest, size."""
+    # The control file and the installers come from one snapshot, in which every offered
+    # (version, platform) has a published installer (see load_channel_state).
+    installer = state.installers[(entry.version.text, platform)]
+    if installer.source == "external":
+        url = installer.external_url
+    else:
+        url = f"{base_url.rstrip('/')}/v1/installers/{installer.sha256}"
+    return {
+        "version": entry.version.text,
+        "platform": platform,
+        "installer_url": url,
+        "sha256": installer.sha256,
+        "bytes": installer.size,
+        "release_notes_url": installer.release_notes_url,
+    }
+
+
+def upgrade_manifest(state: ChannelState, code_digest: str, base_url: str) -> dict[str, Any]:
+    """The channel's offer as one document for static hosting: the inputs of the decision, bound to a code.
+
+    A static host cannot decide per poll, so the client does, by the rules of
+    docs/client-protocol.md: every field it needs is here, and nothing that changes per poll.
+    """
+    control = None if state.halted else state.control
+    releases = sorted(control.releases, key=lambda e: e.version, reverse=True) if control else []
+    return {
+        "kind": MANIFEST_KIND,
+        "access_code_digest": code_digest,
+        "channel": state.name,
+        "serial": state.serial,
+        "halted": state.halted,
+        "configured": state.control is not None,
+        "default_mode": control.default_mode if control else None,
+        "minimum_version": control.minimum_version.text if control and control.minimum_version else None,
+        "blocked_versions": sorted(v.text for v in control.blocked_versions) if control else [],
+        "releases": [
+            {
+                "version": entry.version.text,
+                "rollout_bp": entry.rollout_bp,
+                "available_from": entry.available_from.isoformat().replace("+00:00", "Z")
+                if entry.available_from
+                else None,
+                "critical": entry.critical,
+                "targets": {p: installer_target(state, entry, p, base_url) for p in sorted(entry.platforms)},
+            }
+            for entry in releases
+        ],
+    }
 
 
 def decide_for(state: ChannelState, version: Version, platform: str, install_id: str, now: datetime) -> Decision:

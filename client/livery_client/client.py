@@ -71,6 +71,13 @@ class LiveryClient:
             return None
         return f"{self.static_base_url}/discovery/{code_digest(self.access_code)}.json"
 
+    @property
+    def static_manifest_url(self) -> str | None:
+        """This code's signed upgrade manifest under the static root, if one is configured."""
+        if not self.static_base_url:
+            return None
+        return f"{self.static_base_url}/upgrade/{code_digest(self.access_code)}/manifest.json"
+
     def upgrade_url(self) -> str:
         """The poll URL: the discovery document's template when known, else the base URL's."""
         cached = self.cache.load_discovery()
@@ -99,6 +106,7 @@ class LiveryClient:
             canonical_code=self.access_code,
             public_keys=self.public_keys,
             timeout=self.timeout,
+            manifest_url=self.static_manifest_url,
         )
 
     def download(self, decision: UpgradeDecision, dest_dir: Path | str, progress: Progress | None = None) -> Path:

@@ -9,7 +9,7 @@ freeze a fleet on a vulnerable version).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import requests
@@ -24,6 +24,7 @@ from livery_client.errors import (
     SignatureError,
     VerificationError,
 )
+from livery_client.manifest import decide_from_manifest
 from livery_client.signing import verify_envelope
 from livery_client.transport import ACCEPT_JSON, get, raise_for_status
 
@@ -56,6 +57,7 @@ class UpgradeDecision:
     key_id: str
     access_code_digest: str | None = None
     from_cache: bool = False  # True when a 304 confirmed the previously verified answer
+    origin: str = "api"  # "static": decided here from the static root's signed manifest
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form."""
@@ -133,8 +135,18 @@ def check_upgrade(
     canonical_code: str,
     public_keys: Mapping[str, str] | None,
     timeout: float,
+    manifest_url: str | None = None,
 ) -> UpgradeDecision:
-    """Ask ``url`` whether this installation should upgrade; return the verified decision."""
+    """Ask ``url`` whether this installation should upgrade; return the verified decision.
+
+    With ``manifest_url`` (this code's manifest under a static-publish root) the decision is made
+    here from that signed manifest when it passes every check an answer must pass; otherwise, and
+    whatever went wrong with it, the API at ``url`` is asked.
+    """
+    if manifest_url and (manifest := _signed_manifest(session, manifest_url, public_keys, timeout)):
+        decision = _decide_from(manifest, cache, version=version, platform=platform, canonical_code=canonical_code)
+        if decision is not None:
+            return decision
     params = {"platform": platform, "version": version, "install_id": cache.install_id()}
     cached = cache.load_upgrade_answer(platform, version)
     try:
@@ -170,3 +182,36 @@ def check_upgrade(
     if not from_cache:
         cache.store_upgrade_answer(platform, version, response.headers.get("ETag"), envelope)
     return decision
+
+
+def _signed_manifest(
+    session: requests.Session, url: str, public_keys: Mapping[str, str] | None, timeout: float
+) -> tuple[dict[str, Any], str] | None:
+    """The static manifest's verified (payload, key id), or None when it is missing or unverifiable.
+
+    Falling back is always safe: the API's answer is verified on its own, so a static host can
+    make the client ask the API, never accept anything unverified or older than it has seen.
+    """
+    try:
+        response = get(session, url, timeout=timeout, headers={"Accept": ACCEPT_JSON})
+        return verify_envelope(response.json(), public_keys) if response.status_code == 200 else None
+    except (ServiceUnavailable, VerificationError, ValueError):
+        return None
+
+
+def _decide_from(
+    manifest: tuple[dict[str, Any], str], cache: ClientCache, *, version: str, platform: str, canonical_code: str
+) -> UpgradeDecision | None:
+    """The decision under a verified manifest, or None unless it is this code's and not older than seen."""
+    payload, key_id = manifest
+    try:
+        if payload.get("access_code_digest") != code_digest(canonical_code):
+            return None
+        answer = decide_from_manifest(payload, version=version, platform=platform, install_id=cache.install_id())
+        decision = decision_from_payload({**answer, "access_code_digest": payload["access_code_digest"]}, key_id)
+    except (VerificationError, KeyError, TypeError, ValueError, AttributeError):
+        return None
+    if decision.serial < cache.highest_serial(decision.channel):
+        return None  # an old manifest (a lagging cache, or a replay): the API decides
+    cache.record_serial(decision.channel, decision.serial)
+    return replace(decision, origin="static")

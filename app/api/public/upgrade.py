@@ -21,8 +21,7 @@ from app.api.public.upgrade_cache import SignedAnswer, UpgradeAnswers
 from app.db import session, utcnow
 from app.problems import BadRequest, NotFound, Problem
 from app.storage import LocalObjectStore, StorageError, check_key
-from app.upgrades.channel_state import ChannelState, decide_for
-from app.upgrades.control_file import ReleaseEntry
+from app.upgrades.channel_state import ChannelState, decide_for, installer_target
 from app.upgrades.decision import Decision
 from app.upgrades.releases import public_installer
 from app.upgrades.versions import PLATFORMS, InvalidVersion, Version, parse_version
@@ -61,24 +60,6 @@ def parse_query(args: Mapping[str, str]) -> tuple[Version, str, str | None]:
     return version, platform, install_id
 
 
-def _target(state: ChannelState, entry: ReleaseEntry, platform: str, base_url: str) -> dict[str, Any]:
-    # The control file and the installers come from one snapshot, in which every offered
-    # (version, platform) has a published installer (see load_channel_state).
-    installer = state.installers[(entry.version.text, platform)]
-    if installer.source == "external":
-        url = installer.external_url
-    else:
-        url = f"{base_url.rstrip('/')}/v1/installers/{installer.sha256}"
-    return {
-        "version": entry.version.text,
-        "platform": platform,
-        "installer_url": url,
-        "sha256": installer.sha256,
-        "bytes": installer.size,
-        "release_notes_url": installer.release_notes_url,
-    }
-
-
 def _payload(state: ChannelState, version: Version, platform: str, decision: Decision, base_url: str) -> dict[str, Any]:
     return {
         "action": decision.action,
@@ -87,7 +68,7 @@ def _payload(state: ChannelState, version: Version, platform: str, decision: Dec
         "channel": state.name,
         "platform": platform,
         "client_version": version.text,
-        "target": _target(state, decision.target, platform, base_url) if decision.target is not None else None,
+        "target": installer_target(state, decision.target, platform, base_url) if decision.target is not None else None,
     }
 
 

@@ -77,6 +77,8 @@ def render_launch(result: LaunchResult, code: str) -> str:
 def render_decision(decision: UpgradeDecision) -> str:
     """A readable summary of an upgrade decision."""
     where = f"channel {decision.channel}, serial {decision.serial}, signed by {decision.key_id}"
+    if decision.origin == "static":
+        where += ", decided here from the static manifest"
     if decision.target is None or decision.action == "none":
         return f"No upgrade: {decision.reason} ({decision.client_version} on {decision.platform}; {where})"
     target = decision.target
