@@ -20,7 +20,7 @@ from app.storage import ObjectStore, StorageError
 
 DISCOVERY_PREFIX = "discovery/"
 MEDIA_TYPE = "application/json"
-FULL_REBUILD_TOPICS = frozenset({"settings", "channel", "all"})
+FULL_REBUILD_TOPICS = frozenset({"settings", "all"})
 WRITERS = 8
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,9 @@ class StaticPublisher:
                 digests.update(dict.fromkeys(self.answers.digests(brand_id=int(key))))
             elif topic == "partner":
                 digests.update(dict.fromkeys(self.answers.digests(partner_id=int(key))))
+            elif topic == "channel":  # "<partner id>:<name>": a halt must not wait on every partner's files
+                partner_id = int(key.split(":", 1)[0])
+                digests.update(dict.fromkeys(self.answers.digests(partner_id=partner_id)))
         counts = Counts()
         for digest in digests:
             self.publish_code(digest, counts)

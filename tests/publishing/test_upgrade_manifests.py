@@ -101,3 +101,17 @@ def test_a_revoked_code_loses_its_manifest(channel):
     assert channel.manifest_path.exists()
     factories.revoke(channel.app, channel.code)
     assert not channel.manifest_path.exists()
+
+
+def test_a_channel_change_rewrites_only_that_partners_files(channel):
+    other = factories.seed_ci_c(channel.app, "other")  # another partner, its own codes and files
+    other_file = channel.root / "upgrade" / code_digest(normalise_code(other.live_code)) / "manifest.json"
+    assert other_file.exists()
+    publisher = channel.app.extensions["livery.publisher"]
+    partner_id = channel.app.extensions["livery.public"].code(channel.digest).partner_id
+
+    counts = publisher.publish_changes([("channel", f"{partner_id}:stable")])
+
+    assert counts.written + counts.unchanged == 2  # the one code's discovery document and manifest
+    assert upload_control_file(channel.admin, control_file(("5.2.0", 100))).status_code == 201
+    assert channel.manifest()["serial"] == 1 and other_file.exists()
