@@ -35,10 +35,17 @@ class Answers(Protocol):
     def digests(self, *, partner_id: int | None = None, brand_id: int | None = None) -> Iterator[str]: ...
 
 
-# An extra kind of static file per code (the extension point for upgrade manifests): given the
-# code's digest and entry, the files to publish as {name: bytes}; they go to
-# ``<namespace>/<digest>/<name>`` and are deleted with the code.
-FileSource = Callable[[str, Any], dict[str, bytes]]
+@dataclass(frozen=True)
+class FileSource:
+    """An extra kind of static file per code (e.g. upgrade manifests), under ``<namespace>/<digest>/``.
+
+    ``files(digest, entry)`` gives {name: bytes}, every name one of ``names``; declaring the names
+    lets a code's files be found without listing the store (one listing per code made a
+    partner-wide republish quadratic).
+    """
+
+    names: frozenset[str]
+    files: Callable[[str, Any], dict[str, bytes]]
 
 
 @dataclass
@@ -70,14 +77,14 @@ class StaticPublisher:
         if answer is not None:
             files[f"{DISCOVERY_PREFIX}{digest}.json"] = answer.body
         for namespace, source in self.sources.items():
-            for name, data in source(digest, entry).items():
+            for name, data in source.files(digest, entry).items():
                 files[f"{namespace}/{digest}/{name}"] = data
         return files
 
     def _owned(self, digest: str) -> set[str]:
         keys = {f"{DISCOVERY_PREFIX}{digest}.json"}
-        for namespace in self.sources:
-            keys.update(self.store.keys(f"{namespace}/{digest}/"))
+        for namespace, source in self.sources.items():
+            keys.update(f"{namespace}/{digest}/{name}" for name in source.names)
         return keys
 
     def publish_code(self, digest: str, counts: Counts | None = None) -> Counts:

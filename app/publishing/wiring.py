@@ -43,7 +43,7 @@ def _upgrade_manifests(app: Flask) -> FileSource:
         state = upgrades.channel(entry.partner_id, channel)
         return {MANIFEST_NAME: upgrades.sign(upgrade_manifest(state, digest, base_url)).body}
 
-    return source
+    return FileSource(frozenset({MANIFEST_NAME}), source)
 
 
 def init_app(app: Flask) -> None:

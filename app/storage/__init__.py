@@ -209,7 +209,9 @@ class LocalObjectStore(ObjectStore):
                 os.unlink(path)
 
     def keys(self, prefix: str = "") -> Iterator[str]:
-        for dirpath, _dirs, files in os.walk(self.root):
+        # walk only the folder the prefix names, not the whole root: a root may hold 100 000s of files
+        start = os.path.join(self.root, *prefix.split("/")[:-1])
+        for dirpath, _dirs, files in os.walk(start):
             for name in files:
                 if name.endswith(".sha256") or name.startswith((".tmp-", ".")):
                     continue

@@ -60,6 +60,20 @@ def test_keys_by_prefix(store):
     assert sorted(store.keys("discovery/")) == ["discovery/a.json", "discovery/b.json"]
 
 
+def test_keys_by_nested_and_partial_prefixes(store):
+    for key in ("upgrade/ab/manifest.json", "upgrade/abc/manifest.json", "upgrade/b/manifest.json", "up.json"):
+        store.put_bytes(key, b"{}")
+    assert sorted(store.keys("upgrade/ab/")) == ["upgrade/ab/manifest.json"]
+    assert sorted(store.keys("upgrade/ab")) == ["upgrade/ab/manifest.json", "upgrade/abc/manifest.json"]
+    assert sorted(store.keys("up")) == [
+        "up.json",
+        "upgrade/ab/manifest.json",
+        "upgrade/abc/manifest.json",
+        "upgrade/b/manifest.json",
+    ]
+    assert list(store.keys("nothing/here/")) == []
+
+
 def test_large_streams_are_spooled_with_bounded_memory_and_stored(store):
     payload = b"x" * (3 * 1024 * 1024 + 17)
     upload = SpooledUpload.from_stream(io.BytesIO(payload))
