@@ -67,6 +67,16 @@ class Runner:
         servers.wait_http(base + "/healthz")
         return proc, base
 
+    def start_floor(self, document: Path) -> tuple[servers.Process, str]:
+        """The bare Flask app answering ``document``'s bytes, under the same gunicorn configuration."""
+        port = servers.free_port()
+        proc = servers.gunicorn("bench.floor:app", port, {"LIVERY_BENCH_FLOOR_BODY": str(document)},
+                                self.work / "gunicorn-floor.log")  # fmt: skip
+        self.cleanups.append(proc.stop)
+        base = f"http://127.0.0.1:{port}"
+        servers.wait_http(base + "/v1/discovery/x")
+        return proc, base
+
     def livery(self, data: datasets.Dataset, target: str, scenarios=LIVERY_SCENARIOS) -> servers.Process:
         """Start Livery on ``data``, run ``scenarios``, record worker memory; returns the running server."""
         proc, base = self.start_livery(data)
@@ -148,12 +158,7 @@ def _run(runner: Runner, args: argparse.Namespace, work: Path, started: float) -
     (work / "plain-304.txt").write_text(f"/v1/discovery/x {datasets.nginx_etag(document)}\n")
 
     print("framework floor (bare Flask, same gunicorn config)", flush=True)
-    floor_port = servers.free_port()
-    floor = servers.gunicorn("bench.floor:app", floor_port, {"LIVERY_BENCH_FLOOR_BODY": str(document)},
-                             work / "gunicorn-floor.log")  # fmt: skip
-    runner.cleanups.append(floor.stop)
-    floor_base = f"http://127.0.0.1:{floor_port}"
-    servers.wait_http(floor_base + "/v1/discovery/x")
+    floor, floor_base = runner.start_floor(document)
     runner.warm(floor_base, sqlite.lines["discovery-200"])
     floor_row = runner.measure("floor: bare Flask", "constant 200", floor_base, sqlite.lines["discovery-200"], 200,
                                "200")  # fmt: skip

@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from bench import datasets, report, servers
+from bench import datasets, report
 
 
 def run_subset(runner, args: argparse.Namespace, work: Path, started: float, livery_scenarios, postgres_url) -> int:
@@ -30,12 +30,7 @@ def run_subset(runner, args: argparse.Namespace, work: Path, started: float, liv
         built.append((data, target))
     document = work / "document.json"
     document.write_bytes(built[0][0].sample_document)
-    floor_port = servers.free_port()
-    floor = servers.gunicorn("bench.floor:app", floor_port, {"LIVERY_BENCH_FLOOR_BODY": str(document)},
-                             work / "gunicorn-floor.log")  # fmt: skip
-    runner.cleanups.append(floor.stop)
-    floor_base = f"http://127.0.0.1:{floor_port}"
-    servers.wait_http(floor_base + "/v1/discovery/x")
+    floor, floor_base = runner.start_floor(document)
     lines = built[0][0].lines["discovery-200"]
     for data, target in built:
         # the floor before and after each Livery server: background load moves both alike
