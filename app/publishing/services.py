@@ -130,9 +130,7 @@ class StaticPublisher:
                 digests[key] = None
             elif topic == "brand":
                 digests.update(dict.fromkeys(self.answers.digests(brand_id=int(key))))
-            elif topic == "partner":
-                digests.update(dict.fromkeys(self.answers.digests(partner_id=int(key))))
-            elif topic == "channel":  # "<partner id>:<name>": a halt must not wait on every partner's files
+            elif topic in ("partner", "channel"):  # a channel's key is "<partner id>:<name>"
                 partner_id = int(key.split(":", 1)[0])
                 digests.update(dict.fromkeys(self.answers.digests(partner_id=partner_id)))
         counts = Counts()

@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from app.publishing.root import publish_store
 from app.publishing.services import FileSource, StaticPublisher
 from app.upgrades.channel_state import upgrade_manifest
+from app.upgrades.signing import canonical_bytes, sign_payload
 
 UPGRADE_NAMESPACE = "upgrade"
 MANIFEST_NAME = "manifest.json"
@@ -37,11 +38,12 @@ def _upgrade_manifests(app: Flask) -> FileSource:
     base_url = app.config["LIVERY"].public_base_url
 
     def source(digest: str, entry: Any) -> dict[str, bytes]:
-        channel = entry.channel or upgrades.brand_channel(entry.brand_id, entry.live)
-        if channel is None:  # a live code of a never-published brand: no discovery file either
+        state = upgrades.state_of(entry)
+        if state is None:  # a live code of a never-published brand: no discovery file either
             return {}
-        state = upgrades.channel(entry.partner_id, channel)
-        return {MANIFEST_NAME: upgrades.sign(upgrade_manifest(state, digest, base_url)).body}
+        # signed here, not through upgrades.sign(): one manifest per code would flush the memo
+        # of poll answers that this same worker serves
+        return {MANIFEST_NAME: canonical_bytes(sign_payload(upgrades.ring, upgrade_manifest(state, digest, base_url)))}
 
     return FileSource(frozenset({MANIFEST_NAME}), source)
 

@@ -66,17 +66,17 @@ class LiveryClient:
 
     @property
     def static_discovery_url(self) -> str | None:
-        """This code's file under the static root (named by the code's digest), if one is configured."""
-        if not self.static_base_url:
-            return None
-        return f"{self.static_base_url}/discovery/{code_digest(self.access_code)}.json"
+        """This code's discovery file under the static root, if one is configured."""
+        return self._static_url(f"discovery/{code_digest(self.access_code)}.json")
 
     @property
     def static_manifest_url(self) -> str | None:
         """This code's signed upgrade manifest under the static root, if one is configured."""
-        if not self.static_base_url:
-            return None
-        return f"{self.static_base_url}/upgrade/{code_digest(self.access_code)}/manifest.json"
+        return self._static_url(f"upgrade/{code_digest(self.access_code)}/manifest.json")
+
+    def _static_url(self, path: str) -> str | None:
+        # files under the static root are named by the code's digest, never by the code itself
+        return f"{self.static_base_url}/{path}" if self.static_base_url else None
 
     def upgrade_url(self) -> str:
         """The poll URL: the discovery document's template when known, else the base URL's."""

@@ -68,6 +68,14 @@ def plain_query(query_string: str) -> dict[str, str] | None:
     return args
 
 
+def _pick(replies: tuple[Reply, Reply], etag: str, if_none_match: str | None) -> Reply:
+    """The 304 reply when If-None-Match names ``etag`` (exact match first: the common case), else the 200."""
+    ok, not_modified = replies
+    if if_none_match and (if_none_match == etag or none_match(if_none_match, etag)):
+        return not_modified
+    return ok
+
+
 class FastPublicPath:
     """WSGI middleware in front of the Flask app for the two hottest public requests."""
 
@@ -105,7 +113,7 @@ class FastPublicPath:
             if isinstance(answer, int):
                 return self._problem(answer, method)
             cache_control = self.app.config["LIVERY_DISCOVERY_CACHE_CONTROL"]
-            return self._conditional(answer, DISCOVERY, cache_control, if_none_match)
+            return _pick(self._document(answer, DISCOVERY, cache_control), answer.etag, if_none_match)
         if path.startswith(UPGRADE):
             return self._upgrade(path[len(UPGRADE) :], environ.get("QUERY_STRING", ""), method, if_none_match)
         if path.startswith(ASSETS) and if_none_match:
@@ -133,16 +141,7 @@ class FastPublicPath:
             if problem.status in (404, 410) and not problem.headers and problem.to_dict() == _PROBLEMS[problem.status]:
                 return self._problem(problem.status, method)  # the same documents as discovery's
             return None
-        ok, not_modified = self._signed_replies(answer)
-        if if_none_match and (if_none_match == answer.etag or none_match(if_none_match, answer.etag)):
-            return not_modified
-        return ok
-
-    def _conditional(self, answer: Answer, path: str, cache_control: str, if_none_match: str | None) -> Reply:
-        ok, not_modified = self._document(answer, path, cache_control)
-        if if_none_match and (if_none_match == answer.etag or none_match(if_none_match, answer.etag)):
-            return not_modified
-        return ok
+        return _pick(self._signed_replies(answer), answer.etag, if_none_match)
 
     # -- replies built once by Flask ---------------------------------------------------------
 

@@ -86,14 +86,13 @@ def upgrade_answer(
     if isinstance(found, int):
         raise problem_for(found)
     try:
-        channel = found.channel or answers.brand_channel(found.brand_id, found.live)
-        if channel is None:  # a live code whose brand was never published: like discovery
-            raise NotFound(NOT_FOUND_DETAIL)
-        state = answers.channel(found.partner_id, channel)
+        state = answers.state_of(found)
     except StorageError:
         raise Problem(
             503, "storage_unavailable", "Service unavailable", "The control file cannot be read; retry later."
         ) from None
+    if state is None:  # a live code whose brand was never published: like discovery
+        raise NotFound(NOT_FOUND_DETAIL)
     decision = decide_for(state, version, platform, install_id, utcnow())
     return answers.decided(
         state, version.text, platform, decision, lambda: _payload(state, version, platform, decision, base_url)

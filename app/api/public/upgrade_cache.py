@@ -75,6 +75,12 @@ class UpgradeAnswers:
             self._brand_channels[key] = channel
             return channel
 
+    def state_of(self, entry: Any) -> ChannelState | None:
+        """The state of the channel a code follows (its own, else its brand's); None when it has none
+        (a live code whose brand was never published)."""
+        name = entry.channel or self.brand_channel(entry.brand_id, entry.live)
+        return None if name is None else self.channel(entry.partner_id, name)
+
     def channel(self, partner_id: int, name: str) -> ChannelState:
         """The state of channel ``name`` of ``partner_id`` (loaded once, until a change names it)."""
         key = (partner_id, name)
