@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from app import db
+from app.body_timeout import BodyReadTimeout
 from app.config import ConfigError, Settings
 from app.problems import register_error_handlers
 from app.storage import build_stores
@@ -37,9 +38,13 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
 
     from app import cli, health
     from app.api.admin import init_admin
+    from app.api.admin.fields import install_url_converters
     from app.api.public import bp as public_bp
     from app.publishing.wiring import init_app as init_static_publish
 
+    # before the fast path wraps it (below Flask: GETs without a body never reach this)
+    app.wsgi_app = BodyReadTimeout(app.wsgi_app, settings.body_read_timeout)
+    install_url_converters(app)  # before any route is added
     app.register_blueprint(health.bp)
     app.register_blueprint(public_bp)
     init_admin(app)

@@ -66,6 +66,7 @@ class Settings:
     signing_keys_required: bool = False
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
     log_level: str = "WARNING"
+    body_read_timeout: float = 10.0  # seconds without a byte of a request body -> 408
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

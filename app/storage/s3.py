@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -47,7 +48,7 @@ class S3ObjectStore(ObjectStore):
                 Config=self._transfer,
             )
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except (BotoCoreError, ClientError) as exc:
+        except (BotoCoreError, ClientError, S3UploadFailedError) as exc:  # boto3 wraps the upload's ClientError
             raise StorageError(f"could not store {key}: {exc}") from exc
         return StoredObject(key, head["ContentLength"], sha256, content_type)
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from app.json_input import JSONInputError, load_json
 from app.upgrades.versions import PLATFORMS, InvalidVersion, Version
 
 SCHEMA_VERSIONS = (1,)
@@ -121,13 +122,11 @@ def _load_json(raw: bytes | str, problems: Problems) -> Any:
 
     try:
         # Decimal keeps 12.34 exact; floats would turn 0.07 into 7.000000000000001 basis points.
-        return json.loads(
+        return load_json(
             raw.lstrip("\ufeff"), parse_float=Decimal, parse_constant=no_constant, object_pairs_hook=no_duplicates
         )
-    except json.JSONDecodeError as exc:
-        problems.add("", f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.")
-    except ValueError as exc:
-        problems.add("", f"Malformed JSON: {exc}.")
+    except JSONInputError as exc:
+        problems.add("", str(exc))
     return _BAD
 
 

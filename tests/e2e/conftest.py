@@ -136,10 +136,10 @@ def _status(port: int, path: str) -> int | None:
 
 @pytest.fixture
 def live_livery(tmp_path) -> Iterator[Callable[..., LiveLivery]]:
-    """Factory: ``live_livery(db="sqlite"|"postgres", workers=2)`` -> a running LiveLivery."""
+    """Factory: ``live_livery(db="sqlite"|"postgres", workers=2, **LIVERY_settings)`` -> a running LiveLivery."""
     cleanups: list[Callable[[], None]] = []
 
-    def start(db: str = "sqlite", workers: int = 2) -> LiveLivery:
+    def start(db: str = "sqlite", workers: int = 2, **env: str) -> LiveLivery:
         if db == "postgres":
             reason = services.postgres_unavailable_reason()
             if reason:
@@ -156,7 +156,7 @@ def live_livery(tmp_path) -> Iterator[Callable[..., LiveLivery]]:
         access_log = tmp_path / f"access-{port}.log"
         process = start_gunicorn(
             port,
-            _env(settings),
+            {**_env(settings), **env},
             stderr_path=tmp_path / f"gunicorn-{port}.err",
             workers=workers,
             extra_args=["--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT],

@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask import current_app
 from sqlalchemy import select
 
+from app.api.admin import fields
 from app.api.admin.auth import admin_blueprint, current_actor, load_owned, partner_filter, require_role
 from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
@@ -23,16 +24,16 @@ def code_etag(code: AccessCode) -> str:
 
 
 class AccessCodeIn(ma.Schema):
-    kind = ma.fields.String(
+    kind = fields.String(
         required=True,
         validate=ma.validate.OneOf(CODE_KINDS),
         metadata={"description": "live: sees the published revision; test: sees the draft."},
     )
-    label = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+    label = fields.String(load_default="", validate=ma.validate.Length(max=200))
     expires_at = ma.fields.AwareDateTime(
         load_default=None, allow_none=True, metadata={"description": "Optional; ISO 8601 with time zone."}
     )
-    channel = ma.fields.String(
+    channel = fields.String(
         load_default=None,
         allow_none=True,
         validate=ma.validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,62}$", error="Must be lower-case letters, digits, hyphens."),
@@ -44,35 +45,35 @@ class RotateIn(ma.Schema):
     old_valid_until = ma.fields.AwareDateTime(
         required=True, metadata={"description": "Until when the old code keeps working (ISO 8601 with time zone)."}
     )
-    label = ma.fields.String(validate=ma.validate.Length(max=200), metadata={"description": "For the new code."})
+    label = fields.String(validate=ma.validate.Length(max=200), metadata={"description": "For the new code."})
 
 
 class AccessCodeOut(ma.Schema):
-    id = ma.fields.Integer()
-    partner_id = ma.fields.Integer()
-    brand_id = ma.fields.Integer()
-    prefix = ma.fields.String(metadata={"description": "The first symbols of the code, to recognise it."})
-    label = ma.fields.String()
-    kind = ma.fields.String()
-    channel = ma.fields.String(allow_none=True)
-    status = ma.fields.String()
+    id = fields.Integer()
+    partner_id = fields.Integer()
+    brand_id = fields.Integer()
+    prefix = fields.String(metadata={"description": "The first symbols of the code, to recognise it."})
+    label = fields.String()
+    kind = fields.String()
+    channel = fields.String(allow_none=True)
+    status = fields.String()
     expires_at = ma.fields.DateTime(allow_none=True)
     revoked_at = ma.fields.DateTime(allow_none=True)
-    replaced_by_id = ma.fields.Integer(allow_none=True)
+    replaced_by_id = fields.Integer(allow_none=True)
     created_at = ma.fields.DateTime()
     etag = ma.fields.Function(code_etag)
 
 
 class NewAccessCodeOut(AccessCodeOut):
-    code = ma.fields.String(metadata={"description": "The code. Shown only now: build it into the product."})
-    discovery_url = ma.fields.String(metadata={"description": "Where a client with this code asks who it is."})
+    code = fields.String(metadata={"description": "The code. Shown only now: build it into the product."})
+    discovery_url = fields.String(metadata={"description": "Where a client with this code asks who it is."})
 
 
 class AccessCodeQuery(PageQuery):
-    brand_id = ma.fields.Integer()
-    kind = ma.fields.String(validate=ma.validate.OneOf(CODE_KINDS))
-    status = ma.fields.String(validate=ma.validate.OneOf(CODE_STATUSES))
-    partner_id = ma.fields.Integer(metadata={"description": "Operators: only this partner's codes."})
+    brand_id = fields.Integer()
+    kind = fields.String(validate=ma.validate.OneOf(CODE_KINDS))
+    status = fields.String(validate=ma.validate.OneOf(CODE_STATUSES))
+    partner_id = fields.Integer(metadata={"description": "Operators: only this partner's codes."})
 
 
 def _shown_once(code: AccessCode, plain: str) -> WithExtra:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from sqlalchemy import select
 
+from app.api.admin import fields
 from app.api.admin.auth import (
     InsufficientRole,
     acting_partner,
@@ -32,36 +33,36 @@ def api_key_etag(key: ApiKey) -> str:
 
 
 class ApiKeyIn(ma.Schema):
-    role = ma.fields.String(
+    role = fields.String(
         required=True,
         validate=ma.validate.OneOf(("admin", "viewer", "operator")),
         metadata={"description": "admin (read and write) or viewer (read only); operator for operators only."},
     )
-    label = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
-    partner_id = ma.fields.Integer(
+    label = fields.String(load_default="", validate=ma.validate.Length(max=200))
+    partner_id = fields.Integer(
         metadata={"description": "Operators: the partner the key is for (omit for an operator key)."}
     )
 
 
 class ApiKeyOut(ma.Schema):
-    id = ma.fields.Integer()
-    partner_id = ma.fields.Integer(allow_none=True)
-    role = ma.fields.String()
-    prefix = ma.fields.String(metadata={"description": "The first characters of the key, to recognise it."})
-    label = ma.fields.String()
+    id = fields.Integer()
+    partner_id = fields.Integer(allow_none=True)
+    role = fields.String()
+    prefix = fields.String(metadata={"description": "The first characters of the key, to recognise it."})
+    label = fields.String()
     created_at = ma.fields.DateTime()
-    created_by = ma.fields.String()
+    created_by = fields.String()
     last_used_at = ma.fields.DateTime(allow_none=True)
     revoked_at = ma.fields.DateTime(allow_none=True)
     etag = ma.fields.Function(api_key_etag)
 
 
 class NewApiKeyOut(ApiKeyOut):
-    key = ma.fields.String(metadata={"description": "The key. Shown only now: store it safely."})
+    key = fields.String(metadata={"description": "The key. Shown only now: store it safely."})
 
 
 class ApiKeyQuery(PageQuery):
-    partner_id = ma.fields.Integer(metadata={"description": "Operators: only this partner's keys."})
+    partner_id = fields.Integer(metadata={"description": "Operators: only this partner's keys."})
 
 
 @blp.route("/api-keys", methods=["POST"])

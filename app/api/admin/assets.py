@@ -17,6 +17,7 @@ from sqlalchemy import select
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict, FileStorage
 
+from app.api.admin import fields
 from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, partner_filter, require_role
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import WithExtra, problems
@@ -56,7 +57,7 @@ def _role_rules() -> str:
 
 
 class AssetUpload(ma.Schema):
-    role = ma.fields.String(
+    role = fields.String(
         required=True, validate=ma.validate.OneOf(ASSET_ROLES), metadata={"description": _role_rules() + "."}
     )
     file = Upload(
@@ -64,19 +65,19 @@ class AssetUpload(ma.Schema):
         validate=_is_file_part,
         metadata={"description": "The image. No SVG; no folders in its file name."},
     )
-    partner_id = ma.fields.Integer(metadata={"description": "Operators: the partner the image is for."})
+    partner_id = fields.Integer(metadata={"description": "Operators: the partner the image is for."})
 
 
 class AssetOut(ma.Schema):
-    id = ma.fields.Integer()
-    sha256 = ma.fields.String()
-    partner_id = ma.fields.Integer()
-    role = ma.fields.String()
-    media_type = ma.fields.String()
-    bytes = ma.fields.Integer()
-    width = ma.fields.Integer()
-    height = ma.fields.Integer()
-    filename = ma.fields.String()
+    id = fields.Integer()
+    sha256 = fields.String()
+    partner_id = fields.Integer()
+    role = fields.String()
+    media_type = fields.String()
+    bytes = fields.Integer()
+    width = fields.Integer()
+    height = fields.Integer()
+    filename = fields.String()
     created_at = ma.fields.DateTime()
     url = ma.fields.Function(
         lambda a: asset_url(current_app.config["LIVERY"].public_base_url, a.sha256),
@@ -89,8 +90,8 @@ class UploadOut(AssetOut):
 
 
 class AssetQuery(PageQuery):
-    role = ma.fields.String(validate=ma.validate.OneOf(ASSET_ROLES))
-    partner_id = ma.fields.Integer(metadata={"description": "Operators: only this partner's assets."})
+    role = fields.String(validate=ma.validate.OneOf(ASSET_ROLES))
+    partner_id = fields.Integer(metadata={"description": "Operators: only this partner's assets."})
 
 
 def refuse_early(view: Callable) -> Callable:

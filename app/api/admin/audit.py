@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from sqlalchemy import select
 
+from app.api.admin import fields
 from app.api.admin.auth import admin_blueprint, current_actor, partner_filter
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
@@ -14,25 +15,25 @@ blp = admin_blueprint("audit-events", "The audit log of every write.")
 
 
 class AuditEventOut(ma.Schema):
-    id = ma.fields.Integer()
-    partner_id = ma.fields.Integer(allow_none=True)
-    actor = ma.fields.String()
-    action = ma.fields.String(metadata={"example": "brand.publish"})
-    resource_type = ma.fields.String(metadata={"example": "brand"})
-    resource_id = ma.fields.String()
+    id = fields.Integer()
+    partner_id = fields.Integer(allow_none=True)
+    actor = fields.String()
+    action = fields.String(metadata={"example": "brand.publish"})
+    resource_type = fields.String(metadata={"example": "brand"})
+    resource_id = fields.String()
     before = ma.fields.Dict(allow_none=True)
     after = ma.fields.Dict(allow_none=True)
     created_at = ma.fields.DateTime()
 
 
 class AuditQuery(PageQuery):
-    resource_type = ma.fields.String()
-    resource_id = ma.fields.String()
-    action = ma.fields.String()
-    actor = ma.fields.String()
+    resource_type = fields.String()
+    resource_id = fields.String()
+    action = fields.String()
+    actor = fields.String()
     since = ma.fields.AwareDateTime(metadata={"description": "Events at or after this time (ISO 8601 with zone)."})
     until = ma.fields.AwareDateTime(metadata={"description": "Events before this time."})
-    partner_id = ma.fields.Integer(metadata={"description": "Operators: only this partner's events."})
+    partner_id = fields.Integer(metadata={"description": "Operators: only this partner's events."})
 
 
 @blp.route("/audit-events", methods=["GET"])

@@ -17,11 +17,13 @@ from typing import TypeVar
 
 from flask import g, request
 from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from app.db import session
+from app.json_input import JSONInputError, load_json
 from app.partners.models import ApiKey, Partner
 from app.partners.services import authenticate, partner_is_read_only
-from app.problems import NotFound, Problem, ValidationProblem
+from app.problems import BadRequest, NotFound, Problem, ValidationProblem
 
 ADMIN_PREFIX = "/admin/v1"
 MAX_JSON_BYTES = 1024 * 1024
@@ -91,9 +93,25 @@ def authenticate_request() -> Actor:
     return actor
 
 
+class AdminArgumentParser(FlaskParser):
+    """webargs' parser reading JSON bodies through app/json_input.py (depth and number caps)."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return super()._raw_load_json(req)
+        try:
+            return load_json(req.get_data(cache=True))
+        except JSONInputError as exc:
+            raise BadRequest(f"{exc} Send one JSON document.", code="malformed_json") from None
+
+
+class AdminBlueprint(Blueprint):
+    ARGUMENTS_PARSER = AdminArgumentParser()
+
+
 def admin_blueprint(name: str, description: str) -> Blueprint:
     """A flask-smorest blueprint under /admin/v1 whose every request must be authenticated."""
-    blp = Blueprint(name, __name__, url_prefix=ADMIN_PREFIX, description=description)
+    blp = AdminBlueprint(name, __name__, url_prefix=ADMIN_PREFIX, description=description)
     blp.before_request(_require_key)
     blp.before_request(_cap_json_body)
     return blp

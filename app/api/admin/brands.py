@@ -13,6 +13,7 @@ from typing import Any
 import marshmallow as ma
 from sqlalchemy import select
 
+from app.api.admin import fields
 from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, load_owned, partner_filter, require_role
 from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
@@ -39,7 +40,7 @@ def brand_etag(brand: Brand) -> str:
 
 
 def _text(name: str, **kw: Any) -> ma.fields.String:
-    return ma.fields.String(validate=ma.validate.Length(max=TEXT_LIMITS[name]), **kw)
+    return fields.String(validate=ma.validate.Length(max=TEXT_LIMITS[name]), **kw)
 
 
 class BrandContent(ma.Schema):
@@ -52,64 +53,64 @@ class BrandContent(ma.Schema):
     product_name = _text("product_name", metadata={"example": "Acme Connect CRM"})
     short_name = _text("short_name", metadata={"example": "Acme CRM"})
     publisher = _text("publisher", allow_none=True)
-    support_url = ma.fields.String(allow_none=True, metadata={"description": "https:// only."})
-    eula_url = ma.fields.String(allow_none=True, metadata={"description": "https:// only."})
-    branding_level = ma.fields.String(validate=ma.validate.OneOf(list(BRANDING_LEVELS)))
-    licensing_method = ma.fields.String(validate=ma.validate.OneOf(LICENSING_METHODS))
+    support_url = fields.String(allow_none=True, metadata={"description": "https:// only."})
+    eula_url = fields.String(allow_none=True, metadata={"description": "https:// only."})
+    branding_level = fields.String(validate=ma.validate.OneOf(list(BRANDING_LEVELS)))
+    licensing_method = fields.String(validate=ma.validate.OneOf(LICENSING_METHODS))
     upgrade_channel = _text("upgrade_channel")
-    tray_icon = ma.fields.String(allow_none=True, metadata={"description": "sha256 of an uploaded asset."})
-    app_icon_windows = ma.fields.String(allow_none=True, metadata={"description": "sha256 of an uploaded ICO."})
-    app_icon_macos = ma.fields.String(allow_none=True, metadata={"description": "sha256 of an uploaded ICNS/PNG."})
-    splash = ma.fields.String(allow_none=True, metadata={"description": "sha256 of an uploaded PNG."})
-    splash_seconds = ma.fields.Integer(strict=True, validate=ma.validate.Range(*SPLASH_SECONDS))
+    tray_icon = fields.String(allow_none=True, metadata={"description": "sha256 of an uploaded asset."})
+    app_icon_windows = fields.String(allow_none=True, metadata={"description": "sha256 of an uploaded ICO."})
+    app_icon_macos = fields.String(allow_none=True, metadata={"description": "sha256 of an uploaded ICNS/PNG."})
+    splash = fields.String(allow_none=True, metadata={"description": "sha256 of an uploaded PNG."})
+    splash_seconds = fields.Integer(strict=True, validate=ma.validate.Range(*SPLASH_SECONDS))
     viewer_name = _text("viewer_name", allow_none=True, metadata={"description": "CI-C only."})
-    viewer_logo = ma.fields.String(allow_none=True, metadata={"description": "CI-C only; sha256 of a PNG."})
-    viewer_url = ma.fields.String(allow_none=True, metadata={"description": "CI-C only; https:// only."})
-    viewer_primary_color = ma.fields.String(allow_none=True, metadata={"description": "CI-C only; #rrggbb."})
-    viewer_accent_color = ma.fields.String(allow_none=True, metadata={"description": "CI-C only; #rrggbb."})
+    viewer_logo = fields.String(allow_none=True, metadata={"description": "CI-C only; sha256 of a PNG."})
+    viewer_url = fields.String(allow_none=True, metadata={"description": "CI-C only; https:// only."})
+    viewer_primary_color = fields.String(allow_none=True, metadata={"description": "CI-C only; #rrggbb."})
+    viewer_accent_color = fields.String(allow_none=True, metadata={"description": "CI-C only; #rrggbb."})
 
 
 class BrandIn(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200), metadata={"example": "Acme Connect"})
-    partner_id = ma.fields.Integer(metadata={"description": "Operators: the partner the brand is for."})
+    name = fields.String(required=True, validate=ma.validate.Length(1, 200), metadata={"example": "Acme Connect"})
+    partner_id = fields.Integer(metadata={"description": "Operators: the partner the brand is for."})
     draft = ma.fields.Nested(BrandContent, load_default=dict)
 
 
 class BrandPatch(ma.Schema):
-    name = ma.fields.String(validate=ma.validate.Length(1, 200))
+    name = fields.String(validate=ma.validate.Length(1, 200))
     draft = ma.fields.Nested(BrandContent, metadata={"description": "Only the fields to change."})
 
 
 class BrandOut(ma.Schema):
-    id = ma.fields.Integer()
-    partner_id = ma.fields.Integer()
-    name = ma.fields.String()
+    id = fields.Integer()
+    partner_id = fields.Integer()
+    name = fields.String()
     install_folder = ma.fields.Constant(INSTALL_FOLDER, metadata={"description": "Always the same; not brandable."})
     draft = ma.fields.Dict(metadata={"description": "The editable content; test codes see it."})
-    live_revision = ma.fields.Integer(allow_none=True, metadata={"description": "What live codes see; null: none."})
+    live_revision = fields.Integer(allow_none=True, metadata={"description": "What live codes see; null: none."})
     has_unpublished_changes = ma.fields.Boolean()
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
-    etag = ma.fields.String()
+    etag = fields.String()
 
 
 class BrandQuery(PageQuery):
-    partner_id = ma.fields.Integer(metadata={"description": "Operators: only this partner's brands."})
+    partner_id = fields.Integer(metadata={"description": "Operators: only this partner's brands."})
 
 
 class PublishOut(ma.Schema):
-    revision = ma.fields.Integer(metadata={"description": "The live revision after this request."})
+    revision = fields.Integer(metadata={"description": "The live revision after this request."})
     created = ma.fields.Boolean(metadata={"description": "False when the content equalled the live revision."})
-    message = ma.fields.String()
-    etag = ma.fields.String(metadata={"description": "The brand's new ETag."})
+    message = fields.String()
+    etag = fields.String(metadata={"description": "The brand's new ETag."})
 
 
 class BrandRollbackIn(ma.Schema):
-    revision = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1))
+    revision = fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1))
 
 
 class DiffOut(ma.Schema):
-    live_revision = ma.fields.Integer(allow_none=True)
+    live_revision = fields.Integer(allow_none=True)
     changes = ma.fields.Dict(metadata={"description": "Changed fields: {field: {from: live, to: draft}}."})
 
 

@@ -14,6 +14,7 @@ import marshmallow as ma
 from flask import Response, current_app, request
 from sqlalchemy import select
 
+from app.api.admin import fields
 from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, partner_filter, require_role
 from app.api.admin.concurrency import ETAG_HEADER, etag_for
 from app.api.admin.pagination import PageQuery, page_of, paginate
@@ -44,34 +45,34 @@ def channel_etag(channel: Channel) -> str:
 
 
 class PartnerArg(ma.Schema):
-    partner_id = ma.fields.Integer(metadata={"description": "Operators: the partner whose channel this is."})
+    partner_id = fields.Integer(metadata={"description": "Operators: the partner whose channel this is."})
 
 
 class ChannelOut(ma.Schema):
-    name = ma.fields.String()
-    partner_id = ma.fields.Integer()
-    active_serial = ma.fields.Integer(allow_none=True, metadata={"description": "null: upgrades not configured."})
+    name = fields.String()
+    partner_id = fields.Integer()
+    active_serial = fields.Integer(allow_none=True, metadata={"description": "null: upgrades not configured."})
     halted = ma.fields.Boolean()
-    halt_reason = ma.fields.String()
+    halt_reason = fields.String()
     halted_at = ma.fields.DateTime(allow_none=True)
-    halted_by = ma.fields.String()
+    halted_by = fields.String()
     updated_at = ma.fields.DateTime()
     etag = ma.fields.Function(channel_etag)
 
 
 class ControlFileOut(ma.Schema):
-    serial = ma.fields.Integer()
-    schema_version = ma.fields.Integer()
-    sha256 = ma.fields.String()
-    bytes = ma.fields.Integer()
-    rollback_of = ma.fields.Integer(allow_none=True, metadata={"description": "The serial this one restored."})
+    serial = fields.Integer()
+    schema_version = fields.Integer()
+    sha256 = fields.String()
+    bytes = fields.Integer()
+    rollback_of = fields.Integer(allow_none=True, metadata={"description": "The serial this one restored."})
     created_at = ma.fields.DateTime()
-    created_by = ma.fields.String()
-    object_key = ma.fields.String()
+    created_by = fields.String()
+    object_key = fields.String()
 
 
 class ChannelQuery(PageQuery):
-    partner_id = ma.fields.Integer(metadata={"description": "Operators: only this partner's channels."})
+    partner_id = fields.Integer(metadata={"description": "Operators: only this partner's channels."})
 
 
 class HistoryQuery(PageQuery, PartnerArg):
@@ -79,17 +80,17 @@ class HistoryQuery(PageQuery, PartnerArg):
 
 
 class HaltIn(PartnerArg):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500))
+    reason = fields.String(required=True, validate=ma.validate.Length(1, 500))
 
 
 class RollbackIn(PartnerArg):
-    serial = ma.fields.Integer(required=True, metadata={"description": "The earlier control file to restore."})
+    serial = fields.Integer(required=True, metadata={"description": "The earlier control file to restore."})
 
 
 class ExplainQuery(PartnerArg):
-    version = ma.fields.String(required=True, metadata={"example": "5.2.0"})
-    platform = ma.fields.String(required=True, validate=ma.validate.OneOf(PLATFORMS))
-    install_id = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 128))
+    version = fields.String(required=True, metadata={"example": "5.2.0"})
+    platform = fields.String(required=True, validate=ma.validate.OneOf(PLATFORMS))
+    install_id = fields.String(load_default=None, validate=ma.validate.Length(1, 128))
 
 
 def _partner_id(partner_id: int | None) -> int:

@@ -16,7 +16,9 @@ from typing import Any
 import marshmallow as ma
 from sqlalchemy import Select
 
+from app.api.admin import fields
 from app.db import session
+from app.json_input import load_json
 from app.problems import ValidationProblem
 
 DEFAULT_LIMIT = 50
@@ -25,12 +27,12 @@ _page_schemas: dict[type, type] = {}
 
 
 class PageQuery(ma.Schema):
-    limit = ma.fields.Integer(
+    limit = fields.Integer(
         load_default=DEFAULT_LIMIT,
         validate=ma.validate.Range(1, MAX_LIMIT),
         metadata={"description": f"Items per page, 1-{MAX_LIMIT}."},
     )
-    cursor = ma.fields.String(
+    cursor = fields.String(
         load_default=None, metadata={"description": "The `next_cursor` of the previous page; omit for the first."}
     )
 
@@ -42,7 +44,7 @@ def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
         _page_schemas[item_schema] = ma.Schema.from_dict(
             {
                 "items": ma.fields.List(ma.fields.Nested(item_schema)),
-                "next_cursor": ma.fields.String(
+                "next_cursor": fields.String(
                     allow_none=True, metadata={"description": "Pass as `cursor` for the next page; null on the last."}
                 ),
             },
@@ -60,10 +62,10 @@ def decode_cursor(cursor: str) -> int:
     """The id a cursor continues after; 422 on anything that is not a cursor we issued."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        after = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
-        if isinstance(after, int) and not isinstance(after, bool) and after >= 0:
+        after = load_json(base64.urlsafe_b64decode(padded.encode()))["after"]
+        if isinstance(after, int) and not isinstance(after, bool) and 0 <= after <= fields.INT_MAX:
             return after
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, binascii.Error):  # JSONInputError is a ValueError
         pass
     raise ValidationProblem({"cursor": ["Not a valid cursor; use the next_cursor of the previous page."]})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from sqlalchemy import select
 
+from app.api.admin import fields
 from app.api.admin.auth import admin_blueprint, current_actor, require_operator
 from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
@@ -23,17 +24,17 @@ def partner_etag(partner: Partner) -> str:
 
 
 class PartnerIn(ma.Schema):
-    slug = ma.fields.String(
+    slug = fields.String(
         required=True,
         metadata={"description": "2-63 lower-case letters, digits and hyphens; unique.", "example": "acme"},
     )
-    name = ma.fields.String(
+    name = fields.String(
         required=True, validate=ma.validate.Length(1, 200), metadata={"example": "Acme Communications"}
     )
 
 
 class PartnerPatch(ma.Schema):
-    status = ma.fields.String(
+    status = fields.String(
         required=True,
         validate=ma.validate.OneOf(PARTNER_STATUSES),
         metadata={"description": "onboarding -> live -> suspended; suspended -> live reinstates."},
@@ -41,17 +42,17 @@ class PartnerPatch(ma.Schema):
 
 
 class PartnerOut(ma.Schema):
-    id = ma.fields.Integer()
-    slug = ma.fields.String()
-    name = ma.fields.String()
-    status = ma.fields.String()
+    id = fields.Integer()
+    slug = fields.String()
+    name = fields.String()
+    status = fields.String()
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
     etag = ma.fields.Function(partner_etag, metadata={"description": "Send as If-Match to change it."})
 
 
 class PartnerQuery(PageQuery):
-    status = ma.fields.String(validate=ma.validate.OneOf(PARTNER_STATUSES))
+    status = fields.String(validate=ma.validate.OneOf(PARTNER_STATUSES))
 
 
 @blp.route("/partners", methods=["POST"])

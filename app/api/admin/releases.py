@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask import current_app, request
 from sqlalchemy import select
 
+from app.api.admin import fields
 from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, load_owned, partner_filter, require_role
 from app.api.admin.concurrency import ETAG_HEADER, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
@@ -27,50 +28,50 @@ def release_etag(release: Release) -> str:
 
 
 class ReleaseIn(ma.Schema):
-    partner_id = ma.fields.Integer(metadata={"description": "Operators: the partner this release is for."})
-    version = ma.fields.String(
+    partner_id = fields.Integer(metadata={"description": "Operators: the partner this release is for."})
+    version = fields.String(
         required=True, metadata={"description": "1-4 dotted numbers, optional -pre-release.", "example": "5.3.0"}
     )
-    platform = ma.fields.String(required=True, validate=ma.validate.OneOf(PLATFORMS))
-    release_notes_url = ma.fields.String(load_default=None, allow_none=True, metadata={"description": "https URL."})
-    installer_url = ma.fields.String(
+    platform = fields.String(required=True, validate=ma.validate.OneOf(PLATFORMS))
+    release_notes_url = fields.String(load_default=None, allow_none=True, metadata={"description": "https URL."})
+    installer_url = fields.String(
         load_default=None,
         allow_none=True,
         metadata={"description": "A partner-hosted https installer; then sha256 and bytes are required."},
     )
-    sha256 = ma.fields.String(load_default=None, allow_none=True)
-    bytes = ma.fields.Integer(load_default=None, allow_none=True)
+    sha256 = fields.String(load_default=None, allow_none=True)
+    bytes = fields.Integer(load_default=None, allow_none=True, minimum=0, maximum=fields.BIGINT_MAX)
 
 
 class ReleasePatch(ma.Schema):
-    status = ma.fields.String(
+    status = fields.String(
         validate=ma.validate.OneOf(RELEASE_STATUSES),
         metadata={"description": "draft -> published -> yanked (-> published). Yanked releases stop being offered."},
     )
-    release_notes_url = ma.fields.String(allow_none=True)
+    release_notes_url = fields.String(allow_none=True)
 
 
 class ReleaseOut(ma.Schema):
-    id = ma.fields.Integer()
-    partner_id = ma.fields.Integer()
-    version = ma.fields.String()
-    platform = ma.fields.String()
-    source = ma.fields.String(metadata={"description": "stored (uploaded to Livery) or external."})
-    installer_url = ma.fields.String(attribute="external_url", allow_none=True)
-    sha256 = ma.fields.String(allow_none=True)
-    bytes = ma.fields.Integer(allow_none=True)
-    release_notes_url = ma.fields.String(allow_none=True)
-    status = ma.fields.String()
+    id = fields.Integer()
+    partner_id = fields.Integer()
+    version = fields.String()
+    platform = fields.String()
+    source = fields.String(metadata={"description": "stored (uploaded to Livery) or external."})
+    installer_url = fields.String(attribute="external_url", allow_none=True)
+    sha256 = fields.String(allow_none=True)
+    bytes = fields.Integer(allow_none=True)
+    release_notes_url = fields.String(allow_none=True)
+    status = fields.String()
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
     etag = ma.fields.Function(release_etag, metadata={"description": "Send as If-Match to change it."})
 
 
 class ReleaseQuery(PageQuery):
-    partner_id = ma.fields.Integer(metadata={"description": "Operators: only this partner's releases."})
-    version = ma.fields.String()
-    platform = ma.fields.String(validate=ma.validate.OneOf(PLATFORMS))
-    status = ma.fields.String(validate=ma.validate.OneOf(RELEASE_STATUSES))
+    partner_id = fields.Integer(metadata={"description": "Operators: only this partner's releases."})
+    version = fields.String()
+    platform = fields.String(validate=ma.validate.OneOf(PLATFORMS))
+    status = fields.String(validate=ma.validate.OneOf(RELEASE_STATUSES))
 
 
 @blp.route("/releases", methods=["POST"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from sqlalchemy import select
 
+from app.api.admin import fields
 from app.api.admin.auth import admin_blueprint, load_owned
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
@@ -16,14 +17,14 @@ blp = admin_blueprint("revisions", "Published revisions of a brand (immutable)."
 
 
 class RevisionOut(ma.Schema):
-    number = ma.fields.Integer()
-    content_revision = ma.fields.Integer(
+    number = fields.Integer()
+    content_revision = fields.Integer(
         metadata={"description": "The revision number clients see: the first revision with this exact content."}
     )
-    rollback_of = ma.fields.Integer(allow_none=True, metadata={"description": "The revision this one restored."})
-    content_sha256 = ma.fields.String()
+    rollback_of = fields.Integer(allow_none=True, metadata={"description": "The revision this one restored."})
+    content_sha256 = fields.String()
     published_at = ma.fields.DateTime()
-    published_by = ma.fields.String()
+    published_by = fields.String()
 
 
 class RevisionDetailOut(RevisionOut):

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import marshmallow as ma
 from flask import current_app
 
+from app.api.admin import fields
 from app.api.admin.auth import admin_blueprint, require_operator
 from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
 from app.api.admin.spec import problems
@@ -24,7 +25,7 @@ def _https_url(value: str) -> None:
 
 
 class SettingsIn(ma.Schema):
-    standard_viewer_url = ma.fields.String(
+    standard_viewer_url = fields.String(
         required=True,
         validate=[ma.validate.Length(max=2000), _https_url],
         metadata={"description": "The CRM viewer CI-B clients (and CI-C ones without their own) open."},
@@ -32,8 +33,8 @@ class SettingsIn(ma.Schema):
 
 
 class SettingsOut(ma.Schema):
-    standard_viewer_url = ma.fields.String()
-    etag = ma.fields.String()
+    standard_viewer_url = fields.String()
+    etag = fields.String()
 
 
 def _current() -> dict[str, str]:

@@ -169,3 +169,17 @@ def test_storage_outage_during_upload_is_a_503_and_stores_nothing(app, partner_a
     assert response.json["code"] == "storage_unavailable"
     assert response.headers["Retry-After"] == "5"
     assert partner_a.admin.get("/assets").json["items"] == []
+
+
+@pytest.mark.s3
+def test_an_s3_client_error_during_upload_is_a_503(make_app):
+    """A real S3 server refusing the upload (here: the bucket is missing) is an outage, not a 500."""
+    app = make_app(storage="s3")
+    server = app.extensions["livery.stores"].assets
+    server.client.delete_bucket(Bucket=server.bucket)  # empty: nothing was uploaded yet
+    partner = onboard(make_operator(app), "alpha")
+    response = partner.admin.upload("splash", images.png(640, 360), "splash.png", "image/png")
+
+    assert response.status_code == 503, response.json
+    assert response.json["code"] == "storage_unavailable"
+    assert partner.admin.get("/assets").json["items"] == []
