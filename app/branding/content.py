@@ -94,7 +94,7 @@ def content_problems(content: dict[str, Any]) -> dict[str, list[str]]:
                 content.get(field), limit, required=field in {"product_name", "short_name", "upgrade_channel"}
             ),
         )
-    if isinstance(content.get("upgrade_channel"), str) and not _CHANNEL_RE.match(content["upgrade_channel"]):
+    if isinstance(content.get("upgrade_channel"), str) and not _CHANNEL_RE.fullmatch(content["upgrade_channel"]):
         add("upgrade_channel", "Must be lower-case letters, digits and hyphens.")
     for field in URL_FIELDS:
         add(field, _url_problem(content.get(field)))
@@ -104,7 +104,7 @@ def content_problems(content: dict[str, Any]) -> dict[str, list[str]]:
         add("licensing_method", f"Must be one of {', '.join(LICENSING_METHODS)}.")
     for role in ASSET_ROLES:
         value = content.get(role)
-        if value is not None and (not isinstance(value, str) or not _SHA_RE.match(value)):
+        if value is not None and (not isinstance(value, str) or not _SHA_RE.fullmatch(value)):
             add(role, "Must be the sha256 of an uploaded asset, or null.")
     seconds = content.get("splash_seconds")
     low, high = SPLASH_SECONDS
@@ -112,7 +112,7 @@ def content_problems(content: dict[str, Any]) -> dict[str, list[str]]:
         add("splash_seconds", f"Must be a whole number of seconds from {low} to {high}.")
     for field in ("viewer_primary_color", "viewer_accent_color"):
         value = content.get(field)
-        if value is not None and (not isinstance(value, str) or not _COLOR_RE.match(value)):
+        if value is not None and (not isinstance(value, str) or not _COLOR_RE.fullmatch(value)):
             add(field, "Must be a colour like #1a2b3c.")
     if content.get("branding_level") == "CI-B":
         for field in VIEWER_FIELDS:

@@ -31,7 +31,7 @@ def partner_snapshot(partner: Partner) -> dict[str, Any]:
 def create_partner(session: Session, *, slug: str, name: str, actor: str) -> Partner:
     """A new partner in status ``onboarding``."""
     problems: dict[str, list[str]] = {}
-    if not SLUG_RE.match(slug or ""):
+    if not SLUG_RE.fullmatch(slug or ""):
         problems["slug"] = ["Must be 2-63 lower-case letters, digits and hyphens, starting with a letter or digit."]
     if not name or not name.strip() or len(name) > 200:
         problems["name"] = ["Must be 1-200 characters."]

@@ -48,7 +48,7 @@ class StoredObject:
 
 def check_key(key: str) -> str:
     """Refuse keys that could escape a folder or mean different things on different backends."""
-    if not _KEY_RE.match(key) or ".." in key.split("/"):
+    if not _KEY_RE.fullmatch(key) or ".." in key.split("/"):
         raise ValueError(f"invalid object key {key!r}")
     return key
 

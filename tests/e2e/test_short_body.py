@@ -33,7 +33,8 @@ def _send_short_body(port: int, request_head: str, sent: bytes) -> tuple[bytes, 
 def test_a_short_body_is_a_408_within_the_timeout_and_frees_the_worker(live_livery):
     live = live_livery(workers=1, LIVERY_BODY_READ_TIMEOUT=str(TIMEOUT))
     key = _operator_key(live.app)
-    for path, content_type in (("/admin/v1/partners", "application/json"), ("/admin/v1/assets", "multipart/form-data; boundary=b")):
+    uploads = (("/admin/v1/partners", "application/json"), ("/admin/v1/assets", "multipart/form-data; boundary=b"))
+    for path, content_type in uploads:
         head = (
             f"POST {path} HTTP/1.1\r\nHost: livery.e2e.test\r\nAuthorization: Bearer {key}\r\n"
             f"Content-Type: {content_type}\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n"

@@ -14,7 +14,7 @@ from app.db import session
 from app.problems import NotFound
 from app.storage import ObjectNotFound
 
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")  # \Z: "$" would also match before a final newline
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 

@@ -39,7 +39,7 @@ ASSETS = "/v1/assets/"
 UPGRADE = "/v1/upgrade/"
 UPGRADE_PARAMETERS = frozenset({"platform", "version", "install_id"})
 # what a typed code may look like; anything else (slashes, non-ASCII, ...) takes Flask's path
-_CODE_CHARS = re.compile(r"^[0-9A-Za-z -]{1,64}$")
+_CODE_CHARS = re.compile(r"^[0-9A-Za-z -]{1,64}\Z")  # \Z: "$" would also match before a final newline
 MAX_DOCUMENTS = 20_000  # distinct ETags whose replies are kept; cleared when full
 
 Reply = tuple[str, list[tuple[str, str]], bytes]
