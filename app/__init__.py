@@ -13,6 +13,7 @@ from app.body_timeout import BodyReadTimeout
 from app.config import ConfigError, Settings
 from app.problems import register_error_handlers
 from app.storage import build_stores
+from app.throttling import ADMIN_AUTH, PUBLIC_NOT_FOUND, FailureThrottle
 
 
 def create_app(settings: Settings | None = None, *, bind: Engine | Connection | None = None) -> Flask:
@@ -33,6 +34,11 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     bind = bind if bind is not None else db.make_engine(settings.database_url)
     db.init_app(app, bind)
     app.extensions["livery.stores"] = build_stores(settings)
+    app.extensions["livery.throttle"] = FailureThrottle(
+        settings.ratelimit_storage_url,
+        {ADMIN_AUTH: settings.ratelimit_admin_auth, PUBLIC_NOT_FOUND: settings.ratelimit_public_not_found},
+        settings.trusted_proxy_hops,
+    )
     _init_public_answers(app, settings)
     _init_upgrades(app, settings)
 

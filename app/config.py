@@ -40,6 +40,17 @@ def _float(name: str, raw: str) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _rate_limit(name: str, text: str) -> None:
+    if not text:
+        return
+    from limits import parse  # the throttling library's own syntax, e.g. "60 per 10 minutes"
+
+    try:
+        parse(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate like '60 per 10 minutes' or empty, got {text!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """All configuration of one Livery process. Field ``x`` is read from ``LIVERY_X``."""
@@ -67,6 +78,10 @@ class Settings:
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
     log_level: str = "WARNING"
     body_read_timeout: float = 10.0  # seconds without a byte of a request body -> 408
+    ratelimit_storage_url: str = ""  # "" (this process's memory) | redis://host:port/db
+    ratelimit_admin_auth: str = "60 per 10 minutes"  # failed admin authentications per address; "" off
+    ratelimit_public_not_found: str = "600 per 10 minutes"  # unknown-code answers per address; "" off
+    trusted_proxy_hops: int = 0  # X-Forwarded-For entries added by proxies you run; 0: the peer's address
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -102,6 +117,13 @@ class Settings:
             raise ConfigError("LIVERY_PUBLIC_BASE_URL must be an http(s) URL")
         if self.freshness_interval <= 0 or self.freshness_interval > 2:
             raise ConfigError("LIVERY_FRESHNESS_INTERVAL must be in (0, 2] seconds")
+        for name in ("ratelimit_admin_auth", "ratelimit_public_not_found"):
+            _rate_limit(f"LIVERY_{name.upper()}", getattr(self, name))
+        url = self.ratelimit_storage_url
+        if url and not url.startswith(("memory://", "redis://", "rediss://")):
+            raise ConfigError("LIVERY_RATELIMIT_STORAGE_URL must be empty, memory:// or a redis:// URL")
+        if self.trusted_proxy_hops < 0:
+            raise ConfigError("LIVERY_TRUSTED_PROXY_HOPS must be 0 or more")
         root = self.static_publish_root
         if root and not (root.startswith("s3://") and root[5:].split("/")[0]) and not os.path.isabs(root):
             raise ConfigError("LIVERY_STATIC_PUBLISH_ROOT must be an absolute folder path or s3://bucket/prefix")

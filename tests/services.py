@@ -51,6 +51,19 @@ def postgres_unavailable_reason() -> str | None:
         return f"PostgreSQL is not reachable at {url}: {exc.__class__.__name__}: {str(exc).strip()[:200]}"
 
 
+def redis_unavailable_reason(url: str) -> str | None:
+    """None when Redis answers at ``url``, else why not (printed as the skip reason)."""
+    try:
+        import redis
+    except ImportError:
+        return "the redis package is not installed"
+    try:
+        redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
+        return None
+    except Exception as exc:
+        return f"Redis is not reachable at {url}: {exc.__class__.__name__}: {str(exc).strip()[:200]}"
+
+
 def create_pg_database(prefix: str = "livery_test") -> str:
     """A new, empty PostgreSQL database; returns its SQLAlchemy URL."""
     import psycopg

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_smorest import Blueprint
 from webargs.flaskparser import FlaskParser, is_json_request
 
@@ -24,6 +24,7 @@ from app.json_input import JSONInputError, load_json
 from app.partners.models import ApiKey, Partner
 from app.partners.services import authenticate, partner_is_read_only
 from app.problems import BadRequest, NotFound, Problem, ValidationProblem
+from app.throttling import ADMIN_AUTH, FailureThrottle, TooManyRequests
 
 ADMIN_PREFIX = "/admin/v1"
 MAX_JSON_BYTES = 1024 * 1024
@@ -78,12 +79,16 @@ def authenticate_request() -> Actor:
     actor = g.get("livery_actor")
     if actor is not None:
         return actor
+    throttle: FailureThrottle = current_app.extensions["livery.throttle"]
+    retry_after = throttle.refused(ADMIN_AUTH, request.environ)
+    if retry_after:
+        raise TooManyRequests(retry_after)
     scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("Send your API key as 'Authorization: Bearer <key>'.")
+        raise _failed(throttle, "Send your API key as 'Authorization: Bearer <key>'.")
     key: ApiKey | None = authenticate(session(), token.strip())
     if key is None:
-        raise Unauthenticated("This API key is unknown or revoked.")
+        raise _failed(throttle, "This API key is unknown or revoked.")
     # Commit the last-used time now, on its own: it must be kept even for reads and failed writes.
     session().commit()
     writes = request.method not in SAFE_METHODS
@@ -109,12 +114,25 @@ class AdminBlueprint(Blueprint):
     ARGUMENTS_PARSER = AdminArgumentParser()
 
 
+def _failed(throttle: FailureThrottle, detail: str) -> Problem:
+    # counted per client address: beyond the limit the answer is 429, not another guess's 401
+    retry_after = throttle.failed(ADMIN_AUTH, request.environ)
+    return TooManyRequests(retry_after) if retry_after else Unauthenticated(detail)
+
+
 def admin_blueprint(name: str, description: str) -> Blueprint:
     """A flask-smorest blueprint under /admin/v1 whose every request must be authenticated."""
     blp = AdminBlueprint(name, __name__, url_prefix=ADMIN_PREFIX, description=description)
     blp.before_request(_require_key)
     blp.before_request(_cap_json_body)
+    blp.after_request(_not_stored)
     return blp
+
+
+def _not_stored(response):
+    # Admin answers carry keys and codes shown once, and partner data: no cache may keep them.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 def _cap_json_body() -> None:

@@ -15,6 +15,7 @@ from app.api.public import bp
 from app.api.public.cache import Answer, CodeEntry, PublicAnswers
 from app.branding.codes import code_digest, normalise_code
 from app.problems import Gone, NotFound, Problem
+from app.throttling import PUBLIC_NOT_FOUND, TooManyRequests
 
 NOT_FOUND_DETAIL = "No access code like this is known. Check the code the product was built with."
 GONE_DETAIL = "This access code is no longer valid. Ask the software's vendor for an update."
@@ -39,6 +40,15 @@ def code_status(answers: PublicAnswers, raw: str) -> CodeEntry | int:
 def problem_for(status: int) -> Problem:
     """The problem a refused code answers; the same for every code, so nothing tells codes apart."""
     return Gone(GONE_DETAIL) if status == 410 else NotFound(NOT_FOUND_DETAIL)
+
+
+def counted(problem: Problem) -> Problem:
+    """``problem``; but an unknown code beyond this client's limit is a 429 (app/throttling.py)."""
+    if problem.status == 404:
+        retry_after = current_app.extensions["livery.throttle"].failed(PUBLIC_NOT_FOUND, request.environ)
+        if retry_after:
+            return TooManyRequests(retry_after)
+    return problem
 
 
 def resolve_code(raw: str) -> CodeEntry:
@@ -72,7 +82,7 @@ def discovery(access_code: str):
     """The discovery document for an access code (ETag / If-None-Match aware)."""
     answer = discovery_answer(public_answers(), access_code)
     if isinstance(answer, int):
-        raise problem_for(answer)
+        raise counted(problem_for(answer))
     return cached_response(answer.body, answer.etag, current_app.config["LIVERY_DISCOVERY_CACHE_CONTROL"])
 
 

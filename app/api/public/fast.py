@@ -33,7 +33,9 @@ from app.api.public.discovery import cached_response, discovery_answer, problem_
 from app.api.public.upgrade import UPGRADE_CACHE_CONTROL, parse_query, upgrade_answer
 from app.api.public.upgrade_cache import SignedAnswer, UpgradeAnswers
 from app.problems import BadRequest, Problem, problem_response
+from app.throttling import PUBLIC_NOT_FOUND, FailureThrottle, TooManyRequests
 
+PUBLIC = "/v1/"
 DISCOVERY = "/v1/discovery/"
 ASSETS = "/v1/assets/"
 UPGRADE = "/v1/upgrade/"
@@ -83,6 +85,7 @@ class FastPublicPath:
         self.app = app
         self.wsgi_app = wsgi_app
         self.answers: PublicAnswers = app.extensions["livery.public"]
+        self.throttle: FailureThrottle = app.extensions["livery.throttle"]
         self._upgrades: UpgradeAnswers | None = None  # attached after the blueprints register
         self._documents: dict[tuple[str, str], tuple[Reply, Reply]] = {}
         self._problems: dict[tuple[int, str], Reply] = {}
@@ -91,6 +94,12 @@ class FastPublicPath:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
+        if self.throttle.refusing and environ.get("PATH_INFO", "").startswith(PUBLIC):
+            retry_after = self.throttle.refused(PUBLIC_NOT_FOUND, environ)
+            if retry_after:  # this address guessed too many codes: nothing public until the window ends
+                status, headers, body = self._too_many(retry_after, method)
+                start_response(status, headers)
+                return [body] if method != "HEAD" else []
         if method == "GET" or method == "HEAD":
             try:
                 reply = self._reply(environ, method, environ.get("HTTP_IF_NONE_MATCH"))
@@ -111,21 +120,21 @@ class FastPublicPath:
                 return None
             answer = discovery_answer(self.answers, raw)
             if isinstance(answer, int):
-                return self._problem(answer, method)
+                return self._refusal(answer, method, environ)
             cache_control = self.app.config["LIVERY_DISCOVERY_CACHE_CONTROL"]
             return _pick(self._document(answer, DISCOVERY, cache_control), answer.etag, if_none_match)
         if path.startswith(UPGRADE):
-            return self._upgrade(path[len(UPGRADE) :], environ.get("QUERY_STRING", ""), method, if_none_match)
+            return self._upgrade(path[len(UPGRADE) :], environ, method, if_none_match)
         if path.startswith(ASSETS) and if_none_match:
             sha256 = path[len(ASSETS) :]
             if SHA256_RE.match(sha256) and none_match(if_none_match, f'"{sha256}"'):
                 return self._asset_not_modified(sha256)
         return None
 
-    def _upgrade(self, raw: str, query_string: str, method: str, if_none_match: str | None) -> Reply | None:
+    def _upgrade(self, raw: str, environ: dict[str, Any], method: str, if_none_match: str | None) -> Reply | None:
         if not _CODE_CHARS.match(raw):
             return None
-        args = plain_query(query_string)
+        args = plain_query(environ.get("QUERY_STRING", ""))
         if args is None:
             return None
         try:
@@ -139,7 +148,7 @@ class FastPublicPath:
             answer = upgrade_answer(self.answers, self._upgrades, raw, query, base_url)
         except Problem as problem:
             if problem.status in (404, 410) and not problem.headers and problem.to_dict() == _PROBLEMS[problem.status]:
-                return self._problem(problem.status, method)  # the same documents as discovery's
+                return self._refusal(problem.status, method, environ)  # the same documents as discovery's
             return None
         return _pick(self._signed_replies(answer), answer.etag, if_none_match)
 
@@ -186,6 +195,19 @@ class FastPublicPath:
                 self._documents.clear()
             self._documents[key] = replies
         return replies
+
+    def _refusal(self, status: int, method: str, environ: dict[str, Any]) -> Reply:
+        """The 404 or 410 for a code; an unknown code beyond this client's limit is a 429 instead."""
+        if status == 404:
+            retry_after = self.throttle.failed(PUBLIC_NOT_FOUND, environ)
+            if retry_after:
+                return self._too_many(retry_after, method)
+        return self._problem(status, method)
+
+    def _too_many(self, retry_after: int, method: str) -> Reply:
+        # rare (a client being refused): built by Flask each time, for its Retry-After
+        problem = TooManyRequests(retry_after)
+        return self._built(DISCOVERY, lambda: problem_response(problem, head=method == "HEAD"), method=method)
 
     def _problem(self, status: int, method: str) -> Reply:
         reply = self._problems.get((status, method))

@@ -16,7 +16,14 @@ from flask import Response, current_app, redirect, request, send_file
 
 from app.api.public import bp
 from app.api.public.cache import PublicAnswers
-from app.api.public.discovery import NOT_FOUND_DETAIL, cached_response, code_status, problem_for, public_answers
+from app.api.public.discovery import (
+    NOT_FOUND_DETAIL,
+    cached_response,
+    code_status,
+    counted,
+    problem_for,
+    public_answers,
+)
 from app.api.public.upgrade_cache import SignedAnswer, UpgradeAnswers
 from app.db import session, utcnow
 from app.problems import BadRequest, NotFound, Problem
@@ -104,7 +111,10 @@ def upgrade(access_code: str) -> Response:
     """The signed upgrade decision for one installed client (ETag / If-None-Match aware)."""
     query = parse_query(request.args)
     base_url = current_app.config["LIVERY"].public_base_url
-    answer = upgrade_answer(public_answers(), upgrade_answers(), access_code, query, base_url)
+    try:
+        answer = upgrade_answer(public_answers(), upgrade_answers(), access_code, query, base_url)
+    except Problem as problem:
+        raise counted(problem) from None
     return cached_response(answer.body, answer.etag, UPGRADE_CACHE_CONTROL)
 
 

@@ -152,3 +152,17 @@ def test_bad_page_parameters_are_422(partner_a, query):
     response = partner_a.admin.get(f"/brands?{query}")
     assert response.status_code == 422
     assert set(response.json["errors"]) <= {"limit", "cursor"}
+
+
+def test_answers_carrying_a_secret_are_never_stored(operator, partner_a):
+    admin = partner_a.admin
+    key = admin.post("/api-keys", {"role": "viewer", "label": "ci"})
+    brand = admin.post("/brands", {"name": "Acme"})
+    code = admin.post(f"/brands/{brand.json['id']}/access-codes", {"kind": "live"})
+    rotated = admin.post(
+        f"/access-codes/{code.json['id']}/rotate", {"old_valid_until": "2099-01-01T00:00Z"}, etag=code.headers["ETag"]
+    )
+    assert (key.status_code, code.status_code, rotated.status_code) == (201, 201, 201), rotated.json
+    assert "key" in key.json and "code" in code.json and "code" in rotated.json
+    for response in (key, code, rotated, admin.get("/api-keys"), admin.get("/nothing-here")):
+        assert response.headers["Cache-Control"] == "no-store"

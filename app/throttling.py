@@ -1,0 +1,133 @@
+"""Throttling of failures per client address: wrong admin keys and unknown public codes.
+
+Only failures are counted: a successful answer never reaches the counters (the public fast
+path answers below Flask, and must stay as cheap as it is). When an address's failures of one
+kind pass their limit (settings ``LIVERY_RATELIMIT_*``), the request is answered 429
+``too_many_requests`` with ``Retry-After``, and this worker refuses every further request of that
+kind from the address until the window ends: a guesser cannot keep probing with valid codes in
+between. The check on the success path is one test of an empty dictionary unless some address
+is being refused.
+
+Counters live in the ``limits`` library's storage (the engine of Flask-Limiter): Redis when
+``LIVERY_RATELIMIT_STORAGE_URL`` names one, so that every worker and host shares them, else this
+process's memory. Flask-Limiter itself is not used: its request hooks check a limit on every
+request, which is what the hot path must not pay. A storage outage lets requests through (logged
+once per outage), with waits bounded by short socket timeouts.
+
+Addresses are personal data: counters are keyed by a digest, and logs show only that digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from typing import Any
+
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+
+from app.problems import Problem
+
+PUBLIC_NOT_FOUND = "public_not_found"  # kinds of failure
+ADMIN_AUTH = "admin_auth"
+STORAGE_TIMEOUT = 0.25  # seconds; a hung Redis must not hold a request
+MAX_REFUSED = 100_000  # addresses refused at once by one worker; cleared when full
+
+log = logging.getLogger(__name__)
+
+
+class TooManyRequests(Problem):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            429,
+            "too_many_requests",
+            "Too many requests",
+            f"Too many failed requests from your address; retry in {retry_after} seconds.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def client_address(environ: dict[str, Any], trusted_proxy_hops: int) -> str:
+    """The client's address: the peer's, or the one ``trusted_proxy_hops`` proxies say they saw."""
+    if trusted_proxy_hops > 0:
+        forwarded = [part.strip() for part in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if len(forwarded) >= trusted_proxy_hops and forwarded[-trusted_proxy_hops]:
+            return forwarded[-trusted_proxy_hops]  # what the outermost trusted proxy saw
+    return environ.get("REMOTE_ADDR") or "-"
+
+
+def address_digest(address: str) -> str:
+    """What counters and logs name an address by."""
+    return hashlib.sha256(address.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+class FailureThrottle:
+    """Counts failures per kind and client address; says when and for how long to refuse."""
+
+    def __init__(self, storage_url: str, limits: dict[str, str], trusted_proxy_hops: int = 0) -> None:
+        options = {"socket_timeout": STORAGE_TIMEOUT, "socket_connect_timeout": STORAGE_TIMEOUT}
+        url = storage_url or "memory://"
+        self.storage = storage_from_string(url, **(options if url.startswith(("redis", "rediss")) else {}))
+        self.strategy = FixedWindowRateLimiter(self.storage)
+        self.limits = {kind: parse(text) for kind, text in limits.items() if text}
+        self.trusted_proxy_hops = trusted_proxy_hops
+        self.refusing: dict[tuple[str, str], float] = {}  # (kind, address) -> refused until (monotonic)
+        self._storage_down = False
+        self._lock = threading.Lock()
+
+    def address(self, environ: dict[str, Any]) -> str:
+        return client_address(environ, self.trusted_proxy_hops)
+
+    def refused(self, kind: str, environ: dict[str, Any]) -> int | None:
+        """Seconds until this address may try again, when this worker is refusing it; else None."""
+        if not self.refusing:  # the common case: one dictionary test
+            return None
+        key = (kind, self.address(environ))
+        until = self.refusing.get(key)
+        if until is None:
+            return None
+        left = until - time.monotonic()
+        if left <= 0:
+            self.refusing.pop(key, None)
+            return None
+        return max(1, math.ceil(left))
+
+    def failed(self, kind: str, environ: dict[str, Any]) -> int | None:
+        """Count one failure; seconds to refuse this address for when it is over its limit, else None."""
+        limit = self.limits.get(kind)
+        if limit is None:
+            return None
+        address = self.address(environ)
+        digest = address_digest(address)
+        try:
+            if self.strategy.hit(limit, kind, digest):
+                self._storage_is("up")
+                return None
+            reset_at, _remaining = self.strategy.get_window_stats(limit, kind, digest)
+        except Exception as exc:  # noqa: BLE001 - any storage failure: let requests through
+            self._storage_is("down", exc)
+            return None
+        self._storage_is("up")
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        if len(self.refusing) >= MAX_REFUSED:
+            self.refusing.clear()
+        if (kind, address) not in self.refusing:
+            log.warning("throttling %s failures from address %s for %d s", kind, digest, retry_after)
+        self.refusing[(kind, address)] = time.monotonic() + retry_after
+        return retry_after
+
+    def _storage_is(self, state: str, exc: Exception | None = None) -> None:
+        down = state == "down"
+        if down == self._storage_down:
+            return
+        with self._lock:
+            if down != self._storage_down:
+                self._storage_down = down
+                if down:
+                    log.error("throttling storage unreachable, not throttling until it is back: %s", exc)
+                else:
+                    log.warning("throttling storage reachable again")
