@@ -3,22 +3,33 @@
 Errors are documented as RFC 9457 problems (``application/problem+json``) and produced by the
 one handler in app/problems.py; flask-smorest's own error handler is therefore not installed.
 The explorer (Swagger UI) is served from the pinned ``swagger-ui-bundle`` package, so ``/docs``
-works without reaching any CDN.
+works without reaching any CDN, under a strict Content-Security-Policy: scripts from this origin
+only (no inline script: explorer/explorer.js starts Swagger UI, reading its settings from the
+page's data attributes), nothing framed, no form posting elsewhere.
 """
 
 from __future__ import annotations
 
 import http
+import os
 from collections.abc import Callable
 
 import marshmallow as ma
-from flask import Blueprint, Flask, send_from_directory
+from flask import Blueprint, Flask, Response, render_template, send_from_directory, url_for
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from app.problems import PROBLEM_MEDIA_TYPE
 
 EXPLORER_ASSETS_URL = "/docs/assets/"
+EXPLORER_SCRIPT_URL = "/docs/explorer.js"
+EXPLORER_FOLDER = os.path.join(os.path.dirname(__file__), "explorer")
+# Swagger UI styles some elements inline (style attributes in its markup): 'unsafe-inline' for
+# styles only; its icons are data: images.
+EXPLORER_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 class ProblemSchema(ma.Schema):
@@ -40,6 +51,22 @@ class AdminApi(Api):
     def _register_error_handlers(self) -> None:
         # app/problems.py already turns every HTTPException (webargs' 422 included) into a problem
         pass
+
+    def _openapi_swagger_ui(self) -> Response:
+        # flask-smorest's page starts Swagger UI with an inline script, which the CSP forbids
+        response = Response(
+            render_template(
+                "livery_explorer.html",
+                title=self.spec.title,
+                spec_url=url_for(f"{self._make_doc_blueprint_name()}.openapi_json"),
+                swagger_ui_url=self._swagger_ui_url,
+                swagger_ui_config=self.config.get("OPENAPI_SWAGGER_UI_CONFIG", {}),
+                explorer_script_url=EXPLORER_SCRIPT_URL,
+            ),
+            mimetype="text/html",
+        )
+        response.headers["Content-Security-Policy"] = EXPLORER_CSP
+        return response
 
     def _register_responses(self) -> None:
         for status in http.HTTPStatus:
@@ -68,12 +95,17 @@ def explorer_assets_blueprint() -> Blueprint:
     """Serves Swagger UI's files from the installed package at ``/docs/assets/``."""
     from swagger_ui_bundle import swagger_ui_path
 
-    bp = Blueprint("admin_explorer_assets", __name__)
+    bp = Blueprint("admin_explorer_assets", __name__, template_folder=EXPLORER_FOLDER)
 
     @bp.get(EXPLORER_ASSETS_URL + "<path:filename>")
     def explorer_asset(filename: str):
         """A static file of the API explorer."""
         return send_from_directory(swagger_ui_path, filename, max_age=86400)
+
+    @bp.get(EXPLORER_SCRIPT_URL)
+    def explorer_script():
+        """The script that starts the API explorer."""
+        return send_from_directory(EXPLORER_FOLDER, "explorer.js", mimetype="text/javascript", max_age=3600)
 
     return bp
 

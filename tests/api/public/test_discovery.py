@@ -339,3 +339,15 @@ def test_document_is_canonical_json(app):
     response = discovery(app.test_client(), seeded.live_code)
     doc = json.loads(response.data)
     assert response.data == json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_options_is_204_with_allow_and_no_cors(app):
+    code = factories.issue(app, factories.make_brand(app, factories.make_partner(app)), "live")
+    client = app.test_client()
+    for path in (f"/v1/discovery/{code}", f"/v1/upgrade/{code}", "/v1/assets/" + "a" * 64, "/v1/keys"):
+        response = client.options(path, headers={"Origin": "https://elsewhere.example"})
+        assert response.status_code == 204, path
+        assert response.data == b""
+        assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS"}
+        assert not any(name.lower().startswith("access-control-") for name in response.headers.keys())
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
