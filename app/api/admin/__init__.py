@@ -25,12 +25,17 @@ same recipe::
 - concurrency.py: ``etag_for``, ``require_if_match``, ``documents_if_match``; a lost update
   surfaces as StaleDataError from the ``version`` column and is answered 412 by the handler
   registered here. Out schemas also carry the ETag as an ``etag`` field.
+- fields.py: ``fields.Integer`` / ``fields.String`` for every schema field (database range; no
+  NUL or unpaired surrogate: 422 naming the field) and the ``<int:...>`` / ``<name>`` route
+  converters (beyond the range: 404). JSON bodies are parsed by app/json_input.py (depth and
+  number-length caps: 400 ``malformed_json``).
 - pagination.py: ``PageQuery`` (subclass it for filters), ``page_of(ItemOut)``, ``paginate``.
 - spec.py: ``problems(blp, ...)`` documents error responses (401 always); ``WithExtra(row, ...)``
   adds values shown once (a new key or code) to a row for its Out schema; the explorer at /docs.
 
-Every request is authenticated before the route runs; JSON bodies are capped at 1 MiB. Errors
-are raised as app.problems.Problem subclasses (domain services already do) and leave as
+Every request is authenticated before the route runs (failed attempts are throttled per address,
+app/throttling.py); JSON bodies are capped at 1 MiB; every answer is ``Cache-Control: no-store``.
+Errors are raised as app.problems.Problem subclasses (domain services already do) and leave as
 problem+json through app/problems.py.
 
 Then add the module to ``RESOURCE_MODULES`` below.

@@ -98,6 +98,12 @@ def authenticate_request() -> Actor:
     return actor
 
 
+def _failed(throttle: FailureThrottle, detail: str) -> Problem:
+    # counted per client address: beyond the limit the answer is 429, not another guess's 401
+    retry_after = throttle.failed(ADMIN_AUTH, request.environ)
+    return TooManyRequests(retry_after) if retry_after else Unauthenticated(detail)
+
+
 class AdminArgumentParser(FlaskParser):
     """webargs' parser reading JSON bodies through app/json_input.py (depth and number caps)."""
 
@@ -112,12 +118,6 @@ class AdminArgumentParser(FlaskParser):
 
 class AdminBlueprint(Blueprint):
     ARGUMENTS_PARSER = AdminArgumentParser()
-
-
-def _failed(throttle: FailureThrottle, detail: str) -> Problem:
-    # counted per client address: beyond the limit the answer is 429, not another guess's 401
-    retry_after = throttle.failed(ADMIN_AUTH, request.environ)
-    return TooManyRequests(retry_after) if retry_after else Unauthenticated(detail)
 
 
 def admin_blueprint(name: str, description: str) -> Blueprint:
