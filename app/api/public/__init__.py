@@ -16,4 +16,5 @@ def _options() -> Response | None:
     allowed = current_app.make_default_options_response().headers["Allow"]
     return Response(status=204, headers={"Allow": allowed, "Cache-Control": "no-store"})
 
+
 from app.api.public import assets, discovery, upgrade  # noqa: E402,F401  (routes register on bp)
