@@ -208,3 +208,31 @@ def test_the_largest_id_is_an_ordinary_unknown_id(db_app, world):
     response = world.send("GET", f"/partners/{BIG - 1}")
     assert response.status_code == 404
     assert response.json["detail"] == f"No partner with id {BIG - 1}."
+
+
+@pytest.mark.parametrize(
+    "filename", [b"a\x00b.png", b"a\x80\xed\xa0\x80.png", b"x" * 5000 + b".png"], ids=["nul", "bad-utf-8", "overlong"]
+)
+def test_hostile_upload_filenames_are_refused_or_stored_safely(db_app, world, filename):
+    from tests import images
+
+    parts = [
+        b'--b\r\nContent-Disposition: form-data; name="role"\r\n\r\nsplash\r\n',
+        b'--b\r\nContent-Disposition: form-data; name="partner_id"\r\n\r\n%d\r\n' % world.partner.id,
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="' + filename + b'"\r\n'
+        b"Content-Type: image/png\r\n\r\n" + images.png(640, 360) + b"\r\n--b--\r\n",
+    ]
+    before = _stored(db_app)
+    response = world.operator.client.post(
+        ADMIN + "/assets",
+        data=b"".join(parts),
+        content_type="multipart/form-data; boundary=b",
+        headers={"Authorization": f"Bearer {world.operator.key}"},
+    )
+    assert response.status_code < 500, response.data[:300]
+    if response.status_code >= 400:
+        assert response.mimetype == "application/problem+json"
+        assert _stored(db_app) == before
+    else:
+        assert response.json["filename"].encode("utf-8")  # storable text
+        assert "\x00" not in response.json["filename"]
