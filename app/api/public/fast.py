@@ -15,6 +15,10 @@ all of them: each fills in its ETag and Content-Length) — the route's own
 headers and every after-request hook are included exactly as Flask sends them — and replays
 them afterwards. Every other request, and any request this path cannot answer, goes to Flask
 unchanged. Consequence: after-request hooks must not vary per request on these paths.
+
+Throttling (app/throttling.py) happens here too, for every ``/v1`` request: an unknown code's 404
+is counted (beyond the limit it becomes a 429), and an address being refused gets 429 on every
+path; a successful answer costs one test of an empty dictionary.
 """
 
 from __future__ import annotations
