@@ -53,6 +53,7 @@ RESOURCE_MODULES = (
     "settings",
     "releases",
     "channels",
+    "licensing_verify",
 )
 
 

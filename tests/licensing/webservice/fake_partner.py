@@ -3,7 +3,9 @@
 ``mode``: ``ok`` (answers by ``licensed``: user id -> licence type), ``slow`` (waits
 ``delay`` seconds first), ``hang`` (waits until stopped), ``error`` (500), ``not_found`` (404),
 ``garbage`` (not JSON), ``huge`` (a 1 MiB body), ``redirect`` (302 to ``redirect_to``),
-``drip`` (one byte every 0.3 s). Every request is recorded (path, headers, arrival time).
+``drip`` (one byte every 0.3 s), ``raw_echo`` (echoes the id still percent-encoded: a partner
+that forgot to decode). ``slow_users`` are answered after ``delay`` in any mode. Every request
+is recorded (path, headers, arrival time).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class FakePartner:
         self.mode = "ok"
         self.delay = 0.0
         self.redirect_to = "http://10.0.0.1/licences/x"
+        self.slow_users: set[str] = set()
         self.requests: list[dict] = []
         self.stopped = threading.Event()
         partner = self
@@ -86,9 +89,13 @@ class FakePartner:
                 handler.wfile.write(b" ")
                 handler.wfile.flush()
             return None
-        user_id = unquote(handler.path.split("/licences/", 1)[1].split("?")[0])
+        raw = handler.path.split("/licences/", 1)[1].split("?")[0]
+        user_id = unquote(raw)
+        if user_id in self.slow_users:
+            self.stopped.wait(self.delay)
         licence_type = self.licensed.get(user_id)
-        body = {"user_id": user_id, "licensed": licence_type is not None, "licence_type": licence_type}
+        echoed = raw if mode == "raw_echo" else user_id
+        body = {"user_id": echoed, "licensed": licence_type is not None, "licence_type": licence_type}
         return self._send(handler, 200, json.dumps(body).encode())
 
     @staticmethod

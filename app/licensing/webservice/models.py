@@ -1,0 +1,27 @@
+"""The stored results of go-live verifications of partners' web services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+
+
+class LicensingVerification(Base):
+    """One run of the contract suite against a partner's configured web service, and its report."""
+
+    __tablename__ = "licensing_verifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    passed: Mapped[bool]
+    # the checks, their details and latencies; never a user id (the known user is named as such)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_licensing_verifications_partner_id_id", "partner_id", "id"),)

@@ -1,0 +1,73 @@
+"""Verification runs: stored, audited, and the go-live rule that reads them.
+
+The rule: the web-service method cannot be activated for a live brand until the last
+verification of the partner's web service passed (:func:`last_verification_passed`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.audit.services import record_event
+from app.licensing.webservice.contract import WebServiceSettings
+from app.licensing.webservice.models import LicensingVerification
+
+KEPT_PER_PARTNER = 20
+
+
+def record_verification(session: Session, partner_id: int, report: dict[str, Any], *, actor: str):
+    """Store a run's report (the partner keeps its last 20) and audit it; the caller commits."""
+    row = LicensingVerification(partner_id=partner_id, passed=bool(report["passed"]), report=report, actor=actor)
+    session.add(row)
+    session.flush()
+    kept = (
+        select(LicensingVerification.id)
+        .where(LicensingVerification.partner_id == partner_id)
+        .order_by(LicensingVerification.id.desc())
+        .limit(KEPT_PER_PARTNER)
+    )
+    session.execute(
+        delete(LicensingVerification)
+        .where(LicensingVerification.partner_id == partner_id)
+        .where(LicensingVerification.id.not_in(kept.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
+    record_event(
+        session,
+        actor=actor,
+        action="licensing.verify",
+        resource_type="licensing_verification",
+        resource_id=row.id,
+        partner_id=partner_id,
+        after={"passed": row.passed, "checks": {c["name"]: c["passed"] for c in report["checks"]}},
+    )
+    return row
+
+
+def latest_verification(session: Session, partner_id: int) -> LicensingVerification | None:
+    """The partner's most recent verification run, or None."""
+    stmt = (
+        select(LicensingVerification)
+        .where(LicensingVerification.partner_id == partner_id)
+        .order_by(LicensingVerification.id.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def last_verification_passed(session: Session, partner_id: int) -> bool:
+    """Whether the partner's most recent verification passed (False when it never ran)."""
+    latest = latest_verification(session, partner_id)
+    return latest is not None and latest.passed
+
+
+def configured_web_service(session: Session, partner_id: int) -> WebServiceSettings | None:
+    """The partner's stored web-service settings, or None when licensing settings are not stored yet."""
+    try:  # the settings table belongs to the licensing core (app/licensing/settings.py)
+        from app.licensing.settings import settings_row, settings_values
+    except ImportError:
+        return None
+    return WebServiceSettings.from_mapping(partner_id, settings_values(settings_row(session, partner_id)))
