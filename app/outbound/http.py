@@ -97,7 +97,7 @@ def _connect(policy: EgressPolicy, url: str, connect_timeout: float, deadline: f
             last_error = exc
             continue
         if target.scheme == "https":
-            context = ssl_context or ssl.create_default_context()
+            context = ssl_context or _default_tls()
             try:
                 sock.settimeout(max(deadline - time.monotonic(), 0.001))
                 sock = context.wrap_socket(sock, server_hostname=target.host)
@@ -111,6 +111,12 @@ def _connect(policy: EgressPolicy, url: str, connect_timeout: float, deadline: f
     if isinstance(last_error, TimeoutError) or last_error is None:
         raise FetchError("connect", "Connecting timed out.")
     raise FetchError("connect", f"Connecting failed ({type(last_error).__name__}).")
+
+
+def _default_tls() -> ssl.SSLContext:
+    context = ssl.create_default_context()  # verifies the chain and the host name
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def fetch(

@@ -17,6 +17,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request, client_address):
+        pass  # Livery hanging up on a huge or slow answer is expected here
+
+
 class FakePartner:
     def __init__(self, licensed: dict[str, str] | None = None) -> None:
         self.licensed = dict(licensed or {})
@@ -36,9 +44,7 @@ class FakePartner:
                 partner.requests.append({"path": self.path, "headers": dict(self.headers), "at": time.monotonic()})
                 partner.answer(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.block_on_close = False
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -178,3 +178,36 @@ def test_without_private_egress_loopback_is_refused(settings, partner):
     verdict = ask(strict, settings)
     assert (verdict.status, verdict.source["reason"]) == ("unavailable", "refused")
     assert partner.requests == []
+
+
+def documented_recipe():
+    """The verification snippet of docs/licensing-webservice.md, executed as a partner would."""
+    import re
+
+    from app.config import REPO_ROOT
+
+    text = (REPO_ROOT / "docs" / "licensing-webservice.md").read_text()
+    code = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S) if "verify_livery_request" in block)
+    namespace: dict = {}
+    exec(compile(code, "licensing-webservice.md", "exec"), namespace)  # noqa: S102 - our own doc
+    return namespace["verify_livery_request"]
+
+
+def test_requests_verify_with_the_documented_recipe_and_either_secret_during_rotation(method, partner):
+    from datetime import UTC, datetime
+
+    from app.outbound.signing import new_secret
+
+    verify = documented_recipe()
+    old, new = new_secret(), new_secret()
+    settings = {"url_template": partner.url_template, "secrets": [new, old]}  # newest first
+    now = datetime.now(UTC)
+    from app.licensing.methods import CheckRequest
+
+    method.check(CheckRequest(partner_id=7, user_id="alice@example.com", proof=None, now=now), settings)
+    headers = {k.lower(): v for k, v in partner.requests[-1]["headers"].items()}
+    assert headers["webhook-id"].startswith("msg_") and headers["webhook-signature"].startswith("v1,")
+    assert verify(headers, b"", [new])
+    assert verify(headers, b"", [old, new])
+    assert not verify(headers, b"", [old])
+    assert not verify(headers, b"", [new], now=now.timestamp() + 301)
