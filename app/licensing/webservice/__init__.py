@@ -4,10 +4,13 @@
   the partner must give.
 - caller.py: one signed, bounded call (app.outbound: egress policy, HTTP client, signer).
 - memory.py: pure: the per-worker answer cache, last good answers and circuit breaker.
-- method.py: :class:`WebServiceMethod`, the ``web_service`` method the check dispatches to.
-- verification.py and models.py: the go-live contract suite and its stored results.
+- last_good.py: last licensed answers shared by all workers through the database (for grace).
+- method.py: :class:`WebServiceMethod`, the ``web_service`` method the check dispatches to;
+  :func:`build_web_service_method` makes it as the service runs it.
+- verification.py, services.py and models.py: the go-live contract suite, its stored results
+  and the rule that reads them (``last_verification_passed``).
 """
 
-from app.licensing.webservice.method import WebServiceMethod
+from app.licensing.webservice.method import WebServiceMethod, build_web_service_method
 
-__all__ = ["WebServiceMethod"]
+__all__ = ["WebServiceMethod", "build_web_service_method"]

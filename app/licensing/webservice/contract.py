@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 USER_ID_PLACEHOLDER = "{user_id}"
 MAX_LICENCE_TYPE_CHARS = 63
+MAX_GRACE_HOURS = 168  # a longer grace would keep a user's last answer too long (and lease a revoked user)
 DEFAULTS = {"positive_cache_seconds": 900, "negative_cache_seconds": 60, "grace_hours": 72}
 
 
@@ -59,7 +60,9 @@ class WebServiceSettings:
             secrets=secrets,
             positive_cache_seconds=int(pick("positive_cache_seconds", default=DEFAULTS["positive_cache_seconds"])),
             negative_cache_seconds=int(pick("negative_cache_seconds", default=DEFAULTS["negative_cache_seconds"])),
-            grace_hours=int(pick("grace_hours", "grace_max_hours", default=DEFAULTS["grace_hours"])),
+            grace_hours=min(
+                int(pick("grace_hours", "grace_max_hours", default=DEFAULTS["grace_hours"])), MAX_GRACE_HOURS
+            ),
         )
 
 

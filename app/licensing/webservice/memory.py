@@ -7,8 +7,8 @@
 - :class:`Breaker`: one per partner. Closed until N consecutive failures, then open (no calls)
   for a cool-down, then half-open: exactly one trial call; its success closes, its failure reopens.
 
-Both live in the worker's memory only: the signed lease a client holds carries it through a
-worker restart, so nothing personal is written to disk here (see docs/licensing-webservice.md).
+Both live in the worker's memory; last good answers are also shared through the database
+(last_good.py) so that a worker that never saw a user can still answer ``grace``.
 """
 
 from __future__ import annotations
@@ -78,6 +78,10 @@ class AnswerCache:
         """The last positive answer if given within ``grace_seconds`` before ``now``, or None."""
         entry = self._good.get(key)
         return entry if entry is not None and now - entry.answered_at <= grace_seconds else None
+
+    def remember_good(self, key: tuple, entry: Remembered) -> None:
+        """Keep a last good answer learnt elsewhere (another worker, through the database)."""
+        self._good.put(key, entry)
 
     def remember(self, key: tuple, entry: Remembered) -> None:
         """Keep a new answer; a negative one also forgets the last good one."""

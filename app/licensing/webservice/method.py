@@ -2,8 +2,9 @@
 
 Order for one check: a fresh cached answer; else, if the partner's breaker lets a call through,
 the partner (at most ``connect + total`` timeout); else, or when the call fails, the last known
-good answer within ``grace_hours`` (status ``grace``), else ``unavailable``. Times come from the
-check's ``now``, so cache, grace and breaker expiry are tested with an injected clock.
+good answer within ``grace_hours`` (status ``grace``) — this worker's, else the one any worker
+stored (last_good.py) — else ``unavailable``. Times come from the check's ``now``, so cache,
+grace and breaker expiry are tested with an injected clock.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from app.config import Settings
 from app.licensing.methods import CheckRequest, Verdict
 from app.licensing.webservice.caller import PartnerCaller, PartnerFailure
 from app.licensing.webservice.contract import WebServiceSettings
+from app.licensing.webservice.last_good import DurableLastGood, bounded_engine
 from app.licensing.webservice.memory import AnswerCache, Breaker, Remembered
 from app.outbound.egress import EgressPolicy
 
@@ -27,7 +29,13 @@ class WebServiceMethod:
 
     name = "web_service"
 
-    def __init__(self, config: Settings | None = None, *, caller: PartnerCaller | None = None) -> None:
+    def __init__(
+        self,
+        config: Settings | None = None,
+        *,
+        caller: PartnerCaller | None = None,
+        durable: DurableLastGood | None = None,
+    ) -> None:
         config = config or Settings()
         self.caller = caller or PartnerCaller(
             EgressPolicy(allow_private=config.egress_allow_private),
@@ -35,6 +43,7 @@ class WebServiceMethod:
             timeout=config.licensing_timeout,
         )
         self.cache = AnswerCache(config.licensing_cache_entries)
+        self.durable = durable
         self._breaker_failures = config.licensing_breaker_failures
         self._breaker_cooldown = config.licensing_breaker_cooldown
         self._breakers: dict[int, Breaker] = {}
@@ -81,11 +90,22 @@ class WebServiceMethod:
         answer = call.answer
         ttl = settings.positive_cache_seconds if answer.licensed else settings.negative_cache_seconds
         self.cache.remember(key, Remembered(answer.licensed, answer.licence_type, now, now + ttl))
+        if self.durable is not None and answer.licence_type is not None:
+            self.durable.remember(
+                settings.partner_id, request.user_id, answer.licence_type, now, settings.grace_hours * 3600
+            )
+        elif self.durable is not None:
+            self.durable.forget(settings.partner_id, request.user_id)
         source = {"kind": "partner", "latency_ms": call.latency_ms, "http_status": call.http_status}
         return _verdict(answer.licensed, answer.licence_type, source | {"attempts": call.attempts})
 
     def _fallback(self, key: tuple, now: float, settings: WebServiceSettings, details: dict) -> Verdict:
-        good = self.cache.last_good(key, now, settings.grace_hours * 3600)
+        grace_seconds = settings.grace_hours * 3600
+        good = self.cache.last_good(key, now, grace_seconds)
+        if good is None and self.durable is not None:
+            good = self.durable.recall(settings.partner_id, key[2], now, grace_seconds)
+            if good is not None:
+                self.cache.remember_good(key, good)
         if good is None:
             return Verdict("unavailable", source={"kind": "unavailable", **details})
         source = {"kind": "grace", "age_seconds": round(now - good.answered_at), **details}
@@ -94,3 +114,8 @@ class WebServiceMethod:
 
 def _verdict(licensed: bool, licence_type: str | None, source: dict) -> Verdict:
     return Verdict("valid", licence_type, source) if licensed else Verdict("not_licensed", None, source)
+
+
+def build_web_service_method(config: Settings) -> WebServiceMethod:
+    """The method as the service runs it: last good answers shared through the database."""
+    return WebServiceMethod(config, durable=DurableLastGood(bounded_engine(config.database_url)))

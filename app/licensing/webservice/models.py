@@ -25,3 +25,22 @@ class LicensingVerification(Base):
     actor: Mapped[str] = mapped_column(String(100))
 
     __table_args__ = (Index("ix_licensing_verifications_partner_id_id", "partner_id", "id"),)
+
+
+class LicensingLastGood(Base):
+    """A user's last licensed answer from the partner's web service, shared by all workers.
+
+    Read only when the partner's service fails (grace). The user is kept as a digest, and a row
+    lives at most the partner's grace period: it is pseudonymous personal data with bounded
+    retention. No foreign key: rows are written on their own short transactions, beside the
+    request's, and expire by age (a deleted partner's rows go with the next prune).
+    """
+
+    __tablename__ = "licensing_last_good"
+
+    partner_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    user_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    licence_type: Mapped[str] = mapped_column(String(63))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_licensing_last_good_answered_at", "answered_at"),)
