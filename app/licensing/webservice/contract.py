@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from app.outbound.egress import EgressPolicy, EgressRefused
+
 USER_ID_PLACEHOLDER = "{user_id}"
 MAX_LICENCE_TYPE_CHARS = 63
 MAX_GRACE_HOURS = 168  # a longer grace would keep a user's last answer too long (and lease a revoked user)
@@ -66,14 +68,24 @@ class WebServiceSettings:
         )
 
 
-def template_problem(template: str) -> str | None:
-    """Why ``template`` cannot be a web-service URL template, or None (the egress policy checks the rest)."""
+def template_problem(template: str, policy: EgressPolicy | None = None) -> str | None:
+    """Why ``template`` cannot be a web-service URL template, or None.
+
+    Checks the shape, and the URL against ``policy`` (default: any http(s) URL; pass the
+    service's policy to insist on https). Addresses are checked when it is called.
+    """
     if template.count(USER_ID_PLACEHOLDER) != 1:
         return "The URL template must contain {user_id} exactly once."
-    if "{" in template.replace(USER_ID_PLACEHOLDER, "") or "}" in template.replace(USER_ID_PLACEHOLDER, ""):
-        return "The URL template may contain no other braces than {user_id}."
-    if template.split("?")[0].split("#")[0].find(USER_ID_PLACEHOLDER) < template.find("://") + 3:
-        return "{user_id} must be in the path or query, not the host."
+    rest = template.replace(USER_ID_PLACEHOLDER, "")
+    if "{" in rest or "}" in rest or "#" in rest:
+        return "The URL template may contain no other braces than {user_id}, and no fragment."
+    marker = "user-id-here"
+    try:
+        target = (policy or EgressPolicy(allow_private=True)).target(template.replace(USER_ID_PLACEHOLDER, marker))
+    except EgressRefused as exc:
+        return str(exc)
+    if marker in target.host or marker not in target.request_target:
+        return "{user_id} must be in the path or the query, not the host."
     return None
 
 
