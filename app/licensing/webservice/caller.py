@@ -57,7 +57,7 @@ class PartnerCaller:
     timeout: float = 2.0
     ssl_context: ssl.SSLContext | None = None
 
-    def ask(self, settings: WebServiceSettings, user_id: str, timestamp: int, *, retry: bool = True) -> PartnerCall:
+    def ask(self, settings: WebServiceSettings, user_id: str, *, retry: bool = True) -> PartnerCall:
         """The partner's answer for ``user_id``; raise PartnerFailure when there is none."""
         if not settings.url_template or not settings.secrets:
             raise PartnerFailure("not_configured", "No URL template or signing secret.", attempts=0, latency_ms=0)
@@ -68,7 +68,8 @@ class PartnerCaller:
         attempts = 0
         while True:
             attempts += 1
-            headers.update(signature_headers(settings.secrets[0], b"", timestamp))
+            # the wall clock, not the check's: the partner judges freshness by its own clock
+            headers.update(signature_headers(settings.secrets[0], b"", int(time.time())))
             fetched, error = self._attempt(url, headers, hard_end)
             latency_ms = round((time.monotonic() - started) * 1000)
             retryable = error.kind in RETRYABLE_FETCH_ERRORS if error else fetched.status >= 500

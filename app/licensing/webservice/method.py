@@ -74,7 +74,7 @@ class WebServiceMethod:
         if not breaker.allow(now):
             return self._fallback(key, now, settings, {"reason": "breaker_open", "breaker": "open"})
         try:
-            call = self.caller.ask(settings, request.user_id, int(now))
+            call = self.caller.ask(settings, request.user_id)
         except PartnerFailure as failure:
             breaker.failed(now)
             log.warning(

@@ -45,7 +45,7 @@ class _Run:
             raise PartnerFailure("budget", "The verification ran out of time.", attempts=0, latency_ms=0)
         caller = replace(self.caller, timeout=min(self.caller.timeout, remaining))
         try:
-            call = caller.ask(self.settings, user_id, int(time.time()), retry=False)
+            call = caller.ask(self.settings, user_id, retry=False)
         except PartnerFailure as failure:
             self.shapes.append(f"{failure.kind}: {failure}")
             raise
