@@ -17,6 +17,7 @@ from app.branding.images import ImageRejected, inspect_image
 from app.branding.models import AccessCode, Asset, Brand, BrandRevision
 from app.db import utcnow
 from app.freshness.services import announce_change
+from app.licensing.webservice.services import require_verified_web_service
 from app.partners.models import Partner
 from app.problems import Conflict, NotFound, Problem, ValidationProblem
 from app.storage import ObjectStore
@@ -115,6 +116,8 @@ def _publish_content(
     if current is not None and current.content_sha256 == digest:
         return current, False
     _check_content(session, brand.partner_id, content)
+    was = current.content.get("licensing_method") if current is not None else None
+    require_verified_web_service(session, brand.partner_id, was, content.get("licensing_method"))
     number = (session.scalar(select(func.max(BrandRevision.number)).where(BrandRevision.brand_id == brand.id)) or 0) + 1
     first_same = session.scalar(
         select(func.min(BrandRevision.number)).where(

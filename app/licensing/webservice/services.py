@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.audit.services import record_event
 from app.licensing.webservice.contract import WebServiceSettings
 from app.licensing.webservice.models import LicensingVerification
+from app.problems import Problem
 
 KEPT_PER_PARTNER = 20
 
@@ -62,6 +63,23 @@ def last_verification_passed(session: Session, partner_id: int) -> bool:
     """Whether the partner's most recent verification passed (False when it never ran)."""
     latest = latest_verification(session, partner_id)
     return latest is not None and latest.passed
+
+
+class LicensingNotVerified(Problem):
+    def __init__(self, partner_id: int) -> None:
+        super().__init__(
+            409,
+            "licensing_not_verified",
+            "Licensing web service not verified",
+            "The web-service licensing method can go live only after the partner's web service passed "
+            f"verification: run POST /admin/v1/partners/{partner_id}/licensing/verify until it passes.",
+        )
+
+
+def require_verified_web_service(session: Session, partner_id: int, before: str | None, after: str | None) -> None:
+    """Refuse (409) to make a brand's licensing method ``web_service`` unless the last verification passed."""
+    if after == "web_service" and before != "web_service" and not last_verification_passed(session, partner_id):
+        raise LicensingNotVerified(partner_id)
 
 
 def configured_web_service(session: Session, partner_id: int) -> WebServiceSettings | None:

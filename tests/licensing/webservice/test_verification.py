@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from app.config import Settings
 from app.db import session
 from app.licensing.webservice.caller import PartnerCaller
@@ -14,34 +12,7 @@ from app.licensing.webservice.services import KEPT_PER_PARTNER, last_verificatio
 from app.licensing.webservice.verification import p95, verify_web_service
 from app.outbound.egress import EgressPolicy
 from app.outbound.signing import new_secret
-from tests.api.admin.conftest import make_operator, onboard
-from tests.conftest import DATABASES
-
-
-@pytest.fixture(params=DATABASES)
-def verify_app(request, make_app):
-    return make_app(db=request.param, egress_allow_private=True)
-
-
-@pytest.fixture
-def operator(verify_app):
-    return make_operator(verify_app)
-
-
-@pytest.fixture
-def configure(monkeypatch):
-    """Give partners web-service settings (as the licensing settings PUT stores them)."""
-    stored: dict[int, WebServiceSettings] = {}
-    monkeypatch.setattr(
-        "app.api.admin.licensing_verify.configured_web_service", lambda _session, partner_id: stored.get(partner_id)
-    )
-
-    def configure_partner(partner_id: int, url_template: str) -> None:
-        stored[partner_id] = WebServiceSettings.from_mapping(
-            partner_id, {"url_template": url_template, "secrets": [new_secret()]}
-        )
-
-    return configure_partner
+from tests.api.admin.conftest import onboard
 
 
 def checks_of(report: dict) -> dict[str, bool]:
