@@ -34,18 +34,25 @@ def user_digest(partner_id: int, user_id: str) -> str:
     return hashlib.sha256(f"{partner_id}\x00{user_id}".encode()).hexdigest()
 
 
-def bounded_engine(database_url: str) -> Engine:
-    """An engine whose every wait is short: this store must never hold a check up."""
+def bounded_engine(database_url: str, wait: float = 1.0) -> Engine:
+    """An engine whose every wait (lock, pool, statement; connecting: 2 x) is at most ``wait`` seconds."""
     if database_url.startswith("sqlite"):
-        return create_engine(database_url, connect_args={"timeout": 0.5})
+        return create_engine(database_url, connect_args={"timeout": wait})
     return create_engine(
         database_url,
         pool_size=1,
         max_overflow=1,
-        pool_timeout=0.5,
+        pool_timeout=wait,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": 1, "options": "-c statement_timeout=500"},
+        connect_args={
+            "connect_timeout": max(1, round(2 * wait)),
+            "options": f"-c statement_timeout={round(wait * 1000)}",
+        },
     )
+
+
+def _failure(exc: SQLAlchemyError) -> str:
+    return type(getattr(exc, "orig", None) or exc).__name__
 
 
 def _at(timestamp: float) -> datetime:
@@ -78,7 +85,7 @@ class DurableLastGood:
         except IntegrityError:
             pass  # another worker inserted it at the same moment: theirs is as good
         except SQLAlchemyError as exc:
-            log.warning("last good answer not stored for partner %s: %s", partner_id, type(exc).__name__)
+            log.warning("last good answer not stored for partner %s: %s", partner_id, _failure(exc))
             return
         self._written.put((partner_id, digest), (licence_type, now))
 
@@ -94,7 +101,7 @@ class DurableLastGood:
                     .where(LicensingLastGood.user_digest == digest)
                 )
         except SQLAlchemyError as exc:
-            log.warning("last good answer not dropped for partner %s: %s", partner_id, type(exc).__name__)
+            log.warning("last good answer not dropped for partner %s: %s", partner_id, _failure(exc))
 
     def recall(self, partner_id: int, user_id: str, now: float, grace_seconds: float) -> Remembered | None:
         """The user's last licensed answer if it is within the grace period, else None."""
@@ -107,7 +114,7 @@ class DurableLastGood:
             with self._engine.connect() as conn:
                 row = conn.execute(stmt).first()
         except SQLAlchemyError as exc:
-            log.warning("last good answer not read for partner %s: %s", partner_id, type(exc).__name__)
+            log.warning("last good answer not read for partner %s: %s", partner_id, _failure(exc))
             return None
         if row is None:
             return None
