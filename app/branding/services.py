@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -11,14 +10,14 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record_event
 from app.branding import codes
-from app.branding.content import content_diff, content_problems, new_content, referenced_assets
-from app.branding.document import canonical_json
+from app.branding.content import apply_patch, content_diff, content_problems, new_content, referenced_assets
 from app.branding.images import ImageRejected, inspect_image
 from app.branding.models import AccessCode, Asset, Brand, BrandRevision
 from app.db import utcnow
+from app.formats import canonical_json, sha256_hex
 from app.freshness.services import announce_change
 from app.partners.models import Partner
-from app.problems import Conflict, NotFound, Problem, ValidationProblem
+from app.problems import Conflict, NotFound, PayloadTooLarge, ValidationProblem
 from app.storage import ObjectStore
 
 CODE_FIELDS = ("id", "prefix", "kind", "label", "status", "channel", "expires_at", "revoked_at", "brand_id")
@@ -26,7 +25,7 @@ CODE_FIELDS = ("id", "prefix", "kind", "label", "status", "channel", "expires_at
 
 def content_sha256(content: dict[str, Any]) -> str:
     """The digest that identifies a content mapping (for 'nothing changed' checks)."""
-    return hashlib.sha256(canonical_json(content)).hexdigest()
+    return sha256_hex(canonical_json(content))
 
 
 def brand_snapshot(brand: Brand) -> dict[str, Any]:
@@ -81,8 +80,7 @@ def update_draft(
 ) -> Brand:
     """Apply ``changes`` to the draft after checking every rule; test codes see it at once."""
     before = brand_snapshot(brand)
-    content = dict(brand.draft)
-    content.update(changes)
+    content = apply_patch(brand.draft, changes)
     _check_content(session, brand.partner_id, content)
     brand.draft = content
     if name is not None:
@@ -183,12 +181,12 @@ def add_asset(
 ) -> tuple[Asset, bool]:
     """Check and store an image for ``role``; the same bytes again returns the existing asset."""
     if len(data) > max_bytes:
-        raise Problem(413, "payload_too_large", "Payload too large", f"Images may be at most {max_bytes} bytes.")
+        raise PayloadTooLarge(max_bytes, "Images")
     try:
         info = inspect_image(data, role, filename=filename, declared_type=declared_type)
     except ImageRejected as exc:
         raise ValidationProblem({exc.field: [exc.message]}) from None
-    sha = hashlib.sha256(data).hexdigest()
+    sha = sha256_hex(data)
     existing = session.scalar(
         select(Asset).where(Asset.partner_id == partner.id, Asset.role == role, Asset.sha256 == sha)
     )

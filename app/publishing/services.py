@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.storage import ObjectStore, StorageError
+from app.storage import ObjectStore
 
 DISCOVERY_PREFIX = "discovery/"
 MEDIA_TYPE = "application/json"
@@ -143,7 +143,7 @@ class StaticPublisher:
         try:
             counts = self.publish_changes(changes)
             log.info("static publish: %s", counts)
-        except (StorageError, OSError):
+        except Exception:  # storage, disk, a bug: the write is committed and must not become a 500
             # the database is the truth; `flask static-publish` (run from cron) repairs the root
             log.exception("static publish failed after commit; run `flask static-publish` to repair")
 

@@ -117,6 +117,10 @@ class ObjectStore(ABC):
         """A time-limited URL a client can download ``key`` from directly, if the backend has one."""
         return None
 
+    def local_path(self, key: str) -> str | None:
+        """A file on this machine holding ``key``'s bytes, if the backend keeps one (else None)."""
+        return None
+
     def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> StoredObject:
         """Store ``data`` under ``key``; the same bytes again is a no-op."""
         sha = hashlib.sha256(data).hexdigest()
@@ -188,6 +192,10 @@ class LocalObjectStore(ObjectStore):
         except FileNotFoundError:
             sha = None
         return StoredObject(key, size, sha)
+
+    def local_path(self, key: str) -> str | None:
+        path = self._path(key)
+        return path if os.path.isfile(path) else None
 
     def open(self, key: str) -> Iterator[bytes]:
         path = self._path(key)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from app.formats import CHANNEL_NAME_HINT, is_channel_name
 from app.upgrades.versions import PLATFORMS, InvalidVersion, Version
 
 SCHEMA_VERSIONS = (1,)
@@ -28,8 +29,6 @@ FULL_ROLLOUT_BP = 10_000
 MAX_DOCUMENT_BYTES = 256 * 1024
 MAX_NOTES = 2000
 MAX_SERIAL = 2**31 - 1  # fits every SQL integer column
-# The same rule as a brand's upgrade_channel (app.branding.content).
-_CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _RFC3339_RE = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
@@ -41,13 +40,13 @@ _RELEASE_FIELDS = {"version", "rollout_percent", "available_from", "critical", "
 _RELEASE_REQUIRED = ("version", "rollout_percent")
 _BAD = object()  # a field whose problem is already recorded
 
-Problem = dict[str, str]
+FieldProblem = dict[str, str]  # {"path": "releases[0].version", "message": ...}
 
 
 class ControlFileInvalid(ValueError):
     """A control file that cannot be used; ``problems`` lists every reason."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[FieldProblem]) -> None:
         self.problems = problems
         first = problems[0]
         where = f"{first['path']}: " if first["path"] else ""
@@ -69,11 +68,6 @@ class ReleaseEntry:
     def rollout_percent(self) -> Decimal:
         """The rollout share as written, e.g. Decimal("12.5")."""
         return Decimal(self.rollout_bp) / 100
-
-    @property
-    def fully_rolled_out(self) -> bool:
-        """Whether every install is in the rollout."""
-        return self.rollout_bp >= FULL_ROLLOUT_BP
 
 
 @dataclass(frozen=True)
@@ -224,8 +218,8 @@ def _parse_v1(doc: dict[str, Any], problems: Problems) -> ControlFile | None:
     before = len(problems)
     _check_fields(doc, "", _TOP_FIELDS, _TOP_REQUIRED, problems)
     channel = doc.get("channel")
-    if "channel" in doc and not (isinstance(channel, str) and _CHANNEL_RE.fullmatch(channel)):
-        problems.add("channel", "Must be a channel name: lower-case letters, digits and hyphens, e.g. 'stable'.")
+    if "channel" in doc and not is_channel_name(channel):
+        problems.add("channel", f"Must be a channel name: {CHANNEL_NAME_HINT}.")
     serial = doc.get("serial")
     if serial is not None:
         _integer(serial, "serial", 1, MAX_SERIAL, problems)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.services import record_event
+from app.formats import https_url_problem, is_sha256
 from app.freshness.services import announce_change
 from app.partners.models import Partner
 from app.problems import Conflict, ValidationProblem
@@ -18,7 +17,6 @@ from app.upgrades.models import Channel, Release
 from app.upgrades.versions import PLATFORMS, InvalidVersion, parse_version
 
 INSTALLER_CONTENT_TYPE = "application/octet-stream"
-_SHA_RE = re.compile(r"[0-9a-f]{64}")
 # Who may move a release where: a yanked release can be republished if the yank was a mistake.
 _TRANSITIONS = {("draft", "published"), ("published", "yanked"), ("yanked", "published")}
 
@@ -39,15 +37,6 @@ def release_snapshot(release: Release) -> dict[str, Any]:
             "status",
         )
     }
-
-
-def _https_problem(url: str | None) -> str | None:
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.netloc or len(url) > 2000:
-        return "Must be an https:// URL of at most 2000 characters."
-    return None
 
 
 def create_release(
@@ -71,10 +60,10 @@ def create_release(
     if platform not in PLATFORMS:
         problems["platform"] = [f"Unknown platform {platform!r}; expected one of: {', '.join(PLATFORMS)}."]
     for name, url in (("release_notes_url", release_notes_url), ("external_url", external_url)):
-        if message := _https_problem(url):
+        if url is not None and (message := https_url_problem(url)):
             problems[name] = [message]
     if external_url is not None:
-        if sha256 is None or not _SHA_RE.fullmatch(sha256):
+        if not is_sha256(sha256):
             problems["sha256"] = ["An external installer needs its sha256: 64 lower-case hex digits."]
         if size is None or size <= 0:
             problems["bytes"] = ["An external installer needs its size in bytes (a positive number)."]
@@ -151,7 +140,8 @@ def update_release(
     """Change status (draft → published → yanked → published) and/or the release-notes URL."""
     before = release_snapshot(release)
     if "release_notes_url" in changes:
-        if message := _https_problem(changes["release_notes_url"]):
+        url = changes["release_notes_url"]
+        if url is not None and (message := https_url_problem(url)):
             raise ValidationProblem({"release_notes_url": [message]})
         release.release_notes_url = changes["release_notes_url"]
     status = changes.get("status", release.status)

@@ -11,8 +11,6 @@ halted channel answers every poll with ``none``/``halted`` until it is resumed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record_event
 from app.db import utcnow
+from app.formats import canonical_json, sha256_hex
 from app.freshness.services import announce_change
 from app.problems import NotFound, Problem, ValidationProblem
 from app.storage import ObjectStore, Stores
@@ -37,7 +36,7 @@ class ControlFileRejected(Problem):
         detail = "The control file was not activated: " + "; ".join(
             f"{p['path']}: {p['message']}" if p["path"] else p["message"] for p in problems
         )
-        super().__init__(422, "control_file_invalid", "Invalid control file", detail, errors=problems)
+        super().__init__("control_file_invalid", detail, errors=problems)
 
 
 def find_channel(session: Session, partner_id: int, name: str) -> Channel | None:
@@ -117,7 +116,7 @@ def _activate(
     if problems:
         raise ControlFileRejected(problems)
     cf = resolve_platforms(replace(cf, serial=cf.serial or current + 1), catalogue)
-    data = json.dumps(control_file_to_json(cf), sort_keys=True, separators=(",", ":")).encode()
+    data = canonical_json(control_file_to_json(cf))
     key = f"{channel.partner_id}/{channel.name}/{cf.serial}.json"
     stores.control_files.put_bytes(key, data, content_type="application/json")
     row = ControlFileRow(
@@ -126,7 +125,7 @@ def _activate(
         serial=cf.serial,
         schema_version=cf.schema_version,
         object_key=key,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256_hex(data),
         bytes=len(data),
         rollback_of=rollback_of,
         created_by=actor,
@@ -171,13 +170,8 @@ def rollback_control_file(session: Session, stores: Stores, channel: Channel, se
 def read_control_file(stores: Stores, row: ControlFileRow) -> bytes:
     """The stored bytes of a control file, checked against the digest recorded at activation."""
     data = stores.control_files.read(row.object_key)
-    if hashlib.sha256(data).hexdigest() != row.sha256:
-        raise Problem(
-            503,
-            "control_file_corrupt",
-            "Service unavailable",
-            f"{row.object_key} changed in storage; re-activate a file.",
-        )
+    if sha256_hex(data) != row.sha256:
+        raise Problem("control_file_corrupt", f"{row.object_key} changed in storage; re-activate a file.")
     return data
 
 

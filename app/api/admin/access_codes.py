@@ -10,6 +10,7 @@ from app.api.admin.auth import admin_blueprint, current_actor, load_owned, partn
 from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import WithExtra, problems
+from app.api.admin.validators import channel_name
 from app.branding.models import CODE_KINDS, CODE_STATUSES, AccessCode, Brand
 from app.branding.services import issue_code, revoke_code, rotate_code
 from app.db import session
@@ -35,7 +36,7 @@ class AccessCodeIn(ma.Schema):
     channel = ma.fields.String(
         load_default=None,
         allow_none=True,
-        validate=ma.validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,62}$", error="Must be lower-case letters, digits, hyphens."),
+        validate=channel_name,
         metadata={"description": "Optional upgrade channel for this code; default: the brand's."},
     )
 

@@ -26,7 +26,7 @@ from app.branding.images import ROLE_RULES
 from app.branding.models import Asset
 from app.branding.services import add_asset
 from app.db import session
-from app.problems import NotFound, Problem
+from app.problems import NotFound, PayloadTooLarge, UnsupportedMediaType
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and the small form fields
 
@@ -100,14 +100,9 @@ def refuse_early(view: Callable) -> Callable:
     def guarded(*args, **kwargs):
         limit = current_app.config["LIVERY"].max_asset_bytes
         if request.mimetype != "multipart/form-data":
-            raise Problem(
-                415,
-                "unsupported_media_type",
-                "Unsupported media type",
-                "Upload images as multipart/form-data with the fields role and file.",
-            )
+            raise UnsupportedMediaType("Upload images as multipart/form-data with the fields role and file.")
         if request.content_length is not None and request.content_length > limit + MULTIPART_OVERHEAD:
-            raise Problem(413, "payload_too_large", "Payload too large", f"Images may be at most {limit} bytes.")
+            raise PayloadTooLarge(limit, "Images")
         # also caps bodies without Content-Length (chunked): werkzeug stops reading past this
         request.max_content_length = limit + MULTIPART_OVERHEAD
         return view(*args, **kwargs)

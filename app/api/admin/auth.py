@@ -51,24 +51,20 @@ class Actor:
 
 class Unauthenticated(Problem):
     def __init__(self, detail: str) -> None:
-        super().__init__(
-            401, "unauthenticated", "Unauthenticated", detail, headers={"WWW-Authenticate": 'Bearer realm="livery"'}
-        )
+        super().__init__("unauthenticated", detail, headers={"WWW-Authenticate": 'Bearer realm="livery"'})
 
 
 class PartnerSuspended(Problem):
     def __init__(self) -> None:
         super().__init__(
-            403,
             "partner_suspended",
-            "Partner suspended",
             "This partner is suspended: its keys may read but not change anything. Ask your operator.",
         )
 
 
 class InsufficientRole(Problem):
     def __init__(self, detail: str) -> None:
-        super().__init__(403, "insufficient_role", "Insufficient role", detail)
+        super().__init__("insufficient_role", detail)
 
 
 def authenticate_request() -> Actor:

@@ -24,16 +24,14 @@ STALE_DETAIL = "The resource changed since you read it; GET it again and retry w
 class PreconditionRequired(Problem):
     def __init__(self) -> None:
         super().__init__(
-            428,
             "precondition_required",
-            "Precondition required",
             "Send If-Match with the ETag of your last GET, so that you cannot overwrite someone else's change.",
         )
 
 
 class PreconditionFailed(Problem):
     def __init__(self, detail: str = STALE_DETAIL) -> None:
-        super().__init__(412, "precondition_failed", "Precondition failed", detail)
+        super().__init__("precondition_failed", detail)
 
 
 def etag_for(kind: str, ident: object, version: object) -> str:

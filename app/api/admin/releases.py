@@ -11,7 +11,7 @@ from app.api.admin.concurrency import ETAG_HEADER, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session
-from app.problems import Problem
+from app.problems import PayloadTooLarge, UnsupportedMediaType
 from app.storage import SpooledUpload, TooLarge
 from app.upgrades.models import RELEASE_STATUSES, Release
 from app.upgrades.releases import create_release, store_installer, update_release
@@ -152,18 +152,14 @@ def upload_installer(release_id):
     actor = require_role("admin")
     require_if_match(release_etag(release))
     if request.mimetype != "application/octet-stream":
-        raise Problem(
-            415, "unsupported_media_type", "Unsupported media type", "Send the installer as application/octet-stream."
-        )
+        raise UnsupportedMediaType("Send the installer as application/octet-stream.")
     session().commit()  # end the read transaction: the upload may take minutes
     limit = current_app.config["LIVERY"].max_installer_bytes
     try:
         # request.stream, not request.files/get_data: the body goes to disk in chunks, never into memory
         upload = SpooledUpload.from_stream(request.stream, max_bytes=limit)
     except TooLarge:
-        raise Problem(
-            413, "payload_too_large", "Payload too large", f"Installers may be at most {limit} bytes."
-        ) from None
+        raise PayloadTooLarge(limit, "Installers") from None
     try:
         store_installer(
             session(), current_app.extensions["livery.stores"].installers, release, upload, actor=actor.name

@@ -1,0 +1,19 @@
+"""marshmallow validators for the admin schemas, each the one rule of app/formats.py."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.formats import CHANNEL_NAME_HINT, https_url_problem, is_channel_name
+
+
+def https_url(value: str) -> None:
+    """Refuse anything but a public https URL (app.formats.https_url_problem)."""
+    if message := https_url_problem(value):
+        raise ma.ValidationError(message)
+
+
+def channel_name(value: str) -> None:
+    """Refuse anything but an upgrade channel name."""
+    if not is_channel_name(value):
+        raise ma.ValidationError(f"Must be a channel name: {CHANNEL_NAME_HINT}.")
