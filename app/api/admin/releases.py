@@ -6,7 +6,15 @@ import marshmallow as ma
 from flask import current_app, request
 from sqlalchemy import select
 
-from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, load_owned, partner_filter, require_role
+from app.api.admin.auth import (
+    acting_partner,
+    admin_blueprint,
+    body_limit,
+    current_actor,
+    load_owned,
+    partner_filter,
+    require_role,
+)
 from app.api.admin.concurrency import ETAG_HEADER, etag_for, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
@@ -153,8 +161,9 @@ def upload_installer(release_id):
     require_if_match(release_etag(release))
     if request.mimetype != "application/octet-stream":
         raise UnsupportedMediaType("Send the installer as application/octet-stream.")
-    session().commit()  # end the read transaction: the upload may take minutes
     limit = current_app.config["LIVERY"].max_installer_bytes
+    body_limit(limit, "Installers")
+    session().commit()  # end the read transaction: the upload may take minutes
     try:
         # request.stream, not request.files/get_data: the body goes to disk in chunks, never into memory
         upload = SpooledUpload.from_stream(request.stream, max_bytes=limit)
