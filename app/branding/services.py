@@ -8,37 +8,22 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.audit.services import record_event
+from app.audit.services import audited
 from app.branding import codes
 from app.branding.content import apply_patch, content_diff, content_problems, new_content, referenced_assets
+from app.branding.document import AssetInfo
 from app.branding.images import ImageRejected, inspect_image
 from app.branding.models import AccessCode, Asset, Brand, BrandRevision
 from app.db import utcnow
 from app.formats import canonical_json, sha256_hex
-from app.freshness.services import announce_change
 from app.partners.models import Partner
 from app.problems import Conflict, NotFound, PayloadTooLarge, ValidationProblem
 from app.storage import ObjectStore
-
-CODE_FIELDS = ("id", "prefix", "kind", "label", "status", "channel", "expires_at", "revoked_at", "brand_id")
 
 
 def content_sha256(content: dict[str, Any]) -> str:
     """The digest that identifies a content mapping (for 'nothing changed' checks)."""
     return sha256_hex(canonical_json(content))
-
-
-def brand_snapshot(brand: Brand) -> dict[str, Any]:
-    """A brand as recorded in the audit log."""
-    return {"id": brand.id, "name": brand.name, "draft": dict(brand.draft), "live_revision_id": brand.live_revision_id}
-
-
-def code_snapshot(code: AccessCode) -> dict[str, Any]:
-    """An access code as recorded in the audit log (never the code itself)."""
-    snap = {name: getattr(code, name) for name in CODE_FIELDS}
-    for name in ("expires_at", "revoked_at"):
-        snap[name] = snap[name].isoformat() if snap[name] else None
-    return snap
 
 
 def _check_content(session: Session, partner_id: int, content: dict[str, Any]) -> None:
@@ -59,19 +44,9 @@ def create_brand(session: Session, partner: Partner, name: str, fields: dict[str
     """A new brand whose draft is the defaults with ``fields`` applied."""
     content = new_content(**fields)
     _check_content(session, partner.id, content)
-    brand = Brand(partner_id=partner.id, name=name, draft=content)
-    session.add(brand)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="brand.create",
-        resource_type="brand",
-        resource_id=brand.id,
-        partner_id=partner.id,
-        after=brand_snapshot(brand),
-    )
-    announce_change(session, "brand", brand.id)
+    with audited(session, actor, "brand.create") as change:
+        change.row = brand = Brand(partner_id=partner.id, name=name, draft=content)
+        session.add(brand)
     return brand
 
 
@@ -79,24 +54,12 @@ def update_draft(
     session: Session, brand: Brand, changes: dict[str, Any], *, actor: str, name: str | None = None
 ) -> Brand:
     """Apply ``changes`` to the draft after checking every rule; test codes see it at once."""
-    before = brand_snapshot(brand)
     content = apply_patch(brand.draft, changes)
     _check_content(session, brand.partner_id, content)
-    brand.draft = content
-    if name is not None:
-        brand.name = name
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="brand.update_draft",
-        resource_type="brand",
-        resource_id=brand.id,
-        partner_id=brand.partner_id,
-        before=before,
-        after=brand_snapshot(brand),
-    )
-    announce_change(session, "brand", brand.id)
+    with audited(session, actor, "brand.update_draft", brand):
+        brand.draft = content
+        if name is not None:
+            brand.name = name
     return brand
 
 
@@ -130,25 +93,10 @@ def _publish_content(
     )
     session.add(revision)
     session.flush()
-    before = brand_snapshot(brand)
-    brand.live_revision_id = revision.id
-    brand.updated_at = utcnow()  # bumps the brand's version: its ETag changes with what it serves
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action=action,
-        resource_type="brand",
-        resource_id=brand.id,
-        partner_id=brand.partner_id,
-        before=before,
-        after={
-            **brand_snapshot(brand),
-            "revision": number,
-            "changes": content_diff(current.content if current else None, content),
-        },
-    )
-    announce_change(session, "brand", brand.id)
+    with audited(session, actor, action, brand) as change:
+        brand.live_revision_id = revision.id
+        brand.updated_at = utcnow()  # bumps the brand's version: its ETag changes with what it serves
+        change.extra = {"revision": number, "changes": content_diff(current.content if current else None, content)}
     return revision, True
 
 
@@ -193,34 +141,18 @@ def add_asset(
     if existing is not None:
         return existing, False
     store.put_content_addressed(data, content_type=info.media_type)  # before the commit: never a dangling row
-    asset = Asset(
-        partner_id=partner.id,
-        sha256=sha,
-        media_type=info.media_type,
-        bytes=len(data),
-        width=info.width,
-        height=info.height,
-        role=role,
-        filename=filename,
-    )
-    session.add(asset)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="asset.create",
-        resource_type="asset",
-        resource_id=sha,
-        partner_id=partner.id,
-        after={
-            "sha256": sha,
-            "role": role,
-            "media_type": info.media_type,
-            "bytes": len(data),
-            "width": info.width,
-            "height": info.height,
-        },
-    )
+    with audited(session, actor, "asset.create") as change:
+        change.row = asset = Asset(
+            partner_id=partner.id,
+            sha256=sha,
+            media_type=info.media_type,
+            bytes=len(data),
+            width=info.width,
+            height=info.height,
+            role=role,
+            filename=filename,
+        )
+        session.add(asset)
     return asset, True
 
 
@@ -244,28 +176,18 @@ def issue_code(
     if expires_at is not None and expires_at <= utcnow():
         raise ValidationProblem({"expires_at": ["Must be in the future."]})
     plain = plain or codes.generate_code()
-    code = AccessCode(
-        partner_id=brand.partner_id,
-        brand_id=brand.id,
-        digest=codes.code_digest(plain),
-        prefix=codes.code_prefix(plain),
-        kind=kind,
-        label=label,
-        expires_at=expires_at,
-        channel=channel,
-    )
-    session.add(code)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="access_code.issue",
-        resource_type="access_code",
-        resource_id=code.id,
-        partner_id=brand.partner_id,
-        after=code_snapshot(code),
-    )
-    announce_change(session, "code", code.digest)
+    with audited(session, actor, "access_code.issue") as change:
+        change.row = code = AccessCode(
+            partner_id=brand.partner_id,
+            brand_id=brand.id,
+            digest=codes.code_digest(plain),
+            prefix=codes.code_prefix(plain),
+            kind=kind,
+            label=label,
+            expires_at=expires_at,
+            channel=channel,
+        )
+        session.add(code)
     return code, codes.format_code(plain)
 
 
@@ -273,21 +195,9 @@ def revoke_code(session: Session, code: AccessCode, *, actor: str) -> AccessCode
     """Revoke ``code`` at once; clients using it get 410 from their next launch."""
     if code.status == "revoked":
         raise Conflict("This access code is already revoked.", code="already_revoked")
-    before = code_snapshot(code)
-    code.status = "revoked"
-    code.revoked_at = utcnow()
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="access_code.revoke",
-        resource_type="access_code",
-        resource_id=code.id,
-        partner_id=code.partner_id,
-        before=before,
-        after=code_snapshot(code),
-    )
-    announce_change(session, "code", code.digest)
+    with audited(session, actor, "access_code.revoke", code):
+        code.status = "revoked"
+        code.revoked_at = utcnow()
     return code
 
 
@@ -309,21 +219,10 @@ def rotate_code(
         expires_at=None,
         channel=code.channel,
     )
-    before = code_snapshot(code)
-    code.expires_at = old_valid_until
-    code.replaced_by_id = new_code.id
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="access_code.rotate",
-        resource_type="access_code",
-        resource_id=code.id,
-        partner_id=code.partner_id,
-        before=before,
-        after={**code_snapshot(code), "replaced_by_id": new_code.id},
-    )
-    announce_change(session, "code", code.digest)
+    with audited(session, actor, "access_code.rotate", code) as change:
+        code.expires_at = old_valid_until
+        code.replaced_by_id = new_code.id
+        change.extra = {"replaced_by_id": new_code.id}
     return new_code, plain
 
 
@@ -334,8 +233,6 @@ def brand_document_inputs(
 
     ``live`` picks the latest published revision (None when never published), else the draft.
     """
-    from app.branding.document import AssetInfo
-
     brand = session.get(Brand, brand_id)
     if brand is None:
         return None

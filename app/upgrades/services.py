@@ -12,15 +12,13 @@ halted channel answers every poll with ``none``/``halted`` until it is resumed.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.audit.services import record_event
+from app.audit.services import audited
 from app.db import utcnow
 from app.formats import canonical_json, sha256_hex
-from app.freshness.services import announce_change
 from app.problems import NotFound, Problem, ValidationProblem
 from app.storage import ObjectStore, Stores
 from app.upgrades.control_file import ControlFileInvalid, control_file_to_json, parse_control_file
@@ -58,16 +56,6 @@ def channel_ready(session: Session, partner_id: int, channel: str) -> bool:
     """Whether ``channel`` of ``partner_id`` has an active, valid control file (upgrades enabled)."""
     row = find_channel(session, partner_id, channel)
     return row is not None and row.active_serial is not None
-
-
-def channel_snapshot(channel: Channel) -> dict[str, Any]:
-    """A channel as recorded in the audit log."""
-    return {
-        "name": channel.name,
-        "active_serial": channel.active_serial,
-        "halted": channel.halted,
-        "halt_reason": channel.halt_reason,
-    }
 
 
 def build_catalogue(
@@ -131,21 +119,12 @@ def _activate(
         created_by=actor,
     )
     session.add(row)
-    before = channel_snapshot(channel)
-    channel.active_serial = cf.serial
-    channel.updated_at = utcnow()
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="channel.rollback" if rollback_of is not None else "channel.activate",
-        resource_type="channel",
-        resource_id=f"{channel.partner_id}:{channel.name}",
-        partner_id=channel.partner_id,
-        before=before,
-        after={**channel_snapshot(channel), "sha256": row.sha256, "rollback_of": rollback_of},
-    )
-    announce_change(session, "channel", f"{channel.partner_id}:{channel.name}")
+    with audited(
+        session, actor, "channel.rollback" if rollback_of is not None else "channel.activate", channel
+    ) as change:
+        channel.active_serial = cf.serial
+        channel.updated_at = utcnow()
+        change.extra = {"sha256": row.sha256, "rollback_of": rollback_of}
     return row
 
 
@@ -188,21 +167,10 @@ def set_halt(session: Session, channel: Channel, *, halted: bool, reason: str, a
     """Halt (every answer becomes none/halted on the next poll) or resume ``channel``; audited."""
     if halted and not reason.strip():
         raise ValidationProblem({"reason": ["Say why the channel is halted (it is shown in explain and audit)."]})
-    before = channel_snapshot(channel)
-    channel.halted = halted
-    channel.halt_reason = reason.strip() if halted else ""
-    channel.halted_at = utcnow() if halted else None
-    channel.halted_by = actor if halted else ""
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="channel.halt" if halted else "channel.resume",
-        resource_type="channel",
-        resource_id=f"{channel.partner_id}:{channel.name}",
-        partner_id=channel.partner_id,
-        before=before,
-        after={**channel_snapshot(channel), "reason": reason},
-    )
-    announce_change(session, "channel", f"{channel.partner_id}:{channel.name}")
+    with audited(session, actor, "channel.halt" if halted else "channel.resume", channel) as change:
+        channel.halted = halted
+        channel.halt_reason = reason.strip() if halted else ""
+        channel.halted_at = utcnow() if halted else None
+        channel.halted_by = actor if halted else ""
+        change.extra = {"reason": reason}
     return channel

@@ -13,7 +13,7 @@ from flask import Response, current_app
 from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, partner_filter, read_body, require_role
-from app.api.admin.concurrency import ETAG_HEADER, etag_for
+from app.api.admin.concurrency import ETAG_HEADER, etag_of
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session, utcnow
@@ -34,10 +34,6 @@ from app.upgrades.versions import PLATFORMS, InvalidVersion, parse_version
 blp = admin_blueprint("admin_channels", "Upgrade channels, their control files, the emergency halt and explain.")
 
 
-def channel_etag(channel: Channel) -> str:
-    return etag_for("channel", channel.id, channel.version)
-
-
 class PartnerArg(ma.Schema):
     partner_id = ma.fields.Integer(metadata={"description": "Operators: the partner whose channel this is."})
 
@@ -51,7 +47,7 @@ class ChannelOut(ma.Schema):
     halted_at = ma.fields.DateTime(allow_none=True)
     halted_by = ma.fields.String()
     updated_at = ma.fields.DateTime()
-    etag = ma.fields.Function(channel_etag)
+    etag = ma.fields.Function(etag_of)
 
 
 class ControlFileOut(ma.Schema):
@@ -117,7 +113,7 @@ def list_channels(args):
 def get(args, name):
     """Read a channel: its active serial and halt switch."""
     channel = _channel(name, args.get("partner_id"))
-    return channel, {"ETag": channel_etag(channel)}
+    return channel, {"ETag": etag_of(channel)}
 
 
 @blp.route("/channels/<name>/control-files", methods=["POST"])
@@ -188,7 +184,7 @@ def halt(data, name):
     actor = require_role("admin")
     set_halt(session(), channel, halted=True, reason=data["reason"], actor=actor.name)
     session().commit()
-    return channel, {"ETag": channel_etag(channel)}
+    return channel, {"ETag": etag_of(channel)}
 
 
 @blp.route("/channels/<name>/resume", methods=["POST"])
@@ -201,7 +197,7 @@ def resume(data, name):
     actor = require_role("admin")
     set_halt(session(), channel, halted=False, reason="", actor=actor.name)
     session().commit()
-    return channel, {"ETag": channel_etag(channel)}
+    return channel, {"ETag": etag_of(channel)}
 
 
 @blp.route("/channels/<name>/explain", methods=["GET"])

@@ -15,7 +15,7 @@ from app.api.admin.auth import (
     partner_filter,
     require_role,
 )
-from app.api.admin.concurrency import ETAG_HEADER, etag_for, require_if_match
+from app.api.admin.concurrency import ETAG_HEADER, etag_of, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session
@@ -28,10 +28,6 @@ from app.upgrades.versions import PLATFORMS
 blp = admin_blueprint(
     "admin_releases", "Releases: installers per version and platform, uploaded or at a partner-hosted https URL."
 )
-
-
-def release_etag(release: Release) -> str:
-    return etag_for("release", release.id, release.row_version)
 
 
 class ReleaseIn(ma.Schema):
@@ -71,7 +67,7 @@ class ReleaseOut(ma.Schema):
     status = ma.fields.String()
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
-    etag = ma.fields.Function(release_etag, metadata={"description": "Send as If-Match to change it."})
+    etag = ma.fields.Function(etag_of, metadata={"description": "Send as If-Match to change it."})
 
 
 class ReleaseQuery(PageQuery):
@@ -101,7 +97,7 @@ def create(data):
         size=data["bytes"],
     )
     session().commit()
-    return release, {"ETag": release_etag(release)}
+    return release, {"ETag": etag_of(release)}
 
 
 @blp.route("/releases", methods=["GET"])
@@ -127,7 +123,7 @@ def list_releases(args):
 def get(release_id):
     """Read a release."""
     release = load_owned(Release, release_id, "release")
-    return release, {"ETag": release_etag(release)}
+    return release, {"ETag": etag_of(release)}
 
 
 @blp.route("/releases/<int:release_id>", methods=["PATCH"])
@@ -138,11 +134,11 @@ def update(changes, release_id):
     """Publish, yank or re-publish a release, or change its release-notes URL."""
     release = load_owned(Release, release_id, "release")
     actor = require_role("admin")
-    require_if_match(release_etag(release))
+    require_if_match(etag_of(release))
     store = current_app.extensions["livery.stores"].installers
     update_release(session(), release, changes, actor=actor.name, store=store)
     session().commit()
-    return release, {"ETag": release_etag(release)}
+    return release, {"ETag": etag_of(release)}
 
 
 @blp.route("/releases/<int:release_id>/installer", methods=["PUT"])
@@ -158,7 +154,7 @@ def upload_installer(release_id):
     """Upload a draft release's installer as the raw request body (streamed; sha256 and size computed here)."""
     release = load_owned(Release, release_id, "release")
     actor = require_role("admin")
-    require_if_match(release_etag(release))
+    require_if_match(etag_of(release))
     if request.mimetype != "application/octet-stream":
         raise UnsupportedMediaType("Send the installer as application/octet-stream.")
     limit = current_app.config["LIVERY"].max_installer_bytes
@@ -176,4 +172,4 @@ def upload_installer(release_id):
         session().commit()
     finally:
         upload.discard()
-    return release, {"ETag": release_etag(release)}
+    return release, {"ETag": etag_of(release)}

@@ -1,0 +1,73 @@
+"""The one audited-change step: every write is audited and announced the same way, through HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.audit.models import AuditEvent
+from app.audit.resources import resource_of
+from app.audit.services import audited
+from app.branding.models import Brand
+from app.db import Base, session
+from app.freshness.models import ChangeEvent
+from app.problems import ValidationProblem
+from tests import factories
+
+# Tables no service changes through audited(): history rows written beside an audited change, and
+# the logs themselves.
+NOT_AUDITED = {"brand_revisions", "control_files", "audit_events", "change_events"}
+
+
+def _events(app):
+    with app.app_context():
+        audit = [(e.action, e.resource_type, e.resource_id) for e in session().scalars(select(AuditEvent))]
+        changes = [(c.topic, c.key) for c in session().scalars(select(ChangeEvent).order_by(ChangeEvent.id))]
+        return audit, changes
+
+
+def test_every_table_a_service_writes_is_a_registered_audited_resource():
+    models = {mapper.class_ for mapper in Base.registry.mappers if mapper.local_table.name not in NOT_AUDITED}
+    for model in models:
+        assert resource_of(model.__new__(model)).type, model  # KeyError names an unregistered model
+
+
+def test_a_write_records_its_event_and_announces_what_it_changed(app):
+    partner_id = factories.make_partner(app)
+    brand_id = factories.make_brand(app, partner_id, publish=False)
+    audit, changes = _events(app)
+    assert ("brand.create", "brand", str(brand_id)) in audit
+    assert ("brand", str(brand_id)) in changes
+
+    factories.edit(app, brand_id, product_name="Renamed")
+    audit, changes = _events(app)
+    assert audit[-1] == ("brand.update_draft", "brand", str(brand_id))
+    assert changes[-1] == ("brand", str(brand_id))
+
+
+def test_nothing_is_recorded_when_the_change_fails(app):
+    partner_id = factories.make_partner(app)
+    brand_id = factories.make_brand(app, partner_id, publish=False)
+    before = _events(app)
+    with app.app_context():
+        brand = session().get(Brand, brand_id)
+        with pytest.raises(ValidationProblem), audited(session(), "test", "brand.update_draft", brand):
+            raise ValidationProblem({"name": ["no"]})
+        session().flush()
+        assert _events(app) == before
+        session().rollback()
+
+
+def test_an_after_commit_failure_never_turns_a_committed_write_into_a_500(app, monkeypatch, caplog):
+    seeded = factories.seed_ci_c(app)
+    answers = app.extensions["livery.public"]
+
+    def broken(*_args, **_kw):
+        raise RuntimeError("listener bug")
+
+    monkeypatch.setattr(answers, "apply", broken)
+    factories.revoke(app, seeded.live_code)  # commits: the listener fails after the commit
+    assert "applying committed changes failed" in caplog.text
+    monkeypatch.undo()
+    answers._next_poll = 0  # the next request polls the change log and catches up
+    assert app.test_client().get(f"/v1/discovery/{seeded.live_code}").status_code == 410
