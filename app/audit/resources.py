@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,6 +23,21 @@ Announces = Callable[[Session, Any, Snapshot | None], Iterable[tuple[str, object
 def NOTHING_PUBLIC(_session: Session, _row: Any, _before: Snapshot | None) -> Iterable[tuple[str, object]]:
     """For resources no public answer shows (API keys, unreferenced assets, ...)."""
     return ()
+
+
+def fields_snapshot(*names: str) -> Callable[[Any], Snapshot]:
+    """A snapshot of the attributes ``names``, JSON-ready (times as ISO 8601, mappings copied)."""
+
+    def snapshot(row: Any) -> Snapshot:
+        values = {name: getattr(row, name) for name in names}
+        for name, value in values.items():
+            if isinstance(value, datetime):
+                values[name] = value.isoformat()
+            elif isinstance(value, dict):
+                values[name] = dict(value)
+        return values
+
+    return snapshot
 
 
 @dataclass(frozen=True)

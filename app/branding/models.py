@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.audit.resources import NOTHING_PUBLIC, audited_resource
+from app.audit.resources import NOTHING_PUBLIC, audited_resource, fields_snapshot
 from app.db import Base, UTCDateTime, utcnow
 
 CODE_KINDS = ("live", "test")
@@ -101,28 +100,24 @@ class AccessCode(Base):
     __table_args__ = (Index("ix_access_codes_partner_id_id", "partner_id", "id"),)
 
 
-def brand_snapshot(brand: Brand) -> dict[str, Any]:
-    """A brand as recorded in the audit log."""
-    return {"id": brand.id, "name": brand.name, "draft": dict(brand.draft), "live_revision_id": brand.live_revision_id}
-
-
-def code_snapshot(code: AccessCode) -> dict[str, Any]:
-    """An access code as recorded in the audit log (never the code itself)."""
-    snap = {name: getattr(code, name) for name in CODE_FIELDS}
-    for name in ("expires_at", "revoked_at"):
-        snap[name] = snap[name].isoformat() if snap[name] else None
-    return snap
-
-
-def asset_snapshot(asset: Asset) -> dict[str, Any]:
-    """An uploaded image as recorded in the audit log."""
-    return {name: getattr(asset, name) for name in ("sha256", "role", "media_type", "bytes", "width", "height")}
-
-
 # Discovery documents show brands (draft and published) and answer by code; an asset is shown only
 # once a brand refers to it, and that brand change announces itself.
-audited_resource(Brand, "brand", snapshot=brand_snapshot, announces=lambda _s, brand, _b: [("brand", brand.id)])
 audited_resource(
-    AccessCode, "access_code", snapshot=code_snapshot, announces=lambda _s, code, _b: [("code", code.digest)]
+    Brand,
+    "brand",
+    snapshot=fields_snapshot("id", "name", "draft", "live_revision_id"),
+    announces=lambda _s, brand, _b: [("brand", brand.id)],
 )
-audited_resource(Asset, "asset", snapshot=asset_snapshot, announces=NOTHING_PUBLIC, ident=lambda asset: asset.sha256)
+audited_resource(
+    AccessCode,
+    "access_code",
+    snapshot=fields_snapshot(*CODE_FIELDS),
+    announces=lambda _s, code, _b: [("code", code.digest)],
+)
+audited_resource(
+    Asset,
+    "asset",
+    snapshot=fields_snapshot("sha256", "role", "media_type", "bytes", "width", "height"),
+    announces=NOTHING_PUBLIC,
+    ident=lambda asset: asset.sha256,
+)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.audit.resources import NOTHING_PUBLIC, audited_resource
+from app.audit.resources import NOTHING_PUBLIC, audited_resource, fields_snapshot
 from app.db import Base, UTCDateTime, utcnow
 
 PARTNER_STATUSES = ("onboarding", "live", "suspended")
@@ -58,35 +57,22 @@ class OperatorSetting(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-def partner_snapshot(partner: Partner) -> dict[str, Any]:
-    """A partner as recorded in the audit log."""
-    return {"id": partner.id, "slug": partner.slug, "name": partner.name, "status": partner.status}
-
-
-def api_key_snapshot(key: ApiKey) -> dict[str, Any]:
-    """An API key as recorded in the audit log (never the key or its digest)."""
-    return {
-        "id": key.id,
-        "role": key.role,
-        "prefix": key.prefix,
-        "label": key.label,
-        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
-    }
-
-
 # A partner's status decides whether its codes answer; settings show in every discovery document.
 audited_resource(
     Partner,
     "partner",
-    snapshot=partner_snapshot,
+    snapshot=fields_snapshot("id", "slug", "name", "status"),
     announces=lambda _s, partner, _b: [("partner", partner.id)],
     partner_of=lambda partner: partner.id,
 )
-audited_resource(ApiKey, "api_key", snapshot=api_key_snapshot, announces=NOTHING_PUBLIC)
+# never an API key or its digest in the audit log
+audited_resource(
+    ApiKey, "api_key", snapshot=fields_snapshot("id", "role", "prefix", "label", "revoked_at"), announces=NOTHING_PUBLIC
+)
 audited_resource(
     OperatorSetting,
     "setting",
-    snapshot=lambda row: {"value": row.value},
+    snapshot=fields_snapshot("value"),
     announces=lambda _s, row, _b: [("settings", row.name)],
     ident=lambda row: row.name,
     partner_of=lambda _row: None,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.audit.resources import audited_resource
+from app.audit.resources import audited_resource, fields_snapshot
 from app.db import Base, UTCDateTime, utcnow
 
 RELEASE_STATUSES = ("draft", "published", "yanked")
@@ -105,21 +105,6 @@ RELEASE_FIELDS = (
 )
 
 
-def release_snapshot(release: Release) -> dict[str, Any]:
-    """A release as recorded in the audit log."""
-    return {name: getattr(release, name) for name in RELEASE_FIELDS}
-
-
-def channel_snapshot(channel: Channel) -> dict[str, Any]:
-    """A channel as recorded in the audit log."""
-    return {
-        "name": channel.name,
-        "active_serial": channel.active_serial,
-        "halted": channel.halted,
-        "halt_reason": channel.halt_reason,
-    }
-
-
 def _release_announces(session: Session, release: Release, before: dict[str, Any] | None) -> list[tuple[str, str]]:
     # Upgrade answers show published releases (their notes URLs) and skip yanked ones: a change to a
     # release that is and was a draft shows nowhere; any other may change every channel of the partner.
@@ -133,11 +118,11 @@ def _channel_key(channel: Channel) -> str:
     return f"{channel.partner_id}:{channel.name}"
 
 
-audited_resource(Release, "release", snapshot=release_snapshot, announces=_release_announces)
+audited_resource(Release, "release", snapshot=fields_snapshot(*RELEASE_FIELDS), announces=_release_announces)
 audited_resource(
     Channel,
     "channel",
-    snapshot=channel_snapshot,
+    snapshot=fields_snapshot("name", "active_serial", "halted", "halt_reason"),
     announces=lambda _s, channel, _b: [("channel", _channel_key(channel))],
     ident=_channel_key,
 )
