@@ -1,7 +1,7 @@
 """Operator commands: ``flask --app wsgi <group> <command>``.
 
-Until the admin API is in place these are how an operator works; afterwards they remain for
-bootstrap (the first operator key), scripting and the demo.
+The admin API (docs/admin-api.md) is how partners and operators work; these commands are for
+bootstrap (the first operator key), scripting on the server and the demo.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from app import migrate
 from app.branding import codes
-from app.branding.content import CONTENT_FIELDS
-from app.branding.models import AccessCode, Brand
+from app.branding.content import ASSET_ROLES, CONTENT_FIELDS
+from app.branding.models import CODE_KINDS, AccessCode, Brand
 from app.branding.services import (
     add_asset,
     create_brand,
@@ -31,7 +31,7 @@ from app.branding.services import (
 )
 from app.config import REPO_ROOT
 from app.db import session
-from app.partners.models import Partner
+from app.partners.models import PARTNER_STATUSES, Partner
 from app.partners.services import create_api_key, create_partner, set_partner_status
 from app.problems import Problem
 
@@ -132,7 +132,7 @@ def partner_create(slug: str, name: str, as_json: bool) -> None:
 
 @partner_cli.command("set-status")
 @click.argument("slug")
-@click.argument("status", type=click.Choice(["onboarding", "live", "suspended"]))
+@click.argument("status", type=click.Choice(PARTNER_STATUSES))
 def partner_set_status(slug: str, status: str) -> None:
     """Move a partner to STATUS (suspended partners' codes answer 410)."""
     set_partner_status(session(), _partner(slug), status, actor=CLI_ACTOR)
@@ -176,7 +176,7 @@ def brand_publish(brand_id: int) -> None:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["tray_icon", "app_icon_windows", "app_icon_macos", "splash", "viewer_logo"]),
+    type=click.Choice(ASSET_ROLES),
 )
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def asset_add(partner_slug: str, role: str, path: Path) -> None:
@@ -201,7 +201,7 @@ def _add_asset(partner: Partner, role: str, path: Path):
 
 @code_cli.command("issue")
 @click.option("--brand", "brand_id", required=True, type=int)
-@click.option("--kind", type=click.Choice(["live", "test"]), default="live", show_default=True)
+@click.option("--kind", type=click.Choice(CODE_KINDS), default="live", show_default=True)
 @click.option("--label", default="")
 @click.option(
     "--expires",
