@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from app.upgrades.control_file import ControlFile, FieldProblem, Problems
+from app.upgrades.control_file import ControlFile
+from app.upgrades.document_fields import FieldProblem, Problems
 from app.upgrades.versions import Version
 
 
