@@ -6,10 +6,7 @@ unchanged file keeps its mtime, and with it nginx's ETag, S3's ETag and every CD
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -149,15 +146,4 @@ class StaticPublisher:
 
     def _write(self, key: str, data: bytes) -> bool:
         """Store ``data`` under ``key`` unless it is already there; True when written."""
-        sha = hashlib.sha256(data).hexdigest()
-        existing = self.store.stat(key)
-        if existing is not None and existing.size == len(data) and existing.sha256 == sha:
-            return False
-        fd, path = tempfile.mkstemp(prefix="livery-publish-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            self.store.put_file(key, path, sha256=sha, content_type=MEDIA_TYPE)
-        finally:
-            os.unlink(path)
-        return True
+        return self.store.put_bytes(key, data, content_type=MEDIA_TYPE).written
