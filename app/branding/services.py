@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -226,10 +226,16 @@ def rotate_code(
     return new_code, plain
 
 
-def brand_document_inputs(
-    session: Session, brand_id: int, *, live: bool
-) -> tuple[dict[str, Any], int | None, dict[str, Any]] | None:
-    """What the discovery document of ``brand_id`` shows: (content, revision, assets by sha256).
+class DocumentInputs(NamedTuple):
+    """What a discovery document is rendered from."""
+
+    content: dict[str, Any]
+    revision: int | None  # None for the draft (test codes)
+    assets: dict[str, AssetInfo]  # by sha256
+
+
+def brand_document_inputs(session: Session, brand_id: int, *, live: bool) -> DocumentInputs | None:
+    """What the discovery document of ``brand_id`` shows: content, revision and assets.
 
     ``live`` picks the latest published revision (None when never published), else the draft.
     """
@@ -248,7 +254,7 @@ def brand_document_inputs(
     if shas:
         rows = session.scalars(select(Asset).where(Asset.partner_id == brand.partner_id, Asset.sha256.in_(shas)))
         assets = {a.sha256: AssetInfo(a.sha256, a.media_type, a.bytes, a.width, a.height) for a in rows}
-    return content, number, assets
+    return DocumentInputs(content, number, assets)
 
 
 def find_code(session: Session, plain: str) -> AccessCode | None:

@@ -60,7 +60,7 @@ class UpgradeAnswers:
             pass
         with self._lock, self._make_session() as session:
             inputs = brand_document_inputs(session, brand_id, live=live)
-            channel = inputs[0].get("upgrade_channel") if inputs else None
+            channel = inputs.content.get("upgrade_channel") if inputs else None
             self._brand_channels[key] = channel
             return channel
 
