@@ -18,6 +18,8 @@ MAX_URL_LENGTH = 2000
 CHANNEL_NAME_HINT = "lower-case letters, digits and hyphens, starting with a letter or digit (at most 63), e.g. stable"
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+MAX_INSTALL_ID = 128
+_INSTALL_ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 def is_sha256(value: object) -> bool:
@@ -33,6 +35,11 @@ def sha256_hex(data: bytes) -> str:
 def is_channel_name(value: object) -> bool:
     """Whether ``value`` names an upgrade channel (see CHANNEL_NAME_HINT)."""
     return isinstance(value, str) and _CHANNEL_RE.fullmatch(value) is not None
+
+
+def is_install_id(value: object) -> bool:
+    """Whether ``value`` can be an install id: 1 to MAX_INSTALL_ID visible ASCII characters."""
+    return isinstance(value, str) and _INSTALL_ID_RE.fullmatch(value) is not None
 
 
 def https_url_problem(value: object) -> str | None:

@@ -58,3 +58,11 @@ def test_canonical_json_is_sorted_compact_utf8():
 def test_strong_etag_is_quoted_128_bits_of_the_digest():
     assert strong_etag(b"x") == '"2d711642b726b04401627ca9fbac32f5"'
     assert strong_etag(b"x") != strong_etag(b"y")
+
+
+def test_install_ids_are_1_to_128_visible_ascii_characters():
+    from app.formats import is_install_id
+
+    assert is_install_id("a") and is_install_id("~" * 128)
+    for bad in ("", "a" * 129, "a b", "é", "a\n", None):
+        assert not is_install_id(bad), repr(bad)

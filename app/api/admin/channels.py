@@ -16,6 +16,7 @@ from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, p
 from app.api.admin.concurrency import ETAG_HEADER, etag_of
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
+from app.api.admin.validators import install_id as install_id_rule
 from app.db import session, utcnow
 from app.formats import CHANNEL_NAME_HINT, is_channel_name
 from app.problems import NotFound, ValidationProblem
@@ -80,7 +81,7 @@ class RollbackIn(PartnerArg):
 class ExplainQuery(PartnerArg):
     version = ma.fields.String(required=True, metadata={"example": "5.2.0"})
     platform = ma.fields.String(required=True, validate=ma.validate.OneOf(PLATFORMS))
-    install_id = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 128))
+    install_id = ma.fields.String(load_default=None, validate=install_id_rule)
 
 
 def _partner_id(partner_id: int | None) -> int:

@@ -10,7 +10,6 @@ cache.py, ``UpgradeAnswers`` in upgrade_cache.py) are passed in.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.branding.codes import code_digest, normalise_code
 from app.db import utcnow
+from app.formats import MAX_INSTALL_ID, is_install_id
 from app.problems import BadRequest, Gone, NotFound, Problem, StorageUnavailable
 from app.storage import StorageError
 from app.upgrades.channel_state import ChannelState, decide_for, installer_target
@@ -33,8 +33,6 @@ KEYS_CACHE_CONTROL = "public, max-age=300, must-revalidate"
 IMMUTABLE = "public, max-age=31536000, immutable"  # assets and installers: content-addressed
 NOT_FOUND_DETAIL = "No access code like this is known. Check the code the product was built with."
 GONE_DETAIL = "This access code is no longer valid. Ask the software's vendor for an update."
-MAX_INSTALL_ID = 128
-_INSTALL_ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +101,7 @@ def parse_query(args: Mapping[str, str]) -> UpgradeQuery:
         raise BadRequest(f"Query parameter 'version': {exc}", code="invalid_version") from None
     if not platform or platform not in PLATFORMS:
         raise BadRequest(f"Query parameter 'platform' must be one of: {', '.join(PLATFORMS)}.", code="invalid_platform")
-    if install_id is not None and not _INSTALL_ID_RE.fullmatch(install_id):
+    if install_id is not None and not is_install_id(install_id):
         raise BadRequest(
             f"Query parameter 'install_id' must be 1 to {MAX_INSTALL_ID} visible ASCII characters.",
             code="invalid_install_id",
