@@ -56,3 +56,18 @@ def test_nothing_is_recorded_when_the_change_fails(app):
         session().flush()
         assert _events(app) == before
         session().rollback()
+
+
+def test_no_service_writes_an_audit_event_or_announcement_by_hand():
+    import ast
+    from pathlib import Path
+
+    app_dir = Path(__file__).resolve().parents[2] / "app"
+    by_hand = []
+    for path in app_dir.rglob("*.py"):
+        if path == app_dir / "audit" / "services.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("record_event", "announce_change"):
+                by_hand.append(f"{path.relative_to(app_dir)}:{node.lineno}")
+    assert by_hand == [], "write through app.audit.services.audited instead"
