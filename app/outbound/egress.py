@@ -1,7 +1,8 @@
 """Egress policy: which URLs and addresses an outbound request may reach.
 
 A URL must be https (plain http only when private destinations are allowed, for tests and the
-demo), carry a host and no userinfo, whitespace or control characters. Its host is resolved
+demo) and follow the one URL rule of app.formats (a host; no user name, whitespace or control
+characters). Its host is resolved
 once, *every* address is checked, and the caller connects to one of the checked addresses (never
 resolving again), so a DNS answer that changes between check and connect cannot smuggle a
 private destination in.
@@ -16,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from app.formats import https_url_problem
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -67,8 +70,6 @@ class EgressPolicy:
 
     def target(self, url: str) -> Target:
         """The URL checked and split; raise EgressRefused when it may not be called."""
-        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-            raise EgressRefused("bad_url", "The URL contains whitespace or control characters.")
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -77,8 +78,10 @@ class EgressPolicy:
         schemes = ("https", "http") if self.allow_private else ("https",)
         if parts.scheme not in schemes:
             raise EgressRefused("not_https", "Only https:// URLs may be called.")
-        if not parts.hostname or parts.username is not None or parts.password is not None:
-            raise EgressRefused("bad_url", "The URL must name a host and carry no user name or password.")
+        # the one URL rule (app.formats); plain http, when allowed, is held to it too
+        problem = https_url_problem("https" + url[len(parts.scheme) :])
+        if problem:
+            raise EgressRefused("bad_url", problem)
         path = parts.path or "/"
         request_target = f"{path}?{parts.query}" if parts.query else path
         default_port = 443 if parts.scheme == "https" else 80

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.audit.resources import NOTHING_PUBLIC, audited_resource
 from app.db import Base, UTCDateTime, utcnow
 
 
@@ -25,6 +26,15 @@ class LicensingVerification(Base):
     actor: Mapped[str] = mapped_column(String(100))
 
     __table_args__ = (Index("ix_licensing_verifications_partner_id_id", "partner_id", "id"),)
+
+
+# the checks' names and results only; a brand's method change, not this, changes public answers
+audited_resource(
+    LicensingVerification,
+    "licensing_verification",
+    snapshot=lambda row: {"passed": row.passed, "checks": {c["name"]: c["passed"] for c in row.report["checks"]}},
+    announces=NOTHING_PUBLIC,
+)
 
 
 class LicensingLastGood(Base):

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.audit.services import record_event
+from app.audit.services import audited
 from app.licensing.webservice.contract import WebServiceSettings
 from app.licensing.webservice.models import LicensingVerification
 from app.problems import Problem
@@ -21,9 +21,11 @@ KEPT_PER_PARTNER = 20
 
 def record_verification(session: Session, partner_id: int, report: dict[str, Any], *, actor: str):
     """Store a run's report (the partner keeps its last 20) and audit it; the caller commits."""
-    row = LicensingVerification(partner_id=partner_id, passed=bool(report["passed"]), report=report, actor=actor)
-    session.add(row)
-    session.flush()
+    with audited(session, actor, "licensing.verify") as change:
+        change.row = row = LicensingVerification(
+            partner_id=partner_id, passed=bool(report["passed"]), report=report, actor=actor
+        )
+        session.add(row)
     kept = (
         select(LicensingVerification.id)
         .where(LicensingVerification.partner_id == partner_id)
@@ -35,15 +37,6 @@ def record_verification(session: Session, partner_id: int, report: dict[str, Any
         .where(LicensingVerification.partner_id == partner_id)
         .where(LicensingVerification.id.not_in(kept.scalar_subquery()))
         .execution_options(synchronize_session=False)
-    )
-    record_event(
-        session,
-        actor=actor,
-        action="licensing.verify",
-        resource_type="licensing_verification",
-        resource_id=row.id,
-        partner_id=partner_id,
-        after={"passed": row.passed, "checks": {c["name"]: c["passed"] for c in report["checks"]}},
     )
     return row
 
@@ -68,9 +61,7 @@ def last_verification_passed(session: Session, partner_id: int) -> bool:
 class LicensingNotVerified(Problem):
     def __init__(self, partner_id: int) -> None:
         super().__init__(
-            409,
             "licensing_not_verified",
-            "Licensing web service not verified",
             "The web-service licensing method can go live only after the partner's web service passed "
             f"verification: run POST /admin/v1/partners/{partner_id}/licensing/verify until it passes.",
         )

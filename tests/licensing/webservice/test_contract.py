@@ -36,7 +36,7 @@ def test_good_templates(template):
         ("https://licences.acme.example/{user_id}#frag", "fragment"),
         ("https://{user_id}.acme.example/x", "host"),
         ("https://user:pw@acme.example/{user_id}", "user name"),
-        ("https://acme.example/ {user_id}", "whitespace"),
+        ("https://acme.example/ {user_id}", "spaces"),
     ],
 )
 def test_bad_templates(template, words):
