@@ -43,9 +43,7 @@ log = logging.getLogger(__name__)
 class TooManyRequests(Problem):
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            429,
             "too_many_requests",
-            "Too many requests",
             f"Too many failed requests from your address; retry in {retry_after} seconds.",
             headers={"Retry-After": str(retry_after)},
         )

@@ -15,16 +15,18 @@ same recipe::
         \"\"\"Change a release (the docstring is the OpenAPI summary).\"\"\"
         release = load_owned(Release, release_id, "release")   # 404 for another partner's
         actor = require_role("admin")                           # 403 for a viewer key
-        require_if_match(etag_for("release", release.id, release.version))  # 428 / 412
+        require_if_match(etag_of(release))                      # 428 / 412
         ...call the domain service with actor=actor.name...
         session().commit()
-        return release, {"ETag": etag_for("release", release.id, release.version)}
+        return release, {"ETag": etag_of(release)}
 
 - auth.py: ``current_actor``, ``require_role``, ``require_operator``, ``load_owned`` (404 across
   partners), ``acting_partner`` (creates), ``partner_filter`` (lists).
-- concurrency.py: ``etag_for``, ``require_if_match``, ``documents_if_match``; a lost update
-  surfaces as StaleDataError from the ``version`` column and is answered 412 by the handler
-  registered here. Out schemas also carry the ETag as an ``etag`` field.
+- concurrency.py: ``etag_of(row)`` (from the row's version column), ``require_if_match``,
+  ``documents_if_match``; a lost update surfaces as StaleDataError from the ``version`` column
+  and is answered 412 by the handler registered here. Out schemas also carry the ETag as ``etag``.
+- Domain services write through ``app.audit.services.audited`` (audit event and change
+  announcement in one step); a new model registers itself in its models.py.
 - fields.py: ``fields.Integer`` / ``fields.String`` for every schema field (database range; no
   NUL or unpaired surrogate: 422 naming the field) and the ``<int:...>`` / ``<name>`` route
   converters (beyond the range: 404). JSON bodies are parsed by app/json_input.py (depth and
@@ -34,8 +36,9 @@ same recipe::
   adds values shown once (a new key or code) to a row for its Out schema; the explorer at /docs.
 
 Every request is authenticated before the route runs (failed attempts are throttled per address,
-app/throttling.py); JSON bodies are capped at 1 MiB; every answer is ``Cache-Control: no-store``.
-Errors are raised as app.problems.Problem subclasses (domain services already do) and leave as
+app/throttling.py); bodies are capped at 1 MiB unless the route reads a bigger one through
+``auth.body_limit``/``auth.read_body``; every answer is ``Cache-Control: no-store``. Errors
+are raised as app.problems.Problem subclasses (domain services already do) and leave as
 problem+json through app/problems.py.
 
 Then add the module to ``RESOURCE_MODULES`` below.
@@ -58,6 +61,7 @@ RESOURCE_MODULES = (
     "settings",
     "releases",
     "channels",
+    "licensing_verify",
 )
 
 
