@@ -42,6 +42,22 @@ def is_install_id(value: object) -> bool:
     return isinstance(value, str) and _INSTALL_ID_RE.fullmatch(value) is not None
 
 
+def unicode_text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be written as UTF-8 (an unpaired surrogate such as JSON's "\\ud800"), else None."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Must be valid Unicode text: no unpaired surrogates (\\ud800-\\udfff)."
+    return None
+
+
+def storable_text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored in a text column (NUL, which PostgreSQL refuses, or not UTF-8), else None."""
+    if "\x00" in value:
+        return "Must not contain NUL (\\u0000) characters."
+    return unicode_text_problem(value)
+
+
 def https_url_problem(value: object) -> str | None:
     """What is wrong with ``value`` as a public https URL, or None when it is one.
 

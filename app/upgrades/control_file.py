@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from app.formats import CHANNEL_NAME_HINT, is_channel_name
+from app.formats import CHANNEL_NAME_HINT, is_channel_name, unicode_text_problem
 from app.upgrades.document_fields import (
     BAD,
     FieldProblem,
@@ -143,6 +143,8 @@ def _parse_v1(doc: dict[str, Any], problems: Problems) -> ControlFile | None:
     notes = doc.get("notes", "")
     if not isinstance(notes, str) or len(notes) > MAX_NOTES:
         problems.add("notes", f"Must be text of at most {MAX_NOTES} characters.")
+    elif unicode_text_problem(notes):  # it is signed and stored as UTF-8
+        problems.add("notes", unicode_text_problem(notes))
     releases_raw = doc.get("releases", [])
     if not isinstance(releases_raw, list):
         problems.add("releases", "Must be a list of releases (may be empty: then nothing is offered).")

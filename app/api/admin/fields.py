@@ -16,20 +16,11 @@ import marshmallow as ma
 from flask import Flask
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
+from app.formats import storable_text_problem
+
 # PostgreSQL's INTEGER, the narrowest id column on any backend; a 64-bit column says so
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
-
-
-def storable_text_error(value: str) -> str | None:
-    """Why ``value`` cannot be stored as text (NUL, unpaired surrogate), else None."""
-    if "\x00" in value:
-        return "Must not contain NUL (\\u0000) characters."
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "Must be valid Unicode text: no unpaired surrogates (\\ud800-\\udfff)."
-    return None
 
 
 class Integer(ma.fields.Integer):
@@ -47,7 +38,7 @@ class String(ma.fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        error = storable_text_error(text)
+        error = storable_text_problem(text)
         if error:
             raise ma.ValidationError(error)
         return text

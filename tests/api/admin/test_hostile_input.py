@@ -73,6 +73,7 @@ def _stored(app) -> str:
 
 
 NUL = "a\u0000b"
+CONTROL_FILE = '{"schema_version": 1, "channel": "stable", "default_mode": "passive", "notes": %s, "releases": []}'
 SURROGATE = '"\\ud800"'  # as JSON text: json.dumps would refuse to write it
 
 CASES = [
@@ -163,6 +164,7 @@ CASES = [
     ("POST", "/brands", None, '{"name": "x", "partner_id": 1' + "0" * 80 + "}", 400),
     ("POST", "/brands", None, '{"name": "x", "partner_id": 1.' + "5" * 5000 + "}", 400),
     ("POST", "/channels/stable/control-files?partner_id={partner}", None, NESTED, 422),
+    ("POST", "/channels/stable/control-files?partner_id={partner}", None, CONTROL_FILE % SURROGATE, 422),
     ("POST", "/channels/stable/control-files?partner_id={partner}", None, '{"serial": ' + DIGITS + "}", 422),
     ("POST", "/channels/stable/control-files?partner_id={partner}", None, '{"serial": ' + str(HUGE) + "}", 422),
 ]

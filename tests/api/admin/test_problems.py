@@ -35,4 +35,4 @@ def test_webargs_location_is_unwrapped_and_invalid_json_is_a_problem(partner_a):
         headers={**partner_a.admin._headers(None, None), "Content-Type": "application/json"},
     )
     assert malformed.status_code == 400 and malformed.mimetype == "application/problem+json"
-    assert malformed.json["code"] == "bad_request"
+    assert malformed.json["code"] == "malformed_json"
