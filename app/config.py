@@ -66,6 +66,10 @@ class Settings:
     signing_keys_required: bool = False
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
     log_level: str = "WARNING"
+    log_format: str = "text"  # text | json: one JSON object per line
+    request_log: bool = True  # one line per request (logger livery.requests, level INFO)
+    metrics_token: str = ""  # "" : GET /metrics answers 404; else it needs "Authorization: Bearer <token>"
+    metrics_dir: str = ""  # gunicorn's shared folder of every worker's metrics ("" : a fresh temporary folder)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -101,6 +105,10 @@ class Settings:
             raise ConfigError("LIVERY_PUBLIC_BASE_URL must be an http(s) URL")
         if self.freshness_interval <= 0 or self.freshness_interval > 2:
             raise ConfigError("LIVERY_FRESHNESS_INTERVAL must be in (0, 2] seconds")
+        if self.log_format not in {"text", "json"}:
+            raise ConfigError("LIVERY_LOG_FORMAT must be 'text' or 'json'")
+        if self.metrics_dir and not os.path.isabs(self.metrics_dir):
+            raise ConfigError("LIVERY_METRICS_DIR must be an absolute folder path")
         root = self.static_publish_root
         if root and not (root.startswith("s3://") and root[5:].split("/")[0]) and not os.path.isabs(root):
             raise ConfigError("LIVERY_STATIC_PUBLISH_ROOT must be an absolute folder path or s3://bucket/prefix")
