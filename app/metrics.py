@@ -135,10 +135,15 @@ def flush_requests() -> None:
 
 
 def start_flushing(interval: float = FLUSH_INTERVAL) -> None:
-    """Flush the request tally every ``interval`` seconds from a daemon thread (once per process)."""
+    """Flush the request tally every ``interval`` seconds from a daemon thread (once per process).
+
+    Also shows every dependency's error count from 0 on, so that rates and alerts have a series.
+    """
     global _flusher
     if _flusher is not None and _flusher[0] == os.getpid() and _flusher[1].is_alive():
         return
+    for dependency in DEPENDENCIES:
+        DEPENDENCY_ERRORS.labels(dependency)
 
     def run() -> None:
         while True:
