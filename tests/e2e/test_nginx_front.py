@@ -2,21 +2,20 @@
 
 Debian's nginx (``/usr/sbin/nginx``; ``.ci/run`` installs it) runs the shipped configuration with
 loopback ports and paths substituted by bench/nginx_conf.py (the benchmark's nginx uses the same
-function) in front of gunicorn with two sync workers. Ten slow-loris clients (a header byte every
-half second) and short-bodied uploads (fewer bytes than their Content-Length) must not slow down
-normal clients; without nginx the same clients stop the service (the control test).
+function) in front of gunicorn with two sync workers. Ten slow-loris clients (a header byte a
+second) and short-bodied uploads (fewer bytes than their Content-Length), made by the helpers of
+bench/slow_clients.py, must not slow down normal clients; without nginx the same clients stop
+the service (the control test).
 """
 
 from __future__ import annotations
 
 import http.client
 import re
-import socket
 import statistics
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import pytest
 
 from app import create_app, migrate
 from bench import nginx_conf, servers
+from bench.slow_clients import Result, normal_traffic, short_bodies, slow_loris
 from tests import factories, services
 from tests.e2e.conftest import _env, _settings, start_gunicorn, stop_gunicorn
 
@@ -89,66 +89,7 @@ def _get(port: int, path: str, headers: dict[str, str] | None = None, timeout: f
         conn.close()
 
 
-def _normal_traffic(port: int, path: str, seconds: float) -> list[tuple[int | None, float]]:
-    """(status or None on a timeout or error, seconds) of one request after another for ``seconds``."""
-    results = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        started = time.monotonic()
-        try:
-            status = _get(port, path, timeout=2.0)[0]
-        except OSError:
-            status = None
-        results.append((status, time.monotonic() - started))
-        time.sleep(0.02)
-    return results
-
-
-@contextmanager
-def _slow_loris(port: int, count: int) -> Iterator[None]:
-    """``count`` connections sending a request header one byte every half second, until the block ends."""
-    stop = threading.Event()
-    header = b"GET /v1/keys HTTP/1.1\r\nHost: livery.test\r\nX-Padding: " + b"x" * 200 + b"\r\n\r\n"
-
-    def dribble() -> None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-                for byte in header:
-                    if stop.wait(0.5):
-                        return
-                    sock.sendall(bytes([byte]))
-        except OSError:
-            return  # the server gave up on us: exactly what it should do
-
-    threads = [threading.Thread(target=dribble, daemon=True) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.5)  # every connection is open before the measurement starts
-    try:
-        yield
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=5)
-
-
-@contextmanager
-def _short_bodies(port: int, count: int) -> Iterator[list[socket.socket]]:
-    """``count`` uploads that promise 100 000 bytes, send 10 and wait, until the block ends."""
-    with ExitStack() as stack:
-        sockets = []
-        for _ in range(count):
-            sock = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=2))
-            sock.sendall(
-                b"PUT /admin/v1/releases/1/installer HTTP/1.1\r\nHost: livery.test\r\n"
-                b"Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n" + b"0123456789"
-            )
-            sockets.append(sock)
-        time.sleep(0.5)
-        yield sockets
-
-
-def _assert_unaffected(results: list[tuple[int | None, float]]) -> None:
+def _assert_unaffected(results: list[Result]) -> None:
     statuses = {status for status, _ in results}
     latencies = [seconds for _, seconds in results]
     assert statuses == {200}, statuses
@@ -158,15 +99,15 @@ def _assert_unaffected(results: list[tuple[int | None, float]]) -> None:
 
 
 def test_slow_loris_clients_do_not_slow_normal_clients(front):
-    with _slow_loris(front.port, SLOW_CLIENTS):
-        results = _normal_traffic(front.port, f"/v1/discovery/{front.code}", ATTACK_SECONDS)
+    with slow_loris(front.port, SLOW_CLIENTS):
+        results = normal_traffic(front.port, f"/v1/discovery/{front.code}", ATTACK_SECONDS)
     _assert_unaffected(results)
 
 
 def test_short_bodies_never_hold_a_worker(front):
     seen = len(front.access_log.read_text().splitlines())
-    with _short_bodies(front.port, 4):  # twice as many as workers: held by gunicorn, nothing would answer
-        results = _normal_traffic(front.port, f"/v1/discovery/{front.code}", ATTACK_SECONDS)
+    with short_bodies(front.port, 4):  # twice as many as workers: held by gunicorn, nothing would answer
+        results = normal_traffic(front.port, f"/v1/discovery/{front.code}", ATTACK_SECONDS)
     _assert_unaffected(results)
     time.sleep(0.5)
     # gunicorn never saw the uploads (it would have answered them, 401 or 400, once they gave up)
@@ -176,7 +117,7 @@ def test_short_bodies_never_hold_a_worker(front):
 
 def test_connections_per_address_are_limited(front):
     path = f"/v1/discovery/{front.code}"
-    with _short_bodies(front.port, 64):  # their headers are in: each counts against the address
+    with short_bodies(front.port, 64):  # their headers are in: each counts against the address
         assert _get(front.port, path)[0] == 429
     assert _get(front.port, path)[0] == 200  # released with the connections
 
@@ -195,7 +136,7 @@ def test_request_id_passes_through_and_cached_answers_get_their_own(front):
 
 def test_control_without_nginx_slow_clients_stop_gunicorn(front):
     """The same attack straight at gunicorn's sync workers: normal clients fail (why nginx is in front)."""
-    with _slow_loris(front.upstream_port, SLOW_CLIENTS):
-        results = _normal_traffic(front.upstream_port, "/v1/keys", 3.0)
+    with slow_loris(front.upstream_port, SLOW_CLIENTS):
+        results = normal_traffic(front.upstream_port, "/v1/keys", 3.0)
     failed = [status for status, seconds in results if status != 200 or seconds > 1.0]
     assert failed, "gunicorn alone answered normally under slow loris: revisit docs/deployment.md"
