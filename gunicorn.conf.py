@@ -15,8 +15,13 @@ scheduling without adding overlap. Measured on 2 cores, 64 connections, discover
   other connections of its worker wait.
 
 Sync workers accept one connection at a time from the shared listen socket, so every request
-goes to a worker that is free. They close the connection after each answer (no keep-alive):
-nginx or a load balancer in front holds the clients' keep-alive and TLS (docs/deployment.md).
+goes to a worker that is free. They close the connection after each answer (no keep-alive), and
+a client that sends its request slowly holds a whole worker: nginx in front
+(deploy/nginx/microcache.conf) holds the clients' keep-alive, TLS and slow requests
+(docs/deployment.md, "Slow clients"; bench/slow_clients.py measures the alternatives).
+
+The master also gives every worker one metrics folder (prometheus_client's multiprocess mode,
+``LIVERY_METRICS_DIR``; docs/operations.md).
 Override with ``--workers`` / ``--worker-class`` or ``GUNICORN_CMD_ARGS``.
 """
 
