@@ -7,7 +7,6 @@ tests know both workers answered; the metrics page must add up what both counted
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import time
@@ -23,7 +22,7 @@ from app.db import session
 from app.partners.models import Partner
 from app.partners.services import create_api_key
 from tests import factories, services
-from tests.e2e.conftest import _env, _settings, start_gunicorn, stop_gunicorn
+from tests.e2e.conftest import ACCESS_LOG_FORMAT, LiveLivery, _env, _settings, start_gunicorn, stop_gunicorn
 
 pytestmark = pytest.mark.e2e
 
@@ -35,21 +34,14 @@ REQUEST_FIELDS = {"time", "level", "logger", "message", "method", "route", "stat
 
 @dataclass
 class Deployment:
-    port: int
+    live: LiveLivery
     stderr: Path
-    access_log: Path
     metrics_dir: Path
     seeded: factories.Seeded
     partner_key: str
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request("GET", path, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
-        finally:
-            conn.close()
+        return self.live.get(path, headers)
 
     def scrape(self) -> str:
         status, _headers, body = self.get("/metrics", {"Authorization": f"Bearer {TOKEN}"})
@@ -57,7 +49,7 @@ class Deployment:
         return body.decode()
 
     def pids(self) -> set[int]:
-        return {int(line.split(" ", 1)[0].strip("<>")) for line in self.access_log.read_text().splitlines()}
+        return {pid for pid, _status, _probe in self.live.log_lines()}
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +78,11 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
         env,
         stderr_path=stderr,
         workers=2,
-        extra_args=["--access-logfile", str(access_log), "--access-logformat", "%(p)s %(s)s"],
+        extra_args=["--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT],
     )
     try:
-        yield Deployment(port, stderr, access_log, tmp_path / "metrics", seeded, partner_key)
+        live = LiveLivery(app, port, access_log, process)
+        yield Deployment(live, stderr, tmp_path / "metrics", seeded, partner_key)
     finally:
         stop_gunicorn(process)
         app.extensions["livery.engine"].dispose()
