@@ -47,6 +47,7 @@ MAX_REMEMBERED_CODES = 20_000
 HANDLER_MARK = "_livery_handler"
 
 request_log = logging.getLogger(REQUEST_LOGGER)
+log = logging.getLogger(__name__)
 
 
 def new_request_id() -> str:
@@ -79,7 +80,10 @@ class ObservedRequests:
         try:
             return self.wsgi_app(environ, start)
         finally:
-            self._finished(environ, int(sent[-1][:3]) if sent else 500, time.perf_counter() - started)
+            try:
+                self._finished(environ, int(sent[-1][:3]) if sent else 500, time.perf_counter() - started)
+            except Exception:  # counting or logging a request never fails it
+                log.exception("could not count or log a request")
 
     def _finished(self, environ: dict[str, Any], status: int, seconds: float) -> None:
         route = route_name(environ)
@@ -114,7 +118,10 @@ class ObservedRequests:
         if partner_id is None:
             from app.api.public.discovery import code_status
 
-            found = code_status(self.app.extensions["livery.public"], raw)
+            try:  # the lookup may have to read the change log: never for a log line's sake
+                found = code_status(self.app.extensions["livery.public"], raw)
+            except Exception:  # noqa: BLE001 - the request was answered; its line just lacks the partner
+                return None
             if isinstance(found, int):
                 return None
             if len(self._code_partners) >= MAX_REMEMBERED_CODES:

@@ -176,3 +176,22 @@ def test_settings_import_leaves_prometheus_client_unimported():
     # shared folder; prometheus_client picks its kind of values when first imported
     code = "import sys, app.config; sys.exit('prometheus_client' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=False).returncode == 0
+
+
+def test_a_failing_partner_lookup_never_fails_the_request(app, seeded, caplog, monkeypatch):
+    answers = app.extensions["livery.public"]
+    real_code = answers.code
+    calls = []
+
+    def code_then_fail(digest):  # the answer's own lookup works; the log line's finds the database down
+        calls.append(digest)
+        if len(calls) > 1:
+            raise OSError("database unreachable")
+        return real_code(digest)
+
+    monkeypatch.setattr(answers, "code", code_then_fail)
+    caplog.set_level(logging.INFO, logger=REQUEST_LOGGER)
+    response = app.test_client().get(f"/v1/discovery/{seeded.live_code}")
+    assert response.status_code == 200 and len(calls) == 2
+    [line] = [r for r in caplog.records if r.name == REQUEST_LOGGER]
+    assert (line.fields["status"], line.fields["partner_id"]) == (200, None)
