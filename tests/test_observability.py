@@ -17,6 +17,7 @@ from app.observability import REQUEST_LOGGER, JsonFormatter, ObservedRequests, T
 from app.partners.services import create_api_key
 from tests import factories
 from tests.api.public.test_fast_upgrade import fast_path
+from tests.conftest import DATABASES
 
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 TOKEN = "metrics-secret-token"
@@ -195,3 +196,29 @@ def test_a_failing_partner_lookup_never_fails_the_request(app, seeded, caplog, m
     assert response.status_code == 200 and len(calls) == 2
     [line] = [r for r in caplog.records if r.name == REQUEST_LOGGER]
     assert (line.fields["status"], line.fields["partner_id"]) == (200, None)
+
+
+def _dependency_errors(dependency: str) -> float:
+    return _sample(metrics.exposition().decode(), "livery_dependency_errors_total", dependency=dependency)
+
+
+@pytest.mark.parametrize("db", DATABASES)
+def test_database_failures_are_counted_and_broken_rules_are_not(make_app, db):
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from app.db import session
+    from app.partners.models import Partner
+
+    app = make_app(db=db)
+    factories.make_partner(app, "counted")
+    failing = "SELECT * FROM no_such_table" if db == "sqlite" else "SET LOCAL statement_timeout = 1; SELECT pg_sleep(1)"
+    before = _dependency_errors("database")
+    with app.app_context():
+        # a duplicate slug past the service's own check: a broken rule, not the database failing
+        with pytest.raises(IntegrityError), session().begin_nested():
+            session().add(Partner(slug="counted", name="Counted again"))
+            session().flush()
+        with pytest.raises(OperationalError), session().begin_nested():
+            session().execute(text(failing))
+    assert _dependency_errors("database") - before == 1
