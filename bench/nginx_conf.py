@@ -81,13 +81,17 @@ def render(prefix: Path, *, plain_port: int, plain_uncached_port: int, plain_roo
         }}
     }}
 
-{front_proxy(prefix, port=micro_port, upstream_port=upstream_port)}
+{front_proxy(prefix, port=micro_port, upstream_port=upstream_port, per_address=60_000)}
 """,
     )
 
 
-def front_proxy(prefix: Path, *, port: int, upstream_port: int) -> str:
-    """deploy/nginx/microcache.conf as shipped, listening on loopback ``port``, its files under ``prefix``."""
+def front_proxy(prefix: Path, *, port: int, upstream_port: int, per_address: int | None = None) -> str:
+    """deploy/nginx/microcache.conf as shipped, listening on loopback ``port``, its files under ``prefix``.
+
+    ``per_address`` replaces the connection limit per client address (the benchmark's wrk opens
+    all its connections from 127.0.0.1).
+    """
     text = FRONT_PROXY.read_text()
     local = {
         "listen 443 ssl http2;": f"listen 127.0.0.1:{port};",
@@ -96,6 +100,8 @@ def front_proxy(prefix: Path, *, port: int, upstream_port: int) -> str:
         "/var/lib/nginx/livery-body": f"{prefix}/tmp-front-body",
         "/var/log/nginx/livery.access.log": f"{prefix}/logs/access.log",
     }
+    if per_address is not None:
+        local["limit_conn livery_per_address 64;"] = f"limit_conn livery_per_address {per_address};"
     for shipped, here in local.items():
         if shipped not in text:  # the shipped file changed: this list must follow it
             raise ValueError(f"{FRONT_PROXY} no longer contains {shipped!r}")
