@@ -70,6 +70,13 @@ class Settings:
     request_log: bool = True  # one line per request (logger livery.requests, level INFO)
     metrics_token: str = ""  # "" : GET /metrics answers 404; else it needs "Authorization: Bearer <token>"
     metrics_dir: str = ""  # gunicorn's shared folder of every worker's metrics ("" : a fresh temporary folder)
+    # outbound calls (partner web services, JWKS): app/outbound/, docs/licensing-webservice.md
+    egress_allow_private: bool = False
+    licensing_connect_timeout: float = 1.0
+    licensing_timeout: float = 2.0
+    licensing_cache_entries: int = 100_000
+    licensing_breaker_failures: int = 5
+    licensing_breaker_cooldown: float = 30.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -109,6 +116,12 @@ class Settings:
             raise ConfigError("LIVERY_LOG_FORMAT must be 'text' or 'json'")
         if self.metrics_dir and not os.path.isabs(self.metrics_dir):
             raise ConfigError("LIVERY_METRICS_DIR must be an absolute folder path")
+        if not 0 < self.licensing_connect_timeout <= self.licensing_timeout <= 10:
+            raise ConfigError("LIVERY_LICENSING_CONNECT_TIMEOUT <= LIVERY_LICENSING_TIMEOUT must both be in (0, 10] s")
+        if self.licensing_cache_entries < 1 or self.licensing_breaker_failures < 1:
+            raise ConfigError("LIVERY_LICENSING_CACHE_ENTRIES and LIVERY_LICENSING_BREAKER_FAILURES must be >= 1")
+        if not 0 < self.licensing_breaker_cooldown <= 3600:
+            raise ConfigError("LIVERY_LICENSING_BREAKER_COOLDOWN must be in (0, 3600] seconds")
         root = self.static_publish_root
         if root and not (root.startswith("s3://") and root[5:].split("/")[0]) and not os.path.isabs(root):
             raise ConfigError("LIVERY_STATIC_PUBLISH_ROOT must be an absolute folder path or s3://bucket/prefix")

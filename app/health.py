@@ -57,9 +57,7 @@ def metrics():
     scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
         raise Problem(
-            401,
             "unauthenticated",
-            "Unauthenticated",
             "GET /metrics needs Authorization: Bearer <LIVERY_METRICS_TOKEN>.",
             headers={"WWW-Authenticate": 'Bearer realm="livery-metrics"'},
         )

@@ -116,13 +116,13 @@ class ObservedRequests:
         # a code never changes partner, so a known one is remembered (as typed: no normalising)
         partner_id = self._code_partners.get(raw)
         if partner_id is None:
-            from app.api.public.discovery import code_status
+            from app.api.public.answers import Refused, code_status
 
             try:  # the lookup may have to read the change log: never for a log line's sake
                 found = code_status(self.app.extensions["livery.public"], raw)
             except Exception:  # noqa: BLE001 - the request was answered; its line just lacks the partner
                 return None
-            if isinstance(found, int):
+            if isinstance(found, Refused):
                 return None
             if len(self._code_partners) >= MAX_REMEMBERED_CODES:
                 self._code_partners.clear()

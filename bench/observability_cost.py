@@ -22,7 +22,7 @@ from pathlib import Path
 from werkzeug.test import EnvironBuilder
 
 from app import create_app, migrate
-from app.cli import demo_code
+from app.cli.demo import demo_code
 from app.config import Settings
 from app.observability import REQUEST_LOGGER, JsonFormatter, ObservedRequests, TextFormatter
 
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     fast = _fast_path(app)
     etag = app.test_client().get(path).headers["ETag"]
     environ = EnvironBuilder(path=path, headers={"If-None-Match": etag}).get_environ()
+    assert app.test_client().get(path, headers={"If-None-Match": etag}).status_code == 304
 
     sink = logging.StreamHandler(open("/dev/null", "w"))  # noqa: SIM115 - lives as long as the process
     logging.getLogger().handlers = [sink]

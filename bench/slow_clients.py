@@ -122,7 +122,7 @@ def summary(results: list[Result]) -> str:
 
 def _dataset(work: Path) -> tuple[dict[str, str], str]:
     from app import create_app, migrate
-    from app.cli import demo_code
+    from app.cli.demo import demo_code
     from app.config import Settings
 
     url = f"sqlite:///{work / 'slow.db'}"

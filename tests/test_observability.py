@@ -16,7 +16,7 @@ from app.config import REPO_ROOT, ConfigError, Settings
 from app.observability import REQUEST_LOGGER, JsonFormatter, ObservedRequests, TextFormatter
 from app.partners.services import create_api_key
 from tests import factories
-from tests.api.public.test_fast_upgrade import fast_path
+from tests.api.public.parity import fast_path
 from tests.conftest import DATABASES
 
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
