@@ -7,13 +7,13 @@ import logging
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app import db
 from app.body_timeout import BodyReadTimeout
 from app.config import ConfigError, Settings
 from app.problems import register_error_handlers
 from app.storage import build_stores
-from app.throttling import ADMIN_AUTH, PUBLIC_NOT_FOUND, FailureThrottle
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,10 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
 
     ``bind`` replaces the engine built from the settings (tests pass a connection).
     """
+    from app import observability
+
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level)
+    observability.configure_logging(settings)
     app = Flask(__name__)
     app.config["LIVERY"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_installer_bytes + 1024 * 1024
@@ -35,6 +37,8 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     bind = bind if bind is not None else db.make_engine(settings.database_url)
     db.init_app(app, bind)
     app.extensions["livery.stores"] = build_stores(settings)
+    from app.throttling import ADMIN_AUTH, PUBLIC_NOT_FOUND, FailureThrottle  # not at import: it loads metrics
+
     app.extensions["livery.throttle"] = FailureThrottle(
         settings.ratelimit_storage_url,
         {ADMIN_AUTH: settings.ratelimit_admin_auth, PUBLIC_NOT_FOUND: settings.ratelimit_public_not_found},
@@ -59,7 +63,23 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     register_error_handlers(app)
     cli.register(app)
     init_static_publish(app)
+    _count_database_errors()
+    observability.install(app, settings)  # last: it wraps every other middleware
     return app
+
+
+def _count_database_errors() -> None:
+    # every engine, whatever builds it: a failed statement or connection is a database error
+    if not event.contains(Engine, "handle_error", _database_error):
+        event.listen(Engine, "handle_error", _database_error)
+
+
+def _database_error(context) -> None:
+    from app.metrics import count_dependency_error
+
+    # unreachable, timed out, locked, disconnected; not a constraint a request broke (IntegrityError)
+    if context.is_disconnect or isinstance(context.sqlalchemy_exception, (OperationalError, InterfaceError)):
+        count_dependency_error("database")
 
 
 def _init_public_answers(app: Flask, settings: Settings) -> None:

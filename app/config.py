@@ -82,6 +82,10 @@ class Settings:
     ratelimit_admin_auth: str = "60 per 10 minutes"  # failed admin authentications per address; "" off
     ratelimit_public_not_found: str = "600 per 10 minutes"  # unknown-code answers per address; "" off
     trusted_proxy_hops: int = 0  # X-Forwarded-For entries added by proxies you run; 0: the peer's address
+    log_format: str = "text"  # text | json: one JSON object per line
+    request_log: bool = True  # one line per request (logger livery.requests, level INFO)
+    metrics_token: str = ""  # "" : GET /metrics answers 404; else it needs "Authorization: Bearer <token>"
+    metrics_dir: str = ""  # gunicorn's shared folder of every worker's metrics ("" : a fresh temporary folder)
     # outbound calls (partner web services, JWKS): app/outbound/, docs/licensing-webservice.md
     egress_allow_private: bool = False
     licensing_connect_timeout: float = 1.0
@@ -131,6 +135,10 @@ class Settings:
             raise ConfigError("LIVERY_RATELIMIT_STORAGE_URL must be empty, memory:// or a redis:// URL")
         if self.trusted_proxy_hops < 0:
             raise ConfigError("LIVERY_TRUSTED_PROXY_HOPS must be 0 or more")
+        if self.log_format not in {"text", "json"}:
+            raise ConfigError("LIVERY_LOG_FORMAT must be 'text' or 'json'")
+        if self.metrics_dir and not os.path.isabs(self.metrics_dir):
+            raise ConfigError("LIVERY_METRICS_DIR must be an absolute folder path")
         if not 0 < self.licensing_connect_timeout <= self.licensing_timeout <= 10:
             raise ConfigError("LIVERY_LICENSING_CONNECT_TIMEOUT <= LIVERY_LICENSING_TIMEOUT must both be in (0, 10] s")
         if self.licensing_cache_entries < 1 or self.licensing_breaker_failures < 1:

@@ -15,6 +15,7 @@ request, which is what the hot path must not pay. A storage outage lets requests
 once per outage), with waits bounded by short socket timeouts.
 
 Addresses are personal data: counters are keyed by a digest, and logs show only that digest.
+Every 429 is counted in ``livery_throttled_total{kind}`` (app/metrics.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from app.metrics import count_throttled
 from app.problems import Problem
 
 PUBLIC_NOT_FOUND = "public_not_found"  # kinds of failure
@@ -92,6 +94,7 @@ class FailureThrottle:
         if left <= 0:
             self.refusing.pop(key, None)
             return None
+        count_throttled(kind)
         return max(1, math.ceil(left))
 
     def failed(self, kind: str, environ: dict[str, Any]) -> int | None:
@@ -116,6 +119,7 @@ class FailureThrottle:
         if (kind, address) not in self.refusing:
             log.warning("throttling %s failures from address %s for %d s", kind, digest, retry_after)
         self.refusing[(kind, address)] = time.monotonic() + retry_after
+        count_throttled(kind)
         return retry_after
 
     def _storage_is(self, state: str, exc: Exception | None = None) -> None:

@@ -165,3 +165,15 @@ def test_an_unreachable_storage_lets_requests_through_quickly(make_app, caplog):
             assert _get(client, "/v1/discovery/NOPE", _address()).status_code == 404
     assert time.monotonic() - started < 5
     assert caplog.text.count("throttling storage unreachable") == 1  # once per outage, not per request
+
+
+def test_refusals_are_counted_in_the_metrics(make_app):
+    from app.metrics import THROTTLED
+
+    app = make_app(ratelimit_admin_auth="1 per minute")
+    client = app.test_client()
+    before = THROTTLED.labels("admin_auth")._value.get()
+    address = _address()
+    for _ in range(4):  # one 401, then three 429s
+        _get(client, "/admin/v1/partners", address)
+    assert THROTTLED.labels("admin_auth")._value.get() - before == 3
