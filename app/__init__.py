@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     app.extensions["livery.stores"] = build_stores(settings)
     _init_public_answers(app, settings)
     _init_upgrades(app, settings)
+    _init_licensing(app, settings)
 
     from app import cli, health
     from app.api.admin import init_admin
@@ -88,3 +89,16 @@ def _init_upgrades(app: Flask, settings: Settings) -> None:
     except (KeyConfigError, OSError) as exc:
         raise ConfigError(f"LIVERY_SIGNING_KEYS_DIR / LIVERY_SIGNING_ACTIVE_KEY: {exc}") from exc
     app.extensions["livery.upgrades"] = UpgradeAnswers.attach(app, ring)
+
+
+def _init_licensing(app: Flask, settings: Settings) -> None:
+    from app.licensing.check import LicenceChecks
+
+    checks = LicenceChecks(
+        app.extensions["livery.sessionmaker"],
+        app.extensions["livery.upgrades"].ring,
+        egress_allow_private=settings.egress_allow_private,
+        usage_flush_seconds=settings.licensing_usage_flush_seconds,
+    )
+    app.extensions["livery.public"].listeners.append(checks.forget)
+    app.extensions["livery.licensing"] = checks

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
 
-TOPICS = ("partner", "brand", "code", "settings", "channel")
+TOPICS = ("partner", "brand", "code", "settings", "channel", "licensing")
 
 
 class ChangeEvent(Base):

@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__, url_prefix="/v1")
 
-from app.api.public import assets, discovery, upgrade  # noqa: E402,F401  (routes register on bp)
+from app.api.public import assets, discovery, licences, upgrade  # noqa: E402,F401  (routes register on bp)

@@ -149,8 +149,8 @@ class UpgradeAnswers:
                 elif topic == "brand" and key.isdigit():
                     for live in (True, False):
                         self._brand_channels.pop((int(key), live), None)
-                elif topic != "code":  # codes carry their own channel override in CodeEntry
+                elif topic not in ("code", "licensing"):  # codes carry their own channel override
                     self._channels.clear()
                     self._brand_channels.clear()
-                if topic not in ("brand", "code"):
+                if topic not in ("brand", "code", "licensing"):
                     self._decided.clear()  # drops the references to states no longer served

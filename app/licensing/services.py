@@ -1,0 +1,234 @@
+"""Portal licensing services: resellers, end customers and licensed users, with their allocation
+history and audit. No commits: the caller owns the unit of work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.audit.services import record_event
+from app.licensing.models import USER_STATUSES, AllocationEvent, Customer, LicensedUser, Reseller
+from app.licensing.settings import licence_types_of
+from app.licensing.user_ids import InvalidUserId, display_user_id, normalise_user_id
+from app.problems import Conflict, ValidationProblem
+
+ORG_FIELDS = ("name", "external_id", "seat_cap")
+USER_FIELDS = ("customer_id", "external_id", "licence_type", "status")
+
+
+def org_snapshot(row: Reseller | Customer) -> dict[str, Any]:
+    """A reseller or customer as recorded in the audit log."""
+    snap = {"id": row.id, **{name: getattr(row, name) for name in ORG_FIELDS}}
+    if isinstance(row, Customer):
+        snap["reseller_id"] = row.reseller_id
+    return snap
+
+
+def user_snapshot(user: LicensedUser) -> dict[str, Any]:
+    """A licensed user as recorded in the audit log (the id as the partner wrote it is data it owns)."""
+    return {"id": user.id, "user_id": user.user_id, **{name: getattr(user, name) for name in USER_FIELDS}}
+
+
+def _kind(row: Reseller | Customer) -> str:
+    return "reseller" if isinstance(row, Reseller) else "customer"
+
+
+def create_org(session: Session, model: type, partner_id: int, fields: dict[str, Any], *, actor: str):
+    """A new reseller or customer of ``partner_id`` (a customer's reseller must be the partner's)."""
+    if model is Customer and fields.get("reseller_id") is not None:
+        reseller = session.get(Reseller, fields["reseller_id"])
+        if reseller is None or reseller.partner_id != partner_id:
+            raise ValidationProblem({"reseller_id": ["No such reseller of this partner."]})
+    row = model(partner_id=partner_id, **fields)
+    session.add(row)
+    session.flush()
+    kind = _kind(row)
+    record_event(
+        session,
+        actor=actor,
+        action=f"{kind}.create",
+        resource_type=kind,
+        resource_id=row.id,
+        partner_id=partner_id,
+        after=org_snapshot(row),
+    )
+    return row
+
+
+def update_org(session: Session, row: Reseller | Customer, changes: dict[str, Any], *, actor: str):
+    """Change a reseller's or customer's name, external id or seat cap."""
+    before = org_snapshot(row)
+    for name in ORG_FIELDS:
+        if name in changes:
+            setattr(row, name, changes[name])
+    session.flush()
+    kind = _kind(row)
+    record_event(
+        session,
+        actor=actor,
+        action=f"{kind}.update",
+        resource_type=kind,
+        resource_id=row.id,
+        partner_id=row.partner_id,
+        before=before,
+        after=org_snapshot(row),
+    )
+    return row
+
+
+def delete_org(session: Session, row: Reseller | Customer, *, actor: str) -> None:
+    """Delete a reseller or customer that holds nothing any more (409 otherwise)."""
+    if isinstance(row, Reseller):
+        held = session.scalar(select(func.count()).where(Customer.reseller_id == row.id))
+        what = "customers"
+    else:
+        held = session.scalar(select(func.count()).where(LicensedUser.customer_id == row.id))
+        what = "licensed users"
+    if held:
+        raise Conflict(f"It still has {held} {what}; move or remove them first.", code="not_empty")
+    kind = _kind(row)
+    record_event(
+        session,
+        actor=actor,
+        action=f"{kind}.delete",
+        resource_type=kind,
+        resource_id=row.id,
+        partner_id=row.partner_id,
+        before=org_snapshot(row),
+    )
+    session.delete(row)
+    session.flush()
+
+
+def _allocation(session: Session, user: LicensedUser, action: str, actor: str) -> None:
+    session.add(
+        AllocationEvent(
+            partner_id=user.partner_id,
+            licensed_user_id=user.id,
+            user_key=user.user_key,
+            customer_id=user.customer_id,
+            reseller_id=user.reseller_id,
+            action=action,
+            status=user.status,
+            licence_type=user.licence_type,
+            actor=actor[:100],
+        )
+    )
+
+
+def check_user_fields(session: Session, partner_id: int, fields: dict[str, Any]) -> dict[str, list[str]]:
+    """Field problems of a licensed user's ``fields`` at ``partner_id`` (empty when all is well)."""
+    problems: dict[str, list[str]] = {}
+    if "user_id" in fields:
+        try:
+            normalise_user_id(fields["user_id"])
+        except InvalidUserId as exc:
+            problems["user_id"] = [str(exc)]
+    if "customer_id" in fields:
+        customer = session.get(Customer, fields["customer_id"]) if fields["customer_id"] is not None else None
+        if customer is None or customer.partner_id != partner_id:
+            problems["customer_id"] = ["No such customer of this partner."]
+    if "licence_type" in fields:
+        types = licence_types_of(session, partner_id)
+        if fields["licence_type"] not in types:
+            problems["licence_type"] = [f"Must be one of this partner's licence types: {', '.join(types)}."]
+    if "status" in fields and fields["status"] not in USER_STATUSES:
+        problems["status"] = [f"Must be one of {', '.join(USER_STATUSES)}."]
+    return problems
+
+
+def find_user(session: Session, partner_id: int, user_id: str) -> LicensedUser | None:
+    """The partner's licensed user whose id matches ``user_id`` by the matching rule, or None."""
+    key = normalise_user_id(user_id)
+    return session.scalar(
+        select(LicensedUser).where(LicensedUser.partner_id == partner_id, LicensedUser.user_key == key)
+    )
+
+
+def add_user(session: Session, partner_id: int, fields: dict[str, Any], *, actor: str) -> LicensedUser:
+    """License a user id under a customer; 409 ``duplicate_user_id`` when the partner has it already."""
+    fields = {"licence_type": licence_types_of(session, partner_id)[0], "status": "active", **fields}
+    problems = check_user_fields(session, partner_id, fields)
+    if problems:
+        raise ValidationProblem(problems)
+    if find_user(session, partner_id, fields["user_id"]) is not None:
+        raise Conflict("This partner already licensed this user id (ids match case-insensitively).",
+                       code="duplicate_user_id")  # fmt: skip
+    customer = session.get(Customer, fields["customer_id"])
+    user = LicensedUser(
+        partner_id=partner_id,
+        customer_id=customer.id,
+        reseller_id=customer.reseller_id,
+        user_id=display_user_id(fields["user_id"]),
+        user_key=normalise_user_id(fields["user_id"]),
+        external_id=fields.get("external_id"),
+        licence_type=fields["licence_type"],
+        status=fields["status"],
+    )
+    session.add(user)
+    session.flush()
+    _allocation(session, user, "added", actor)
+    record_event(
+        session,
+        actor=actor,
+        action="licensed_user.create",
+        resource_type="licensed_user",
+        resource_id=user.id,
+        partner_id=partner_id,
+        after=user_snapshot(user),
+    )
+    return user
+
+
+def update_user(session: Session, user: LicensedUser, changes: dict[str, Any], *, actor: str) -> LicensedUser:
+    """Change a licensed user's id, customer, external id, licence type or status (history kept)."""
+    problems = check_user_fields(session, user.partner_id, changes)
+    if problems:
+        raise ValidationProblem(problems)
+    if "user_id" in changes:
+        other = find_user(session, user.partner_id, changes["user_id"])
+        if other is not None and other.id != user.id:
+            raise Conflict("This partner already licensed this user id.", code="duplicate_user_id")
+    before = user_snapshot(user)
+    for name in ("external_id", "licence_type", "status"):
+        if name in changes:
+            setattr(user, name, changes[name])
+    if "customer_id" in changes:
+        user.customer_id = changes["customer_id"]
+        user.reseller_id = session.get(Customer, changes["customer_id"]).reseller_id
+    if "user_id" in changes:
+        user.user_id = display_user_id(changes["user_id"])
+        user.user_key = normalise_user_id(changes["user_id"])
+    if user_snapshot(user) == before:
+        return user
+    session.flush()
+    _allocation(session, user, "changed", actor)
+    record_event(
+        session,
+        actor=actor,
+        action="licensed_user.update",
+        resource_type="licensed_user",
+        resource_id=user.id,
+        partner_id=user.partner_id,
+        before=before,
+        after=user_snapshot(user),
+    )
+    return user
+
+
+def remove_user(session: Session, user: LicensedUser, *, actor: str) -> None:
+    """Remove a licensed user; its allocation history stays."""
+    _allocation(session, user, "removed", actor)
+    record_event(
+        session,
+        actor=actor,
+        action="licensed_user.delete",
+        resource_type="licensed_user",
+        resource_id=user.id,
+        partner_id=user.partner_id,
+        before=user_snapshot(user),
+    )
+    session.delete(user)
+    session.flush()
