@@ -232,3 +232,30 @@ def remove_user(session: Session, user: LicensedUser, *, actor: str) -> None:
     )
     session.delete(user)
     session.flush()
+
+
+def import_users(session: Session, partner_id: int, rows: list, *, actor: str) -> dict[str, int]:
+    """Apply parsed CSV ``rows`` all or nothing: new ids are added, known ones updated.
+
+    Every row is checked before anything is written; any bad row raises ValidationProblem whose
+    ``errors`` lists each bad line (``{"line": n, "errors": {field: [...]}}``) and nothing changes.
+    """
+    bad = []
+    for row in rows:
+        problems = {**check_user_fields(session, partner_id, row.fields), **row.errors}
+        if problems:
+            bad.append({"line": row.line, "errors": problems})
+    if bad:
+        lines = ", ".join(str(item["line"]) for item in bad[:20])
+        raise ValidationProblem(bad, detail=f"{len(bad)} line(s) are wrong ({lines}); nothing was imported.")
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for row in rows:
+        user = find_user(session, partner_id, row.fields["user_id"])
+        if user is None:
+            add_user(session, partner_id, row.fields, actor=actor)
+            counts["created"] += 1
+            continue
+        before = user_snapshot(user)
+        update_user(session, user, {k: v for k, v in row.fields.items() if k != "user_id"}, actor=actor)
+        counts["updated" if user_snapshot(user) != before else "unchanged"] += 1
+    return counts

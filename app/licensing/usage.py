@@ -74,9 +74,10 @@ class UsageRecorder:
         with self._make_session() as session:
             dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
             stmt = dialect.insert(UsageFact).values(**values)
-            result = session.execute(stmt.on_conflict_do_nothing(index_elements=["partner_id", "month", "user_key"]))
+            stmt = stmt.on_conflict_do_nothing(index_elements=["partner_id", "month", "user_key"])
+            inserted = session.execute(stmt.returning(UsageFact.id)).first() is not None
             session.commit()
-        if not result.rowcount:  # written before (another worker, or this one before a restart)
+        if not inserted:  # written before (another worker, or this one before a restart)
             with self._lock:
                 count, _ = self._pending.get(key, (0, now))
                 self._pending[key] = (count + 1, now)

@@ -53,6 +53,10 @@ RESOURCE_MODULES = (
     "settings",
     "releases",
     "channels",
+    "resellers",
+    "customers",
+    "licensed_users",
+    "licensing",
 )
 
 
