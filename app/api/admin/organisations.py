@@ -65,6 +65,7 @@ def register_org_routes(blp, model: type, *, path: str, kind: str, schemas: dict
     @blp.arguments(schemas["in"])
     @blp.response(201, schemas["out"], headers=ETAG_HEADER)
     @problems(blp, 403, 404, 422)
+    @blp.doc(summary=f"Create a {what}.")
     def create(data):
         partner = acting_partner(data.pop("partner_id", None))
         actor = require_role("admin")
@@ -72,12 +73,11 @@ def register_org_routes(blp, model: type, *, path: str, kind: str, schemas: dict
         session().commit()
         return row, {"ETag": etag(row)}
 
-    create.__doc__ = f"Create a {what}."
-
     @blp.route(f"/{path}", methods=["GET"], endpoint=f"list_{kind}s")
     @blp.arguments(schemas["query"], location="query")
     @blp.response(200, page_of(schemas["out"]))
     @problems(blp, 404, 422)
+    @blp.doc(summary=f"List {what}s (search by name).")
     def list_rows(args):
         current_actor()
         partner_id = partner_filter(args.get("partner_id"))
@@ -91,22 +91,20 @@ def register_org_routes(blp, model: type, *, path: str, kind: str, schemas: dict
                 stmt = stmt.where(getattr(model, name) == args[name])
         return paginate(stmt, model.id, args)
 
-    list_rows.__doc__ = f"List {what}s (search by name)."
-
     @blp.route(f"/{path}/<int:row_id>", methods=["GET"], endpoint=f"get_{kind}")
     @blp.response(200, schemas["out"], headers=ETAG_HEADER)
     @problems(blp, 404)
+    @blp.doc(summary=f"Read a {what}.")
     def get(row_id):
         row = load_owned(model, row_id, what)
         return row, {"ETag": etag(row)}
-
-    get.__doc__ = f"Read a {what}."
 
     @blp.route(f"/{path}/<int:row_id>", methods=["PATCH"], endpoint=f"update_{kind}")
     @blp.arguments(OrgPatch)
     @blp.response(200, schemas["out"], headers=ETAG_HEADER)
     @problems(blp, 403, 404, 412, 422, 428)
     @documents_if_match(blp)
+    @blp.doc(summary=f"Change a {what}'s name, external id or seat cap.")
     def patch(changes, row_id):
         row = load_owned(model, row_id, what)
         actor = require_role("admin")
@@ -115,17 +113,14 @@ def register_org_routes(blp, model: type, *, path: str, kind: str, schemas: dict
         session().commit()
         return row, {"ETag": etag(row)}
 
-    patch.__doc__ = f"Change a {what}'s name, external id or seat cap."
-
     @blp.route(f"/{path}/<int:row_id>", methods=["DELETE"], endpoint=f"delete_{kind}")
     @blp.response(204)
     @problems(blp, 403, 404, 409, 412, 428)
     @documents_if_match(blp)
+    @blp.doc(summary=f"Delete a {what} that holds nothing any more.")
     def delete(row_id):
         row = load_owned(model, row_id, what)
         actor = require_role("admin")
         require_if_match(etag(row))
         delete_org(session(), row, actor=actor.name)
         session().commit()
-
-    delete.__doc__ = f"Delete a {what} that holds nothing any more."
