@@ -39,10 +39,12 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     from app import cli, health
     from app.api.admin import init_admin
     from app.api.public import bp as public_bp
+    from app.api.scim import bp as scim_bp
     from app.publishing.wiring import init_app as init_static_publish
 
     app.register_blueprint(health.bp)
     app.register_blueprint(public_bp)
+    app.register_blueprint(scim_bp)
     init_admin(app)
     health.add_security_headers(app)
     register_error_handlers(app)

@@ -259,3 +259,20 @@ def import_users(session: Session, partner_id: int, rows: list, *, actor: str) -
         update_user(session, user, {k: v for k, v in row.fields.items() if k != "user_id"}, actor=actor)
         counts["updated" if user_snapshot(user) != before else "unchanged"] += 1
     return counts
+
+
+SCIM_CUSTOMER_NAME = "Provisioned by SCIM"
+
+
+def scim_customer_id(session: Session, partner_id: int, *, actor: str) -> int:
+    """The customer SCIM-provisioned users land under: the configured one, else one made now."""
+    from app.licensing.settings import settings_row, update_settings
+
+    row = settings_row(session, partner_id)
+    if row is not None and row.scim_customer_id is not None:
+        return row.scim_customer_id
+    customer = create_org(session, Customer, partner_id, {"name": SCIM_CUSTOMER_NAME}, actor=actor)
+    update_settings(
+        session, partner_id, {"scim_customer_id": customer.id}, rotate_secret=False, drop_old=False, actor=actor
+    )
+    return customer.id
