@@ -44,3 +44,6 @@ def post_worker_init(worker) -> None:
     answers = getattr(worker.wsgi, "extensions", {}).get("livery.public")
     if answers is not None:
         answers.warm()
+    licensing = getattr(worker.wsgi, "extensions", {}).get("livery.licensing")
+    if licensing is not None:
+        licensing.index.load()  # every licensed user in memory: checks never wait on the database

@@ -20,3 +20,9 @@ BODY = Path(os.environ.get("LIVERY_BENCH_FLOOR_BODY", __file__)).read_bytes()
 def constant(code: str) -> Response:
     """The same bytes, whatever the code."""
     return Response(BODY, content_type="application/json")
+
+
+@app.post("/v1/licenses/check")
+def constant_check() -> Response:
+    """The same bytes, whatever the body (the floor of a licence check; bench/licensing.py)."""
+    return Response(BODY, content_type="application/json")

@@ -24,9 +24,10 @@ from app.licensing import registry
 from app.licensing.leases import check_payload, lease_until, rfc3339
 from app.licensing.methods import CheckRequest, LicensingMethod, Verdict
 from app.licensing.portal import PortalMethod
+from app.licensing.portal_index import PortalIndex
 from app.licensing.settings import settings_mapping, settings_row, settings_values
 from app.licensing.usage import UsageRecorder
-from app.upgrades.signing import KeyRing, canonical_bytes, sign_payload
+from app.upgrades.signing import KeyRing, signed_envelope_bytes
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ class LicenceChecks:
         self.clock = clock
         self._egress_allow_private = egress_allow_private
         self._lock = threading.RLock()
-        self._portal = PortalMethod(make_session)
+        self.index = PortalIndex(make_session)
+        self._portal = PortalMethod(make_session, self.index)
         self.usage = UsageRecorder(make_session, flush_seconds=usage_flush_seconds, clock=time.monotonic)
         self._brand_methods: dict[tuple[int, bool], str | None] = {}
         self._settings: dict[int, dict[str, Any]] = {}
@@ -93,6 +95,8 @@ class LicenceChecks:
 
     def forget(self, changes: Iterable[tuple[str, str]]) -> None:
         """Drop what ``changes`` (topic, key) name; a listener of PublicAnswers."""
+        changes = list(changes)
+        self.index.apply(changes)
         with self._lock:
             for topic, key in changes:
                 if topic == "brand" and key.isdigit():
@@ -100,7 +104,7 @@ class LicenceChecks:
                         self._brand_methods.pop((int(key), live), None)
                 elif topic == "licensing" and key.isdigit():
                     self._settings.pop(int(key), None)
-                elif topic in ("all", "settings"):
+                elif topic == "all":
                     self._brand_methods.clear()
                     self._settings.clear()
 
@@ -146,7 +150,7 @@ class LicenceChecks:
             now=result.now,
             settings=result.settings,
         )
-        return canonical_bytes(sign_payload(self.ring, payload))
+        return signed_envelope_bytes(self.ring, payload)
 
     def explain(self, entry: Any, method_name: str, user_key: str) -> dict[str, Any]:
         """For support desks: the method, its verdict, where it came from and the lease (no usage written)."""

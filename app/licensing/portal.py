@@ -1,4 +1,7 @@
-"""The portal method: the partner's licensed users, looked up with one indexed query per check."""
+"""The portal method: the partner's licensed users, from the worker's index (portal_index.py).
+
+The database is asked only to rank the users of a customer or reseller with a seat cap.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.licensing.methods import CheckRequest, Verdict
 from app.licensing.models import Customer, LicensedUser, Reseller
+from app.licensing.portal_index import PortalIndex
 from app.licensing.portal_rules import PortalUser, decide_portal
 
 _LOOKUP = (
@@ -66,10 +70,19 @@ class PortalMethod:
 
     name = "portal"
 
-    def __init__(self, make_session: sessionmaker) -> None:
+    def __init__(self, make_session: sessionmaker, index: PortalIndex) -> None:
         self._make_session = make_session
+        self.index = index
 
     def check(self, request: CheckRequest, settings: Mapping[str, Any]) -> Verdict:
-        """The portal's verdict for one user."""
+        """The portal's verdict for one user: from memory, unless a seat cap needs the ranks."""
+        seat = self.index.lookup(request.partner_id, request.user_id)
+        capped = seat is not None and (
+            seat.customer_id in self.index.customer_caps or seat.reseller_id in self.index.reseller_caps
+        )
+        if seat is None or seat.status != "active" or not capped:
+            user = None if seat is None else PortalUser(None, seat.status, seat.licence_type, seat.customer_id,
+                                                        None, seat.reseller_id, None)  # fmt: skip
+            return decide_portal(user)
         with self._make_session() as session:
             return decide_portal(find_portal_user(session, request.partner_id, request.user_id))

@@ -16,7 +16,7 @@ from app.licensing.methods import Verdict
 class PortalUser:
     """What the portal knows about one user id at one partner."""
 
-    licensed_user_id: int
+    licensed_user_id: int | None  # None when answered from the index (it keeps no row ids)
     status: str
     licence_type: str
     customer_id: int
@@ -31,7 +31,9 @@ def decide_portal(user: PortalUser | None) -> Verdict:
     """The verdict for a user found (or not) among the partner's licensed users."""
     if user is None:
         return Verdict("not_licensed", source={"kind": "allocation", "found": False})
-    source = {"kind": "allocation", "found": True, "licensed_user_id": user.licensed_user_id}
+    source = {"kind": "allocation", "found": True}
+    if user.licensed_user_id is not None:
+        source["licensed_user_id"] = user.licensed_user_id
     if user.status != "active":
         return Verdict("suspended", source=source)
     for rank, cap, what in (

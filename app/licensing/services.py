@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit.services import record_event
+from app.freshness.services import announce_change
 from app.licensing.models import USER_STATUSES, AllocationEvent, Customer, LicensedUser, Reseller
+from app.licensing.portal_index import index_key
 from app.licensing.settings import licence_types_of
 from app.licensing.user_ids import InvalidUserId, display_user_id, normalise_user_id
 from app.problems import Conflict, ValidationProblem
@@ -54,6 +56,8 @@ def create_org(session: Session, model: type, partner_id: int, fields: dict[str,
         partner_id=partner_id,
         after=org_snapshot(row),
     )
+    if row.seat_cap is not None:
+        announce_change(session, "licensing", partner_id)  # checks follow the new cap
     return row
 
 
@@ -75,6 +79,8 @@ def update_org(session: Session, row: Reseller | Customer, changes: dict[str, An
         before=before,
         after=org_snapshot(row),
     )
+    if before["seat_cap"] != row.seat_cap:
+        announce_change(session, "licensing", row.partner_id)
     return row
 
 
@@ -100,6 +106,11 @@ def delete_org(session: Session, row: Reseller | Customer, *, actor: str) -> Non
     )
     session.delete(row)
     session.flush()
+
+
+def _announce_user(session: Session, user: LicensedUser, old_key: str) -> None:
+    # the index key before the change: a renamed or removed user leaves no stale entry behind
+    announce_change(session, "licensed_user", f"{user.partner_id}:{user.id}:{index_key(user.partner_id, old_key)}")
 
 
 def _allocation(session: Session, user: LicensedUser, action: str, actor: str) -> None:
@@ -147,8 +158,13 @@ def find_user(session: Session, partner_id: int, user_id: str) -> LicensedUser |
     )
 
 
-def add_user(session: Session, partner_id: int, fields: dict[str, Any], *, actor: str) -> LicensedUser:
-    """License a user id under a customer; 409 ``duplicate_user_id`` when the partner has it already."""
+def add_user(
+    session: Session, partner_id: int, fields: dict[str, Any], *, actor: str, announce: bool = True
+) -> LicensedUser:
+    """License a user id under a customer; 409 ``duplicate_user_id`` when the partner has it already.
+
+    ``announce=False`` leaves announcing to the caller (a bulk import announces once per partner).
+    """
     fields = {"licence_type": licence_types_of(session, partner_id)[0], "status": "active", **fields}
     problems = check_user_fields(session, partner_id, fields)
     if problems:
@@ -170,6 +186,8 @@ def add_user(session: Session, partner_id: int, fields: dict[str, Any], *, actor
     session.add(user)
     session.flush()
     _allocation(session, user, "added", actor)
+    if announce:
+        _announce_user(session, user, user.user_key)
     record_event(
         session,
         actor=actor,
@@ -182,7 +200,9 @@ def add_user(session: Session, partner_id: int, fields: dict[str, Any], *, actor
     return user
 
 
-def update_user(session: Session, user: LicensedUser, changes: dict[str, Any], *, actor: str) -> LicensedUser:
+def update_user(
+    session: Session, user: LicensedUser, changes: dict[str, Any], *, actor: str, announce: bool = True
+) -> LicensedUser:
     """Change a licensed user's id, customer, external id, licence type or status (history kept)."""
     problems = check_user_fields(session, user.partner_id, changes)
     if problems:
@@ -192,6 +212,7 @@ def update_user(session: Session, user: LicensedUser, changes: dict[str, Any], *
         if other is not None and other.id != user.id:
             raise Conflict("This partner already licensed this user id.", code="duplicate_user_id")
     before = user_snapshot(user)
+    old_key = user.user_key
     for name in ("external_id", "licence_type", "status"):
         if name in changes:
             setattr(user, name, changes[name])
@@ -205,6 +226,8 @@ def update_user(session: Session, user: LicensedUser, changes: dict[str, Any], *
         return user
     session.flush()
     _allocation(session, user, "changed", actor)
+    if announce:
+        _announce_user(session, user, old_key)
     record_event(
         session,
         actor=actor,
@@ -221,6 +244,7 @@ def update_user(session: Session, user: LicensedUser, changes: dict[str, Any], *
 def remove_user(session: Session, user: LicensedUser, *, actor: str) -> None:
     """Remove a licensed user; its allocation history stays."""
     _allocation(session, user, "removed", actor)
+    _announce_user(session, user, user.user_key)
     record_event(
         session,
         actor=actor,
@@ -252,12 +276,14 @@ def import_users(session: Session, partner_id: int, rows: list, *, actor: str) -
     for row in rows:
         user = find_user(session, partner_id, row.fields["user_id"])
         if user is None:
-            add_user(session, partner_id, row.fields, actor=actor)
+            add_user(session, partner_id, row.fields, actor=actor, announce=False)
             counts["created"] += 1
             continue
         before = user_snapshot(user)
-        update_user(session, user, {k: v for k, v in row.fields.items() if k != "user_id"}, actor=actor)
+        changes = {k: v for k, v in row.fields.items() if k != "user_id"}
+        update_user(session, user, changes, actor=actor, announce=False)
         counts["updated" if user_snapshot(user) != before else "unchanged"] += 1
+    announce_change(session, "licensing", partner_id)  # one reload of the partner's users, not one per row
     return counts
 
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
@@ -29,7 +29,7 @@ Key = tuple[int, str, str]
 
 def month_of(moment: datetime) -> str:
     """The calendar month (UTC) of ``moment``, as YYYY-MM."""
-    return moment.strftime("%Y-%m")
+    return f"{moment.year:04d}-{moment.month:02d}"
 
 
 class UsageRecorder:
@@ -72,11 +72,18 @@ class UsageRecorder:
             "check_count": 1,
         }
         with self._make_session() as session:
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-            stmt = dialect.insert(UsageFact).values(**values)
-            stmt = stmt.on_conflict_do_nothing(index_elements=["partner_id", "month", "user_key"])
-            inserted = session.execute(stmt.returning(UsageFact.id)).first() is not None
-            session.commit()
+            written = session.scalar(
+                select(UsageFact.id).where(
+                    UsageFact.partner_id == partner_id, UsageFact.month == month, UsageFact.user_key == user_key
+                )
+            )
+            inserted = False
+            if written is None:  # a read first: after a restart, most facts of the month exist already
+                dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+                stmt = dialect.insert(UsageFact).values(**values)
+                stmt = stmt.on_conflict_do_nothing(index_elements=["partner_id", "month", "user_key"])
+                inserted = session.execute(stmt.returning(UsageFact.id)).first() is not None
+                session.commit()
         if not inserted:  # written before (another worker, or this one before a restart)
             with self._lock:
                 count, _ = self._pending.get(key, (0, now))

@@ -13,9 +13,11 @@ contains a control character (Unicode category Cc, e.g. NUL, tab inside, line br
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 MAX_USER_ID = 256
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # exactly Unicode category Cc
 
 
 class InvalidUserId(ValueError):
@@ -26,7 +28,7 @@ def normalise_user_id(raw: object) -> str:
     """The matching key of ``raw`` (see the module's rule); InvalidUserId when it is not a valid id."""
     if not isinstance(raw, str):
         raise InvalidUserId("Must be a string.")
-    if any(unicodedata.category(ch) == "Cc" for ch in raw):
+    if _CONTROL.search(raw):
         raise InvalidUserId("Must not contain control characters.")
     text = unicodedata.normalize("NFC", raw).strip()
     if not text:

@@ -8,6 +8,8 @@ and two dictionary lookups. ``FastPublicPath`` wraps the WSGI app and answers
 - GET/HEAD ``/v1/upgrade/{code}?platform=&version=&install_id=`` with a plain query string
   (200, 304, 404, 410; a 400, a 503 or an unusual query goes to Flask), and
 - GET/HEAD ``/v1/assets/{sha256}`` whose If-None-Match matches (304; storage is never touched),
+- POST ``/v1/licenses/check`` with a JSON body within the size limit (200, 404, 410; a 400, a 422
+  or anything unusual goes to Flask, with the body it sent),
 
 with status lines and header lists that Flask itself built once (for upgrade answers, once for
 all of them: each fills in its ETag and Content-Length) — the route's own
@@ -19,6 +21,7 @@ unchanged. Consequence: after-request hooks must not vary per request on these p
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -30,6 +33,7 @@ from app.api.conditional import none_match
 from app.api.public.assets import IMMUTABLE, SHA256_RE
 from app.api.public.cache import Answer, PublicAnswers
 from app.api.public.discovery import cached_response, discovery_answer, problem_for
+from app.api.public.licences import MAX_CHECK_BYTES, check_response, licence_answer
 from app.api.public.upgrade import UPGRADE_CACHE_CONTROL, parse_query, upgrade_answer
 from app.api.public.upgrade_cache import SignedAnswer, UpgradeAnswers
 from app.problems import BadRequest, Problem, problem_response
@@ -37,6 +41,7 @@ from app.problems import BadRequest, Problem, problem_response
 DISCOVERY = "/v1/discovery/"
 ASSETS = "/v1/assets/"
 UPGRADE = "/v1/upgrade/"
+LICENCE_CHECK = "/v1/licenses/check"
 UPGRADE_PARAMETERS = frozenset({"platform", "version", "install_id"})
 # what a typed code may look like; anything else (slashes, non-ASCII, ...) takes Flask's path
 _CODE_CHARS = re.compile(r"^[0-9A-Za-z -]{1,64}$")
@@ -88,6 +93,7 @@ class FastPublicPath:
         self._problems: dict[tuple[int, str], Reply] = {}
         self._asset_304: Reply | None = None
         self._upgrade_template: tuple[Reply, Reply] | None = None
+        self._check_template: Reply | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -101,6 +107,11 @@ class FastPublicPath:
                 status, headers, body = reply
                 start_response(status, headers)
                 return [body] if method == "GET" else []
+        elif method == "POST" and environ.get("PATH_INFO") == LICENCE_CHECK:
+            reply = self._licence_check(environ)
+            if reply is not None:
+                start_response(reply[0], reply[1])
+                return [reply[2]]
         return self.wsgi_app(environ, start_response)
 
     def _reply(self, environ: dict[str, Any], method: str, if_none_match: str | None) -> Reply | None:
@@ -142,6 +153,31 @@ class FastPublicPath:
                 return self._problem(problem.status, method)  # the same documents as discovery's
             return None
         return _pick(self._signed_replies(answer), answer.etag, if_none_match)
+
+    def _licence_check(self, environ: dict[str, Any]) -> Reply | None:
+        """The check's reply, or None (after putting the body back) for Flask to answer."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            return None
+        if not 0 <= length <= MAX_CHECK_BYTES:
+            return None
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again when it answers instead
+        try:
+            answer = licence_answer(self.answers, self.app.extensions["livery.licensing"], body)
+        except Problem as problem:
+            if problem.status in (404, 410) and not problem.headers and problem.to_dict() == _PROBLEMS[problem.status]:
+                return self._problem(problem.status, "POST")
+            return None
+        except Exception:  # Flask answers this request instead, its errors included
+            log.exception("fast licence check failed; Flask answers instead")
+            return None
+        if self._check_template is None:
+            self._check_template = self._built(LICENCE_CHECK, lambda: check_response(b"{}"), method="POST")
+        status, headers, _ = self._check_template
+        length_header = str(len(answer))
+        return status, [(n, length_header if n == "Content-Length" else v) for n, v in headers], answer
 
     # -- replies built once by Flask ---------------------------------------------------------
 

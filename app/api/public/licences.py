@@ -15,6 +15,7 @@ from typing import Any
 from flask import Response, current_app, request
 
 from app.api.public import bp
+from app.api.public.cache import PublicAnswers
 from app.api.public.discovery import NOT_FOUND_DETAIL, code_status, problem_for, public_answers
 from app.branding.codes import code_digest, normalise_code
 from app.licensing.check import LicenceChecks
@@ -73,18 +74,29 @@ def parse_check(body: bytes) -> CheckInput:
     return CheckInput(access_code, user_key, install_id, nonce, proof)
 
 
-@bp.post("/licenses/check")
-def check() -> Response:
-    """Whether a user is licensed: a signed answer with a lease for offline use."""
-    request.max_content_length = MAX_CHECK_BYTES
-    data = parse_check(request.get_data(cache=False))
-    found = code_status(public_answers(), data.access_code)
+def licence_answer(public: PublicAnswers, checks: LicenceChecks, body: bytes) -> bytes:
+    """The signed answer to a check whose request body is ``body``; raises the problem to answer.
+
+    Both the Flask route and fast.py answer through here.
+    """
+    data = parse_check(body)
+    found = code_status(public, data.access_code)
     if isinstance(found, int):
         raise problem_for(found)
-    checks = licence_checks()
     method = checks.brand_method(found.brand_id, found.live)
     if method is None:  # a live code whose brand was never published: like discovery
         raise NotFound(NOT_FOUND_DETAIL)
     digest = code_digest(normalise_code(data.access_code))
-    body = checks.answer(found, method, digest, data.user_key, data.install_id, data.nonce, data.proof)
+    return checks.answer(found, method, digest, data.user_key, data.install_id, data.nonce, data.proof)
+
+
+def check_response(body: bytes) -> Response:
+    """The 200 response carrying a signed check answer (fast.py builds its header template from it)."""
     return Response(body, content_type="application/json", headers={"Cache-Control": NO_STORE})
+
+
+@bp.post("/licenses/check")
+def check() -> Response:
+    """Whether a user is licensed: a signed answer with a lease for offline use."""
+    request.max_content_length = MAX_CHECK_BYTES
+    return check_response(licence_answer(public_answers(), licence_checks(), request.get_data(cache=False)))

@@ -19,6 +19,7 @@ from flask import Flask
 from sqlalchemy.orm import sessionmaker
 
 from app.branding.services import brand_document_inputs
+from app.freshness.models import LICENSING_TOPICS
 from app.storage import Stores
 from app.upgrades.channel_state import ChannelState, load_channel_state
 from app.upgrades.decision import Decision
@@ -149,8 +150,8 @@ class UpgradeAnswers:
                 elif topic == "brand" and key.isdigit():
                     for live in (True, False):
                         self._brand_channels.pop((int(key), live), None)
-                elif topic not in ("code", "licensing"):  # codes carry their own channel override
+                elif topic != "code" and topic not in LICENSING_TOPICS:  # codes carry their own channel
                     self._channels.clear()
                     self._brand_channels.clear()
-                if topic not in ("brand", "code", "licensing"):
+                if topic not in ("brand", "code", *LICENSING_TOPICS):
                     self._decided.clear()  # drops the references to states no longer served

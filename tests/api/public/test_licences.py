@@ -232,3 +232,56 @@ def test_a_test_code_sees_the_draft_licensing_method(world):
     response = world.client.post(CHECK, json={"access_code": code, "user_id": "u", "install_id": "i"})
     assert response.json["payload"]["method"] == "proprietary"
     assert world.payload()["method"] == "portal"  # live code: the published revision
+
+
+def test_another_worker_follows_adds_renames_suspensions_removals_caps_and_imports(make_app):
+    """Worker B answers from its index; A's changes reach it through the change log."""
+    from app import create_app
+
+    world = LicensingWorld(make_app())
+    worker_b = create_app(world.app.config["LIVERY"])
+    client_b = worker_b.test_client()
+
+    def check_b(user_id: str) -> str:
+        worker_b.extensions["livery.public"]._next_poll = 0  # as if the freshness interval had passed
+        body = {"access_code": world.code, "user_id": user_id, "install_id": "b"}
+        return client_b.post(CHECK, json=body).json["payload"]["status"]
+
+    assert check_b("anna@example.com") == "not_licensed"  # B loads its index now
+    user = world.license("anna@example.com")
+    assert check_b("anna@example.com") == "valid"
+    renamed = world.admin.patch(f"/licensed-users/{user['id']}", {"user_id": "anna.b@example.com"}, etag=user["etag"])
+    assert check_b("anna@example.com") == "not_licensed" and check_b("anna.b@example.com") == "valid"
+    suspended = world.admin.patch(
+        f"/licensed-users/{user['id']}", {"status": "suspended"}, etag=renamed.json["etag"]
+    ).json
+    assert check_b("anna.b@example.com") == "suspended"
+    world.admin.delete(f"/licensed-users/{user['id']}", etag=suspended["etag"])
+    assert check_b("anna.b@example.com") == "not_licensed"
+
+    world.license("first@example.com")
+    world.license("second@example.com")
+    assert check_b("second@example.com") == "valid"
+    customer = world.admin.get(f"/customers/{world.customer['id']}").json
+    world.admin.patch(f"/customers/{customer['id']}", {"seat_cap": 1}, etag=customer["etag"])
+    assert check_b("first@example.com") == "valid" and check_b("second@example.com") == "seat_limit"
+
+    csv = f"user_id,customer_id\nimported@example.com,{world.customer['id']}\n".encode()
+    assert world.admin.post("/licensed-users/import", data=csv, headers={"Content-Type": "text/csv"}).status_code == 200
+    assert check_b("imported@example.com") == "seat_limit"  # third seat of a customer capped at one
+    worker_b.extensions["livery.engine"].dispose()
+
+
+def test_checks_keep_answering_from_memory_when_the_database_is_gone(make_app, tmp_path):
+    world = LicensingWorld(make_app())
+    world.license("anna@example.com")
+    assert world.payload()["status"] == "valid"
+    checks = world.app.extensions["livery.licensing"]
+    checks.usage._seen.add((world.partner.id, datetime.now(UTC).strftime("%Y-%m"), "anna@example.com"))
+    world.app.extensions["livery.public"]._next_poll = float("inf")  # no change-log poll in this test
+    world.app.extensions["livery.engine"].dispose()
+    database = world.app.config["LIVERY"].database_url.removeprefix("sqlite:///")
+    import os
+
+    os.rename(database, tmp_path / "moved-away.db")
+    assert world.payload()["status"] == "valid"
