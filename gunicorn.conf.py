@@ -40,10 +40,11 @@ preload_app = False  # each worker builds its own engine and answers after fork 
 
 
 def post_worker_init(worker) -> None:
-    """Load every access code (and render documents) before the worker accepts a connection."""
+    """Load every access code (and render documents) and the licensed users before the worker accepts
+    a connection."""
     answers = getattr(worker.wsgi, "extensions", {}).get("livery.public")
     if answers is not None:
         answers.warm()
     licensing = getattr(worker.wsgi, "extensions", {}).get("livery.licensing")
     if licensing is not None:
-        licensing.index.load()  # every licensed user in memory: checks never wait on the database
+        licensing.index.warm()  # licensed users in memory (bounded in time): checks never wait on the database

@@ -1,12 +1,13 @@
-"""The portal's licensed users in each worker's memory: a check is one dictionary lookup.
+"""The portal's licensed users in each worker's memory: a check is two dictionary lookups.
 
-Every licensed user of every partner is one entry: a 64-bit key (blake2b of partner id and
-matching key; a false match needs a 2**-64 coincidence) mapping to a shared ``Seat`` (status,
-licence type, customer, reseller): 1 000 000 users over a few thousand distinct seats take about
-80 MB. The index loads once per worker (a streamed query, a few seconds for a million rows) and
-then follows the change log like the other public answers: ``licensed_user`` events reload one
-row, ``licensing`` events reload one partner's users and seat caps, ``all`` reloads everything.
-So a check never waits on the database, and keeps answering when it is down.
+Each partner's licensed users load on the partner's first check (one streamed query: a few
+milliseconds for a thousand users) into a dictionary from a 64-bit key (blake2b of the matching
+key: a false match needs a 2**-64 coincidence, and cannot be aimed at) to a shared ``Seat``
+(status, licence type, customer, reseller). A million users over a few thousand distinct seats
+take about 100 MB. The index then follows the change log like the other public answers:
+``licensed_user`` events reload one row, ``licensing`` events reload one partner's users and seat
+caps, ``all`` drops everything (partners load again on their next check). So a check never waits
+on the database once its partner is loaded, and keeps answering when the database is down.
 
 Seat caps: users of a capped customer or reseller are ranked by the database (one indexed
 count), only for those users; see portal_rules.py.
@@ -16,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,16 +27,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.licensing.models import Customer, LicensedUser, Reseller
 
 STREAM_ROWS = 50_000
+WARM_BUDGET = 10.0  # seconds a starting worker may spend loading (gunicorn's timeout is 30 s)
 
 
-def index_key(partner_id: int, user_key: str) -> int:
-    """The 64-bit index key of a partner's user (also what change events name)."""
-    digest = hashlib.blake2b(f"{partner_id}\0{user_key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
+def index_key(user_key: str) -> int:
+    """The 64-bit index key of a user's matching key (also what change events name)."""
+    return int.from_bytes(hashlib.blake2b(user_key.encode(), digest_size=8).digest(), "big")
 
 
-@dataclass(frozen=True, slots=True)
-class Seat:
+class Seat(NamedTuple):
+    """What a check needs of a licensed user; equal seats are one shared object."""
+
     status: str
     licence_type: str
     customer_id: int
@@ -42,7 +45,6 @@ class Seat:
 
 
 _COLUMNS = (
-    LicensedUser.partner_id,
     LicensedUser.user_key,
     LicensedUser.status,
     LicensedUser.licence_type,
@@ -52,41 +54,67 @@ _COLUMNS = (
 
 
 class PortalIndex:
-    """One worker's licensed users and seat caps."""
+    """One worker's licensed users (per partner, loaded on first use) and seat caps."""
 
     def __init__(self, make_session: sessionmaker) -> None:
         self._make_session = make_session
         self._lock = threading.RLock()
-        self._loaded = False
-        self._seats: dict[int, Seat] = {}
-        self._interned: dict[Seat, Seat] = {}
+        self._partners: dict[int, dict[int, Seat]] = {}
+        self._interned: dict[tuple, Seat] = {}
+        self._caps_loaded = False
         self.customer_caps: dict[int, int] = {}
         self.reseller_caps: dict[int, int] = {}
 
     def lookup(self, partner_id: int, user_key: str) -> Seat | None:
         """The seat of a partner's user, or None when the partner did not license it."""
-        if not self._loaded:
-            self.load()
-        return self._seats.get(index_key(partner_id, user_key))
+        seats = self._partners.get(partner_id)
+        if seats is None:
+            seats = self.load_partner(partner_id)
+        return seats.get(index_key(user_key))
 
     def __len__(self) -> int:
-        return len(self._seats)
+        return sum(len(seats) for seats in self._partners.values())
 
-    def load(self) -> None:
-        """(Re)load every licensed user and cap."""
+    def load_partner(self, partner_id: int) -> dict[int, Seat]:
+        """(Re)load one partner's users (and, the first time, every seat cap)."""
         with self._lock, self._make_session() as session:
             seats: dict[int, Seat] = {}
-            interned: dict[Seat, Seat] = {}
-            self._fill(session, select(*_COLUMNS), seats, interned)
-            self._seats, self._interned = seats, interned
-            self.customer_caps, self.reseller_caps = self._caps(session, None)
-            self._loaded = True
+            self._fill(session, select(*_COLUMNS).where(LicensedUser.partner_id == partner_id), seats)
+            if not self._caps_loaded:
+                self.customer_caps, self.reseller_caps = self._caps(session, None)
+                self._caps_loaded = True
+            self._partners[partner_id] = seats
+            return seats
 
-    def _fill(self, session: Session, stmt, seats: dict[int, Seat], interned: dict[Seat, Seat]) -> None:
-        result = session.execute(stmt.execution_options(yield_per=STREAM_ROWS))
-        for partner_id, user_key, status, licence_type, customer_id, reseller_id in result:
-            seat = Seat(status, licence_type, customer_id, reseller_id)
-            seats[index_key(partner_id, user_key)] = interned.setdefault(seat, seat)
+    def warm(self, budget: float = WARM_BUDGET) -> int:
+        """Load partners' users for up to ``budget`` seconds (gunicorn calls this before a worker
+        accepts requests; the rest load on first use); returns how many partners were loaded."""
+        deadline = time.monotonic() + budget
+        with self._lock, self._make_session() as session:
+            partner_ids = session.scalars(select(LicensedUser.partner_id).distinct()).all()
+        loaded = 0
+        for partner_id in partner_ids:
+            if time.monotonic() > deadline:
+                break
+            self.load_partner(partner_id)
+            loaded += 1
+        return loaded
+
+    def _fill(self, session: Session, stmt, seats: dict[int, Seat]) -> None:
+        # the driver's own cursor: a million rows through Result/Row objects take several times longer
+        compiled = stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
+        cursor = session.connection().connection.cursor()
+        try:
+            cursor.execute(str(compiled))
+            while rows := cursor.fetchmany(STREAM_ROWS):
+                for row in rows:
+                    values = tuple(row[1:])
+                    seat = self._interned.get(values)
+                    if seat is None:
+                        seat = self._interned[values] = Seat(*values)
+                    seats[index_key(row[0])] = seat
+        finally:
+            cursor.close()
 
     @staticmethod
     def _caps(session: Session, partner_id: int | None) -> tuple[dict[int, int], dict[int, int]]:
@@ -95,42 +123,45 @@ class PortalIndex:
             stmt = select(model.id, model.seat_cap).where(model.seat_cap.is_not(None))
             if partner_id is not None:
                 stmt = stmt.where(model.partner_id == partner_id)
-            caps.append({owner: cap for owner, cap in session.execute(stmt)})  # noqa: C416 (rows are not pairs to dict())
+            caps.append({owner: cap for owner, cap in session.execute(stmt)})  # noqa: C416 (rows are not pairs)
         return caps[0], caps[1]
 
     def apply(self, changes: Iterable[tuple[str, str]]) -> None:
-        """Follow the change log (a PublicAnswers listener); does nothing before the first load."""
-        if not self._loaded:
-            return
+        """Follow the change log (a PublicAnswers listener)."""
         changes = list(changes)
-        if any(topic == "all" for topic, _key in changes):
-            self.load()
-            return
-        with self._lock, self._make_session() as session:
+        with self._lock:
+            if any(topic == "all" for topic, _key in changes):
+                self._partners.clear()
+                self._caps_loaded = False
+                return
             for topic, key in changes:
                 if topic == "licensed_user":
-                    self._reload_user(session, key)
+                    self._reload_user(key)
                 elif topic == "licensing" and key.isdigit():
-                    self._reload_partner(session, int(key))
+                    self._reload_partner(int(key))
 
-    def _reload_user(self, session: Session, key: str) -> None:
-        _partner, _, rest = key.partition(":")
+    def _reload_user(self, key: str) -> None:
+        partner, _, rest = key.partition(":")
         row_id, _, old_key = rest.partition(":")
+        seats = self._partners.get(int(partner)) if partner.isdigit() else None
+        if seats is None:  # not loaded here: it loads fresh on its first check
+            return
         if old_key.isdigit():
-            self._seats.pop(int(old_key), None)
+            seats.pop(int(old_key), None)
         if row_id.isdigit():
-            stmt = select(*_COLUMNS).where(LicensedUser.id == int(row_id))
-            self._fill(session, stmt, self._seats, self._interned)
+            with self._make_session() as session:
+                self._fill(session, select(*_COLUMNS).where(LicensedUser.id == int(row_id)), seats)
 
-    def _reload_partner(self, session: Session, partner_id: int) -> None:
-        # bulk imports add and change users but never remove one: upserting every row is enough
-        self._fill(session, select(*_COLUMNS).where(LicensedUser.partner_id == partner_id), self._seats, self._interned)
-        customers, resellers = self._caps(session, partner_id)
-        for caps, fresh, model in (
-            (self.customer_caps, customers, Customer),
-            (self.reseller_caps, resellers, Reseller),
-        ):
-            owned = set(session.scalars(select(model.id).where(model.partner_id == partner_id)))
-            for owner in owned:
-                caps.pop(owner, None)
-            caps.update(fresh)
+    def _reload_partner(self, partner_id: int) -> None:
+        if partner_id in self._partners:
+            self.load_partner(partner_id)
+        if self._caps_loaded:
+            with self._make_session() as session:
+                customers, resellers = self._caps(session, partner_id)
+                for caps, fresh, model in (
+                    (self.customer_caps, customers, Customer),
+                    (self.reseller_caps, resellers, Reseller),
+                ):
+                    for owner in session.scalars(select(model.id).where(model.partner_id == partner_id)):
+                        caps.pop(owner, None)
+                    caps.update(fresh)

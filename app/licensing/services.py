@@ -110,7 +110,7 @@ def delete_org(session: Session, row: Reseller | Customer, *, actor: str) -> Non
 
 def _announce_user(session: Session, user: LicensedUser, old_key: str) -> None:
     # the index key before the change: a renamed or removed user leaves no stale entry behind
-    announce_change(session, "licensed_user", f"{user.partner_id}:{user.id}:{index_key(user.partner_id, old_key)}")
+    announce_change(session, "licensed_user", f"{user.partner_id}:{user.id}:{index_key(old_key)}")
 
 
 def _allocation(session: Session, user: LicensedUser, action: str, actor: str) -> None:
