@@ -26,7 +26,7 @@ from app.licensing.methods import CheckRequest, LicensingMethod, Verdict
 from app.licensing.portal import PortalMethod
 from app.licensing.portal_index import PortalIndex
 from app.licensing.settings import settings_mapping, settings_row, settings_values
-from app.licensing.usage import UsageRecorder
+from app.licensing.usage import UsageRecorder, month_of
 from app.upgrades.signing import KeyRing, signed_envelope_bytes
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,14 @@ class LicenceChecks:
         result = self.evaluate(entry.partner_id, method_name, user_key, proof)
         verdict = result.verdict
         if verdict.licensed:
-            self.usage.record(entry.partner_id, user_key, method_name, verdict.licence_type, result.now)
+            portal = method_name == "portal"
+            month = month_of(result.now)
+            written = portal and self.index.seen(entry.partner_id, user_key, month)
+            self.usage.record(
+                entry.partner_id, user_key, method_name, verdict.licence_type, result.now, written=written
+            )
+            if portal and not written:
+                self.index.mark_seen(entry.partner_id, user_key, month)
         payload = check_payload(
             verdict,
             method=method_name,

@@ -24,7 +24,9 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.licensing.models import Customer, LicensedUser, Reseller
+from app.db import utcnow
+from app.licensing.models import Customer, LicensedUser, Reseller, UsageFact
+from app.licensing.usage import month_of
 
 STREAM_ROWS = 50_000
 WARM_BUDGET = 10.0  # seconds a starting worker may spend loading (gunicorn's timeout is 30 s)
@@ -42,6 +44,8 @@ class Seat(NamedTuple):
     licence_type: str
     customer_id: int
     reseller_id: int | None
+    # the month (YYYY-MM) whose usage fact is known to be written: checks then only count
+    seen_month: str | None = None
 
 
 _COLUMNS = (
@@ -75,11 +79,34 @@ class PortalIndex:
     def __len__(self) -> int:
         return sum(len(seats) for seats in self._partners.values())
 
+    def seen(self, partner_id: int, user_key: str, month: str) -> bool:
+        """Whether this user's usage fact of ``month`` is known to be written (no query)."""
+        seat = self._partners.get(partner_id, {}).get(index_key(user_key))
+        return seat is not None and seat.seen_month == month
+
+    def mark_seen(self, partner_id: int, user_key: str, month: str) -> None:
+        """Remember that this user's usage fact of ``month`` is written."""
+        seats = self._partners.get(partner_id)
+        key = index_key(user_key)
+        seat = seats.get(key) if seats is not None else None
+        if seat is not None and seat.seen_month != month:
+            seats[key] = self._intern(seat._replace(seen_month=month))
+
+    def _intern(self, seat: Seat) -> Seat:
+        return self._interned.setdefault(tuple(seat), seat)
+
     def load_partner(self, partner_id: int) -> dict[int, Seat]:
-        """(Re)load one partner's users (and, the first time, every seat cap)."""
+        """(Re)load one partner's users, marking those with this month's usage fact (and, the first
+        time, every seat cap)."""
         with self._lock, self._make_session() as session:
             seats: dict[int, Seat] = {}
             self._fill(session, select(*_COLUMNS).where(LicensedUser.partner_id == partner_id), seats)
+            month = month_of(utcnow())
+            written = select(UsageFact.user_key).where(UsageFact.partner_id == partner_id, UsageFact.month == month)
+            for user_key in session.scalars(written):
+                key = index_key(user_key)
+                if key in seats:
+                    seats[key] = self._intern(seats[key]._replace(seen_month=month))
             if not self._caps_loaded:
                 self.customer_caps, self.reseller_caps = self._caps(session, None)
                 self._caps_loaded = True
@@ -108,7 +135,7 @@ class PortalIndex:
             cursor.execute(str(compiled))
             while rows := cursor.fetchmany(STREAM_ROWS):
                 for row in rows:
-                    values = tuple(row[1:])
+                    values = (*row[1:], None)
                     seat = self._interned.get(values)
                     if seat is None:
                         seat = self._interned[values] = Seat(*values)

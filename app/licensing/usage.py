@@ -44,10 +44,16 @@ class UsageRecorder:
         self._pending: dict[Key, tuple[int, datetime]] = {}
         self._next_flush = clock() + flush_seconds
 
-    def record(self, partner_id: int, user_key: str, method: str, licence_type: str | None, now: datetime) -> None:
-        """Note one successful check; the month's first is committed before this returns."""
+    def record(
+        self, partner_id: int, user_key: str, method: str, licence_type: str | None, now: datetime, *, written: bool
+    ) -> None:
+        """Note one successful check; the month's first is committed before this returns.
+
+        ``written``: the caller knows this month's fact exists (the portal index remembers it), so
+        only the counter moves.
+        """
         key = (partner_id, month_of(now), user_key)
-        if key not in self._seen:
+        if not written and key not in self._seen:
             self._insert_first(key, method, licence_type, now)
             if len(self._seen) >= MAX_SEEN:
                 self._seen.clear()

@@ -219,7 +219,7 @@ def test_usage_is_durable_before_the_answer_even_for_a_new_worker(world):
         world.app.extensions["livery.sessionmaker"], flush_seconds=60, clock=lambda: 0.0
     )
     now = datetime.now(UTC)
-    other_worker.record(world.partner.id, "anna@example.com", "portal", "standard", now)  # already there: counted
+    other_worker.record(world.partner.id, "anna@example.com", "portal", "standard", now, written=False)  # counted
     other_worker.flush()
     with world.app.app_context():
         counts = session().scalars(select(UsageFact.check_count)).all()
