@@ -66,6 +66,7 @@ class Settings:
     signing_keys_required: bool = False
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
     licensing_usage_flush_seconds: float = 30.0
+    licensing_warm_seconds: float = 10.0  # a starting worker loads licensed users for up to this long
     egress_allow_private: bool = False
     log_level: str = "WARNING"
 
@@ -105,6 +106,8 @@ class Settings:
             raise ConfigError("LIVERY_FRESHNESS_INTERVAL must be in (0, 2] seconds")
         if not 0 < self.licensing_usage_flush_seconds <= 3600:
             raise ConfigError("LIVERY_LICENSING_USAGE_FLUSH_SECONDS must be in (0, 3600] seconds")
+        if not 0 <= self.licensing_warm_seconds <= 25:
+            raise ConfigError("LIVERY_LICENSING_WARM_SECONDS must be in [0, 25] (gunicorn's worker timeout is 30 s)")
         root = self.static_publish_root
         if root and not (root.startswith("s3://") and root[5:].split("/")[0]) and not os.path.isabs(root):
             raise ConfigError("LIVERY_STATIC_PUBLISH_ROOT must be an absolute folder path or s3://bucket/prefix")

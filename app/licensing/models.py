@@ -15,10 +15,8 @@ ALLOCATION_ACTIONS = ("added", "changed", "removed")
 DEFAULT_LICENCE_TYPES = ["standard"]
 
 
-class Reseller(Base):
-    """A partner's reseller; its end customers' users count against its optional seat cap."""
-
-    __tablename__ = "resellers"
+class _Organisation:
+    """What resellers and end customers share: a partner, a name, an external id and a seat cap."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
@@ -29,26 +27,23 @@ class Reseller(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    __mapper_args__ = {"version_id_col": version}
+
+class Reseller(_Organisation, Base):
+    """A partner's reseller; its end customers' users count against its optional seat cap."""
+
+    __tablename__ = "resellers"
+    __mapper_args__ = {"version_id_col": _Organisation.version}
     __table_args__ = (Index("ix_resellers_partner_id_id", "partner_id", "id"),)
 
 
-class Customer(Base):
+class Customer(_Organisation, Base):
     """An end customer, directly under the partner or under one of its resellers (fixed at creation)."""
 
     __tablename__ = "customers"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
     reseller_id: Mapped[int | None] = mapped_column(ForeignKey("resellers.id", ondelete="RESTRICT"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    external_id: Mapped[str | None] = mapped_column(String(200))
-    seat_cap: Mapped[int | None]
-    version: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": _Organisation.version}
     __table_args__ = (Index("ix_customers_partner_id_id", "partner_id", "id"),)
 
 

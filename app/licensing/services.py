@@ -17,6 +17,7 @@ from app.licensing.user_ids import InvalidUserId, display_user_id, normalise_use
 from app.problems import Conflict, ValidationProblem
 
 ORG_FIELDS = ("name", "external_id", "seat_cap")
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database; a bigger one names nothing
 USER_FIELDS = ("customer_id", "external_id", "licence_type", "status")
 
 
@@ -33,6 +34,13 @@ def user_snapshot(user: LicensedUser) -> dict[str, Any]:
     return {"id": user.id, "user_id": user.user_id, **{name: getattr(user, name) for name in USER_FIELDS}}
 
 
+def _get(session: Session, model: type, ident: object):
+    """The row ``ident`` of ``model``, or None (also for ids no row can have)."""
+    if not isinstance(ident, int) or isinstance(ident, bool) or not 0 < ident <= MAX_ID:
+        return None
+    return session.get(model, ident)
+
+
 def _kind(row: Reseller | Customer) -> str:
     return "reseller" if isinstance(row, Reseller) else "customer"
 
@@ -40,7 +48,7 @@ def _kind(row: Reseller | Customer) -> str:
 def create_org(session: Session, model: type, partner_id: int, fields: dict[str, Any], *, actor: str):
     """A new reseller or customer of ``partner_id`` (a customer's reseller must be the partner's)."""
     if model is Customer and fields.get("reseller_id") is not None:
-        reseller = session.get(Reseller, fields["reseller_id"])
+        reseller = _get(session, Reseller, fields["reseller_id"])
         if reseller is None or reseller.partner_id != partner_id:
             raise ValidationProblem({"reseller_id": ["No such reseller of this partner."]})
     row = model(partner_id=partner_id, **fields)
@@ -138,7 +146,7 @@ def check_user_fields(session: Session, partner_id: int, fields: dict[str, Any])
         except InvalidUserId as exc:
             problems["user_id"] = [str(exc)]
     if "customer_id" in fields:
-        customer = session.get(Customer, fields["customer_id"]) if fields["customer_id"] is not None else None
+        customer = _get(session, Customer, fields["customer_id"])
         if customer is None or customer.partner_id != partner_id:
             problems["customer_id"] = ["No such customer of this partner."]
     if "licence_type" in fields:

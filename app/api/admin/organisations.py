@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner, current_actor, load_owned, partner_filter, require_role
 from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
+from app.api.admin.ids import ID_RANGE
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session
@@ -36,7 +37,9 @@ class OrgPatch(ma.Schema):
 
 class OrgIn(OrgPatch):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    partner_id = ma.fields.Integer(load_default=None, metadata={"description": "Operators: the partner it is for."})
+    partner_id = ma.fields.Integer(
+        validate=ID_RANGE, load_default=None, metadata={"description": "Operators: the partner it is for."}
+    )
 
 
 class OrgOut(ma.Schema):
@@ -50,7 +53,7 @@ class OrgOut(ma.Schema):
 
 
 class OrgQuery(PageQuery):
-    partner_id = ma.fields.Integer(metadata={"description": "Operators: only this partner's."})
+    partner_id = ma.fields.Integer(validate=ID_RANGE, metadata={"description": "Operators: only this partner's."})
     name = ma.fields.String(metadata={"description": "Only those whose name contains this (case-insensitive)."})
 
 
