@@ -5,7 +5,6 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.api.admin.auth import admin_blueprint
-from app.api.admin.concurrency import etag_for
 from app.api.admin.ids import ID_RANGE
 from app.api.admin.organisations import OrgIn, OrgOut, OrgQuery, register_org_routes
 from app.licensing.models import Customer
@@ -24,7 +23,6 @@ class CustomerIn(OrgIn):
 
 class CustomerOut(OrgOut):
     reseller_id = ma.fields.Integer(allow_none=True)
-    etag = ma.fields.Function(lambda row: etag_for("customer", row.id, row.version))
 
 
 class CustomerQuery(OrgQuery):

@@ -8,11 +8,18 @@ CSV import: ``POST /licensed-users/import`` with the file as the body (``text/cs
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import request
 from sqlalchemy import select
 
-from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, load_owned, partner_filter, require_role
-from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
+from app.api.admin.auth import (
+    acting_partner,
+    admin_blueprint,
+    current_actor,
+    load_owned,
+    partner_filter,
+    read_body,
+    require_role,
+)
+from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_of, require_if_match
 from app.api.admin.ids import ID_RANGE
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
@@ -29,7 +36,7 @@ MAX_CSV_BYTES = 16 * 1024 * 1024
 
 def user_etag(user: LicensedUser) -> str:
     """The ETag of a licensed user's current version."""
-    return etag_for("licensed_user", user.id, user.version)
+    return etag_of(user)
 
 
 class LicensedUserPatch(ma.Schema):
@@ -168,9 +175,8 @@ def import_csv(args):
     """Import licensed users from CSV, all or nothing; every bad line is reported with its number."""
     partner = acting_partner(args.get("partner_id"))
     actor = require_role("admin")
-    request.max_content_length = MAX_CSV_BYTES
     try:
-        rows = parse_users_csv(request.get_data(cache=False))
+        rows = parse_users_csv(read_body(MAX_CSV_BYTES, "A CSV import"))
     except CsvRejected as exc:
         raise BadRequest(str(exc), code="csv_rejected") from None
     counts = import_users(session(), partner.id, rows, actor=actor.name)
