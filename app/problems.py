@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, current_app, json, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from app.db_health import DatabaseUnavailable
 from app.storage import StorageError
 
 PROBLEM_TYPE_BASE = "https://livery.example/problems/"
@@ -105,6 +107,17 @@ def _summarise(errors: dict[str, Any] | list[Any], prefix: str = "") -> str:
     return "; ".join(p for p in parts if p)
 
 
+def database_unavailable(retry_after: int) -> Problem:
+    """503 while the database cannot be reached: nothing was changed, retry after ``retry_after`` s."""
+    return Problem(
+        503,
+        "database_unavailable",
+        "Service unavailable",
+        "The database is unreachable; nothing was changed. Retry later.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 def problem_response(problem: Problem, *, head: bool = False) -> Response:
     """Serialise ``problem`` as a problem+json response (no body for HEAD)."""
     body = b"" if head else json.dumps(problem.to_dict()).encode()
@@ -165,6 +178,20 @@ def register_error_handlers(app: Flask) -> None:
             headers={"Retry-After": "5"},
         )
         return problem_response(problem, head=request.method == "HEAD")
+
+    @app.errorhandler(DatabaseUnavailable)
+    def _database_down(exc: DatabaseUnavailable):
+        # logged once by DatabaseHealth when the state changed, not per request
+        return problem_response(database_unavailable(exc.retry_after), head=request.method == "HEAD")
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError):
+        if not (isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated):
+            return _unexpected(exc)
+        # lost connection, refused connect, statement timeout, a locked SQLite file: retryable
+        health = current_app.extensions["livery.db_health"]
+        retry_after = 1 if health.up else health.retry_after()
+        return problem_response(database_unavailable(retry_after), head=request.method == "HEAD")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -245,7 +245,7 @@ class Stores:
 def build_stores(settings) -> Stores:
     """The stores that ``settings`` describe: three folders, or three prefixes of one bucket."""
     if settings.storage_backend == "s3":
-        from app.storage.s3 import S3ObjectStore
+        from app.storage.s3 import S3ObjectStore, S3Timeouts
 
         def s3(namespace: str) -> ObjectStore:
             prefix = f"{settings.s3_prefix.strip('/')}/{namespace}" if settings.s3_prefix.strip("/") else namespace
@@ -254,6 +254,7 @@ def build_stores(settings) -> Stores:
                 prefix=prefix,
                 endpoint_url=settings.s3_endpoint_url,
                 region=settings.s3_region,
+                timeouts=S3Timeouts.from_settings(settings),
             )
 
         return Stores(assets=s3("assets"), installers=s3("installers"), control_files=s3("control_files"))

@@ -7,6 +7,7 @@ profiles, instance roles); botocore exceptions never leave this module.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -18,11 +19,31 @@ from app.storage import CHUNK, ObjectNotFound, ObjectStore, StorageError, Stored
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
+@dataclass(frozen=True)
+class S3Timeouts:
+    """How long one call may wait: each attempt is bounded by the connect and read timeouts."""
+
+    connect: float = 2.0
+    read: float = 5.0
+    max_attempts: int = 2
+
+    @classmethod
+    def from_settings(cls, settings) -> S3Timeouts:
+        """The ``LIVERY_S3_*`` timeouts."""
+        return cls(settings.s3_connect_timeout, settings.s3_read_timeout, settings.s3_max_attempts)
+
+
 class S3ObjectStore(ObjectStore):
     """Objects under ``s3://bucket/prefix/namespace/``; sha256 kept as object metadata."""
 
     def __init__(
-        self, *, bucket: str, prefix: str = "", endpoint_url: str | None = None, region: str = "us-east-1"
+        self,
+        *,
+        bucket: str,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        timeouts: S3Timeouts = S3Timeouts(),
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
@@ -30,7 +51,12 @@ class S3ObjectStore(ObjectStore):
             "s3",
             endpoint_url=endpoint_url or None,
             region_name=region,
-            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60),
+            # a hung server costs at most max_attempts x (connect + read) per call, never a worker
+            config=Config(
+                retries={"max_attempts": timeouts.max_attempts, "mode": "standard"},
+                connect_timeout=timeouts.connect,
+                read_timeout=timeouts.read,
+            ),
         )
         self._transfer = TransferConfig(multipart_threshold=64 * CHUNK, multipart_chunksize=16 * CHUNK)
 

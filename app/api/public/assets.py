@@ -8,9 +8,10 @@ from flask import Response, current_app, request
 
 from app.api.conditional import none_match
 from app.api.public import bp
-from app.api.public.discovery import cached_response
+from app.api.public.discovery import cached_response, public_answers
 from app.branding.services import public_asset
 from app.db import session
+from app.db_health import DATABASE_DOWN
 from app.problems import NotFound
 from app.storage import ObjectNotFound
 
@@ -27,11 +28,20 @@ def asset(sha256: str) -> Response:
     if none_match(request.headers.get("If-None-Match"), etag):
         # content-addressed bytes never change: a client holding this tag holds these bytes
         return cached_response(b"", etag, IMMUTABLE)
-    row = public_asset(session(), sha256)
-    if row is None:
+    answers = public_answers()
+    try:
+        row = public_asset(session(), sha256)
+        media_type = row.media_type if row is not None else None
+    except DATABASE_DOWN:
+        # the bytes are in the object store: a database outage does not stop an asset this worker knows
+        media_type = answers.known_asset(sha256)
+        if media_type is None:
+            raise
+    if media_type is None:
         raise NotFound("No such asset.")
+    answers.remember_asset(sha256, media_type)
     try:
         body = current_app.extensions["livery.stores"].assets.read(sha256)
     except ObjectNotFound:
         raise NotFound("No such asset.") from None
-    return cached_response(body, etag, IMMUTABLE, content_type=row.media_type)
+    return cached_response(body, etag, IMMUTABLE, content_type=media_type)

@@ -32,6 +32,7 @@ from app.api.public.cache import Answer, PublicAnswers
 from app.api.public.discovery import cached_response, discovery_answer, problem_for
 from app.api.public.upgrade import UPGRADE_CACHE_CONTROL, parse_query, upgrade_answer
 from app.api.public.upgrade_cache import SignedAnswer, UpgradeAnswers
+from app.db_health import DATABASE_DOWN
 from app.problems import BadRequest, Problem, problem_response
 
 DISCOVERY = "/v1/discovery/"
@@ -94,6 +95,8 @@ class FastPublicPath:
         if method == "GET" or method == "HEAD":
             try:
                 reply = self._reply(environ, method, environ.get("HTTP_IF_NONE_MATCH"))
+            except DATABASE_DOWN:  # not held in memory and the database is down: Flask answers the 503
+                reply = None
             except Exception:  # Flask answers this request instead, its errors included
                 log.exception("fast public path failed; Flask answers instead")
                 reply = None

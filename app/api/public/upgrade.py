@@ -19,6 +19,7 @@ from app.api.public.cache import PublicAnswers
 from app.api.public.discovery import NOT_FOUND_DETAIL, cached_response, code_status, problem_for, public_answers
 from app.api.public.upgrade_cache import SignedAnswer, UpgradeAnswers
 from app.db import session, utcnow
+from app.db_health import DATABASE_DOWN
 from app.problems import BadRequest, NotFound, Problem
 from app.storage import LocalObjectStore, StorageError, check_key
 from app.upgrades.channel_state import ChannelState, decide_for, installer_target
@@ -115,10 +116,24 @@ def keys() -> Response:
     return cached_response(answer.body, answer.etag, KEYS_CACHE_CONTROL)
 
 
+def _installer_published(sha256: str) -> bool:
+    """Whether ``sha256`` is a published installer; while the database is down, whether this worker saw it so."""
+    answers = public_answers()
+    try:
+        published = public_installer(session(), sha256) is not None
+    except DATABASE_DOWN:
+        if not answers.known_installer(sha256):
+            raise
+        return True
+    if published:
+        answers.remember_installer(sha256)
+    return published
+
+
 @bp.get("/installers/<path:sha256>")
 def installer(sha256: str) -> Response:
     """A published installer: a redirect to a short-lived storage URL, or the bytes (Range supported)."""
-    if not _SHA256_RE.fullmatch(sha256) or public_installer(session(), sha256) is None:
+    if not _SHA256_RE.fullmatch(sha256) or not _installer_published(sha256):
         raise NotFound("No such installer.")
     store = current_app.extensions["livery.stores"].installers
     if isinstance(store, LocalObjectStore):
