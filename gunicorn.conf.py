@@ -40,7 +40,11 @@ preload_app = False  # each worker builds its own engine and answers after fork 
 
 
 def post_worker_init(worker) -> None:
-    """Load every access code (and render documents) before the worker accepts a connection."""
-    answers = getattr(worker.wsgi, "extensions", {}).get("livery.public")
+    """Load every access code, render documents and load channel states before the worker accepts a
+    connection (each step bounded: with the database down the worker starts, not ready, in ~10 s)."""
+    extensions = getattr(worker.wsgi, "extensions", {})
+    answers = extensions.get("livery.public")
     if answers is not None:
         answers.warm()
+        if answers.loaded and "livery.upgrades" in extensions:
+            extensions["livery.upgrades"].warm(answers.entries(), budget=5.0)

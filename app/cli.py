@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -30,7 +30,8 @@ from app.branding.services import (
     update_draft,
 )
 from app.config import REPO_ROOT
-from app.db import session
+from app.db import session, utcnow
+from app.freshness.services import prune_changes
 from app.partners.models import Partner
 from app.partners.services import create_api_key, create_partner, set_partner_status
 from app.problems import Problem
@@ -103,6 +104,9 @@ code_cli = _ProblemsAsClickErrors("code", help="Access codes.")
 operator_cli = _ProblemsAsClickErrors("operator", help="Operator keys.")
 demo_cli = _ProblemsAsClickErrors("demo", help="Demo data for a first look.")
 keys_cli = AppGroup("keys", help="Ed25519 keys that sign upgrade answers (LIVERY_SIGNING_KEYS_DIR).")
+changes_cli = AppGroup("changes", help="The change log that keeps every worker's public answers fresh.")
+PRUNE_BATCH = 1000  # events per transaction: no long lock on a busy table
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @db_cli.command("upgrade")
@@ -350,7 +354,29 @@ def keys_list(as_json: bool) -> None:
         click.echo(f"{key['key_id']}\t{key['status']}\t{key['public_key']}")
 
 
+def _duration(value: str) -> timedelta:
+    number, unit = value[:-1], value[-1:]
+    if unit not in _DURATION_UNITS or not number.isdigit():
+        raise click.BadParameter(f"{value!r}: give a whole number and a unit, e.g. 90s, 30m, 12h or 7d")
+    return timedelta(seconds=int(number) * _DURATION_UNITS[unit])
+
+
+@changes_cli.command("prune")
+@click.option("--older-than", "older_than", help="e.g. 7d, 12h (default: LIVERY_CHANGE_RETENTION_HOURS)")
+def changes_prune(older_than: str | None) -> None:
+    """Delete change events older than a duration, in small batches (workers also prune a little as they poll)."""
+    age = _duration(older_than) if older_than else timedelta(hours=_settings().change_retention_hours)
+    if age < timedelta(minutes=1):
+        raise click.BadParameter("keep at least 1m: workers read events up to 30 s late", param_hint="--older-than")
+    cutoff, total = utcnow() - age, 0
+    while deleted := prune_changes(session(), cutoff, limit=PRUNE_BATCH):
+        _commit()
+        total += deleted
+    click.echo(f"pruned {total} change events older than {cutoff.isoformat()}")
+
+
 def register(app: Flask) -> None:
     """Add the command groups to ``app``'s ``flask`` CLI."""
-    for group in (db_cli, partner_cli, brand_cli, asset_cli, code_cli, operator_cli, demo_cli, keys_cli):
+    groups = (db_cli, partner_cli, brand_cli, asset_cli, code_cli, operator_cli, demo_cli, keys_cli, changes_cli)
+    for group in groups:
         app.cli.add_command(group)

@@ -159,6 +159,10 @@ class PublicAnswers:
         except DATABASE_DOWN:
             pass  # rendered on first use
 
+    def entries(self) -> list[CodeEntry]:
+        """The distinct code entries held (what upgrade answers are loaded for at worker start)."""
+        return list(self._interned)
+
     @property
     def loaded(self) -> bool:
         """Whether the access codes are held (false only until the first successful load)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,8 @@ from sqlalchemy.orm import sessionmaker
 
 from app.branding.services import brand_document_inputs
 from app.db_health import DATABASE_DOWN
-from app.storage import Stores
+from app.problems import Problem
+from app.storage import StorageError, Stores
 from app.upgrades.channel_state import ChannelState, load_channel_state
 from app.upgrades.decision import Decision
 from app.upgrades.signing import KeyRing, canonical_bytes, sign_payload
@@ -67,6 +69,20 @@ class UpgradeAnswers:
         answers = cls(app.extensions["livery.sessionmaker"], app.extensions["livery.stores"], ring)
         app.extensions["livery.public"].listeners.append(answers.forget)
         return answers
+
+    def warm(self, entries: Iterable[Any], budget: float) -> None:
+        """Load the channel state of every code's channel for up to ``budget`` seconds (at worker start),
+        so that a database outage finds every channel's answers in memory."""
+        deadline = time.monotonic() + budget
+        for entry in entries:
+            if time.monotonic() > deadline:
+                return
+            try:
+                self.state_of(entry)
+            except DATABASE_DOWN:
+                return
+            except (StorageError, Problem):
+                continue  # this channel's file cannot be read now: loaded on first use
 
     def brand_channel(self, brand_id: int, live: bool) -> str | None:
         """The upgrade channel a brand's content names (published for live codes, draft for test)."""

@@ -1,0 +1,182 @@
+"""Fault injection against a real deployment: PostgreSQL stopped, killed, hung; S3 hung and stopped.
+
+One deployment for the module (tests/faults/deployment.py: its own PostgreSQL cluster on a
+loopback port outside the ephemeral range, its own S3 server, gunicorn with 2 workers). Each
+test breaks one dependency for a few seconds while a client keeps calling, checks what the
+client saw, mends the dependency and checks that the service recovers without a restart and
+that nothing acknowledged before the fault was lost.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from tests.faults.deployment import PUBLIC, Deployment, Reply, freeze, start_deployment, thaw, unavailable_reason
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+HEALTHZ_BOUND = 1.0  # seconds: liveness never waits on a dependency
+READYZ_BOUND = 4.0  # readiness timeout (2 s) + slack
+RECOVERY_BOUND = 20.0  # seconds until admin calls and readiness are back after the fault ends
+CALLS = (*PUBLIC, "admin_read", "admin_write", "healthz", "readyz")
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Iterator[Deployment]:
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    deployment = start_deployment()
+    yield deployment
+    deployment.stop()
+
+
+@pytest.fixture
+def log_tail(deployment):
+    """The gunicorn log lines written during the test."""
+    path = deployment.workdir / "gunicorn.err"
+    start = path.stat().st_size if path.exists() else 0
+    return lambda: path.read_bytes()[start:].decode(errors="replace")
+
+
+def _by(replies: list[Reply], *kinds: str) -> list[Reply]:
+    return [r for r in replies if r.kind in kinds]
+
+
+def _statuses(replies: list[Reply]) -> Counter:
+    return Counter((r.kind, r.status) for r in replies)
+
+
+def _report(name: str, replies: list[Reply]) -> None:
+    slowest = max(r.seconds for r in replies)
+    print(f"\n{name}: {dict(sorted(_statuses(replies).items()))}; slowest {slowest:.2f} s")
+    print([(r.kind, r.status, round(r.seconds, 2)) for r in replies][:40])
+
+
+def _assert_public_flows(replies: list[Reply], kinds=PUBLIC) -> None:
+    public = _by(replies, *kinds)
+    assert public, "no public request was made"
+    assert all(200 <= r.status < 400 for r in public), _statuses(public)
+
+
+def _assert_probes(replies: list[Reply], down: str) -> None:
+    health = _by(replies, "healthz")
+    assert health and all(r.status == 200 and r.seconds < HEALTHZ_BOUND for r in health), [
+        (r.status, round(r.seconds, 2)) for r in health
+    ]
+    ready = _by(replies, "readyz")
+    assert ready and all(r.status == 503 and r.seconds < READYZ_BOUND for r in ready), _statuses(ready)
+    assert all(down in json.loads(r.body)["down"] for r in ready), [r.body for r in ready]
+
+
+def _assert_retry_later(replies: list[Reply], code: str) -> None:
+    assert replies and all(r.status == 503 for r in replies), _statuses(replies)
+    for reply in replies:
+        assert reply.headers["Content-Type"] == "application/problem+json"
+        assert json.loads(reply.body)["code"] == code
+        assert int(reply.headers["Retry-After"]) >= 1
+
+
+def _assert_recovered(deployment: Deployment) -> None:
+    deployment.wait_until("admin_read", 200, RECOVERY_BOUND)
+    deployment.wait_until("readyz", 200, RECOVERY_BOUND)
+    assert deployment.call("admin_write").status == 201
+    replies = deployment.traffic(1.0, PUBLIC)
+    assert all(r.status in (200, 302, 304) for r in replies), _statuses(replies)
+    for partner_id in deployment.acknowledged:  # every write answered 201 is still there
+        reply = deployment.request("check", "GET", f"/admin/v1/partners/{partner_id}", _admin(deployment))
+        assert reply.status == 200, (partner_id, reply.status)
+
+
+def _admin(deployment: Deployment) -> dict[str, str]:
+    return {"Authorization": f"Bearer {deployment.admin_key}"}
+
+
+def _assert_logged_once(log: str, workers: int = 2) -> None:
+    assert "Traceback" not in log and "WORKER TIMEOUT" not in log, log[-3000:]
+    assert log.count("database unreachable") <= workers, log[-3000:]
+
+
+def test_postgres_stopped(deployment, log_tail):
+    assert deployment.call("admin_write").status == 201  # acknowledged before the fault
+    deployment.cluster.stop()
+    try:
+        replies = deployment.traffic(4.0, CALLS)
+    finally:
+        deployment.cluster.start()
+    _report("test_postgres_stopped", replies)
+    _assert_public_flows(replies)
+    _assert_retry_later(_by(replies, "admin_read", "admin_write"), "database_unavailable")
+    _assert_probes(replies, "database")
+    _assert_recovered(deployment)
+    _assert_logged_once(log_tail())
+
+
+def test_postgres_killed(deployment, log_tail):
+    assert deployment.call("admin_write").status == 201
+    deployment.cluster.kill()  # a crash: connections reset, then the port refuses
+    try:
+        replies = deployment.traffic(4.0, CALLS)
+    finally:
+        deployment.cluster.start()
+    _report("test_postgres_killed", replies)
+    _assert_public_flows(replies)
+    _assert_retry_later(_by(replies, "admin_read", "admin_write"), "database_unavailable")
+    _assert_probes(replies, "database")
+    _assert_recovered(deployment)
+    _assert_logged_once(log_tail())
+
+
+def test_postgres_hung(deployment, log_tail):
+    assert deployment.call("admin_write").status == 201
+    deployment.cluster.signal(signal.SIGSTOP)  # the port still accepts connections; nothing answers
+    try:
+        replies = deployment.traffic(9.0, CALLS)
+    finally:
+        deployment.cluster.signal(signal.SIGCONT)
+    _report("test_postgres_hung", replies)
+    _assert_public_flows(replies)
+    # a request caught mid-statement waits for its deadline (2 s + 1 s), never for the worker timeout
+    assert max(r.seconds for r in _by(replies, *PUBLIC)) < 4.0, sorted(r.seconds for r in replies)[-5:]
+    _assert_retry_later(_by(replies, "admin_read", "admin_write"), "database_unavailable")
+    _assert_probes(replies, "database")
+    _assert_recovered(deployment)
+    assert "WORKER TIMEOUT" not in log_tail()
+
+
+def test_s3_hung(deployment):
+    freeze(deployment.s3.process.pid)
+    try:
+        replies = deployment.traffic(4.0, (*CALLS, "asset"))
+    finally:
+        thaw(deployment.s3.process.pid)
+    _report("test_s3_hung", replies)
+    _assert_public_flows(replies, ("discovery", "upgrade", "asset_304", "installer"))
+    assets = _by(replies, "asset")  # the bytes live in the store: a bounded 503, not a hung worker
+    _assert_retry_later(assets, "storage_unavailable")
+    assert max(r.seconds for r in assets) < 3.0
+    assert all(r.status in (200, 201) for r in _by(replies, "admin_read", "admin_write")), _statuses(replies)
+    _assert_probes(replies, "storage.assets")
+    deployment.wait_until("readyz", 200, RECOVERY_BOUND)
+    assert deployment.call("asset").status == 200
+
+
+def test_s3_stopped_then_back_empty_and_repaired_by_a_reupload(deployment):
+    deployment.s3.stop()
+    try:
+        replies = deployment.traffic(3.0, (*CALLS, "asset"))
+    finally:
+        deployment.restart_s3()  # a new, empty server: every object is lost
+    _report("test_s3_stopped_then_back_empty_and_repaired_by_a_reupload", replies)
+    _assert_public_flows(replies, ("discovery", "upgrade", "asset_304", "installer"))
+    _assert_retry_later(_by(replies, "asset"), "storage_unavailable")
+    _assert_probes(replies, "storage.assets")
+    deployment.wait_until("readyz", 200, RECOVERY_BOUND)
+    assert deployment.call("asset").status == 404  # its object is gone
+    assert deployment.upload_asset_again().status == 200  # the same image: deduplicated by row...
+    assert deployment.call("asset").status == 200  # ...and its object restored
