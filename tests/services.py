@@ -122,9 +122,7 @@ OWN_CLUSTER_PORTS = range(20000, 30000)  # loopback ports outside the ephemeral 
 
 def postgres_bindir() -> str | None:
     """The newest Debian PostgreSQL server binaries folder (initdb, pg_ctl), or None."""
-    found = sorted(
-        glob.glob(PG_BIN_GLOB), key=lambda p: [int(x) for x in re.findall(r"\d+", p.split("/")[-2])] or [0]
-    )
+    found = sorted(glob.glob(PG_BIN_GLOB), key=lambda p: [int(x) for x in re.findall(r"\d+", p.split("/")[-2])] or [0])
     found = [p for p in found if os.path.exists(f"{p}/initdb") and os.path.exists(f"{p}/pg_ctl")]
     return found[-1] if found else None
 
@@ -215,7 +213,8 @@ class PostgresCluster:
                 break
             time.sleep(0.05)
         # a zombie still "owns" the lock files for the next postmaster's liveness check
-        for lock in (os.path.join(self.datadir, "postmaster.pid"), os.path.join(self.root, f".s.PGSQL.{self.port}.lock")):
+        locks = (os.path.join(self.datadir, "postmaster.pid"), os.path.join(self.root, f".s.PGSQL.{self.port}.lock"))
+        for lock in locks:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(lock)
 

@@ -7,6 +7,7 @@ few seconds; the production defaults are in app/config.py.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import io
@@ -88,7 +89,8 @@ class Deployment:
         try:
             conn.request(method, path, body=body, headers=headers or {})
             response = conn.getresponse()
-            return Reply(kind, response.status, dict(response.getheaders()), response.read(), time.monotonic() - started)
+            body = response.read()
+            return Reply(kind, response.status, dict(response.getheaders()), body, time.monotonic() - started)
         except OSError:
             return Reply(kind, 0, {}, b"", time.monotonic() - started)
         finally:
@@ -113,7 +115,8 @@ class Deployment:
         if kind == "admin_write":
             slug = f"p{time.monotonic_ns()}"
             body = json.dumps({"slug": slug, "name": "Fault test"}).encode()
-            reply = self.request(kind, "POST", "/admin/v1/partners", {**admin, "Content-Type": "application/json"}, body)
+            headers = {**admin, "Content-Type": "application/json"}
+            reply = self.request(kind, "POST", "/admin/v1/partners", headers, body)
             if reply.status == 201:
                 self.acknowledged.append(json.loads(reply.body)["id"])
             return reply
@@ -174,10 +177,8 @@ class Deployment:
 
 
 def with_errors_ignored(action) -> None:
-    try:
+    with contextlib.suppress(Exception):  # best-effort cleanup
         action()
-    except Exception:  # noqa: BLE001, S110 - best-effort cleanup
-        pass
 
 
 def start_deployment(workers: int = 2) -> Deployment:
@@ -200,9 +201,7 @@ def start_deployment(workers: int = 2) -> Deployment:
             **FAULT_SETTINGS,
         }
         deployment = _seed(cluster, s3, bucket, env, workdir)
-        deployment.process = start_gunicorn(
-            deployment.port, env, stderr_path=workdir / "gunicorn.err", workers=workers
-        )
+        deployment.process = start_gunicorn(deployment.port, env, stderr_path=workdir / "gunicorn.err", workers=workers)
         deployment.traffic(1.0, PUBLIC)
         return deployment
     except BaseException:
