@@ -100,12 +100,16 @@ class S3Server:
             self.process.terminate()
             self.process.wait(timeout=10)
 
-    def create_bucket(self, name: str | None = None) -> str:
-        """A new empty bucket; returns its name."""
+    def client(self):
+        """A boto3 S3 client of this server."""
         import boto3
 
+        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1")
+
+    def create_bucket(self, name: str | None = None) -> str:
+        """A new empty bucket; returns its name."""
         name = name or f"livery-test-{uuid.uuid4().hex[:10]}"
-        boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1").create_bucket(Bucket=name)
+        self.client().create_bucket(Bucket=name)
         return name
 
 

@@ -11,7 +11,6 @@ from app.api.public import bp
 from app.api.public.discovery import cached_response, public_answers
 from app.branding.services import public_asset
 from app.db import session
-from app.db_health import DATABASE_DOWN
 from app.problems import NotFound
 from app.storage import ObjectNotFound
 
@@ -29,19 +28,17 @@ def asset(sha256: str) -> Response:
         # content-addressed bytes never change: a client holding this tag holds these bytes
         return cached_response(b"", etag, IMMUTABLE)
     answers = public_answers()
-    try:
-        row = public_asset(session(), sha256)
-        media_type = row.media_type if row is not None else None
-    except DATABASE_DOWN:
-        # the bytes are in the object store: a database outage does not stop an asset this worker knows
-        media_type = answers.known_asset(sha256)
-        if media_type is None:
-            raise
+    # asset rows are only ever added: one the worker knows needs no query (nor a reachable database)
+    media_type = answers.known_asset(sha256)
     if media_type is None:
-        raise NotFound("No such asset.")
-    answers.remember_asset(sha256, media_type)
+        row = public_asset(session(), sha256)
+        if row is None:
+            raise NotFound("No such asset.")
+        media_type = row.media_type
+        answers.remember_asset(sha256, media_type)
+    store = current_app.extensions["livery.stores"].assets
     try:
-        body = current_app.extensions["livery.stores"].assets.read(sha256)
+        body = answers.asset_body(sha256, lambda: store.read(sha256))
     except ObjectNotFound:
         raise NotFound("No such asset.") from None
     return cached_response(body, etag, IMMUTABLE, content_type=media_type)

@@ -18,6 +18,7 @@ import logging
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,6 +45,7 @@ GLOBAL_TOPICS = frozenset({"settings", "channel", "all"})  # topics that drop ev
 POLL_WAIT = 1.0  # seconds the request that starts a poll waits for it (not at all while the database is down)
 PRUNE_EVERY = 600.0  # seconds (+ up to 50 % jitter) between one worker's prunes of old change events
 PRUNE_BATCH = 500  # events deleted per prune: a short transaction, never a long lock
+ASSET_BYTES_HELD = 32 * 1024 * 1024  # per worker: recently served asset bodies (content-addressed, never stale)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,10 @@ _CODE_COLUMNS = (
 Listener = Callable[[list[tuple[str, str]]], None]
 
 
+def _published_installers(session: Session) -> set[str]:
+    return set(session.scalars(select(Release.sha256).where(Release.source == "stored", Release.status == "published")))
+
+
 class PublicAnswers:
     """One worker's precomputed public state."""
 
@@ -124,6 +130,9 @@ class PublicAnswers:
         # digests served while the database is down: asset -> media type, published stored installers
         self._assets: dict[str, str] = {}
         self._installers: set[str] = set()
+        self._asset_bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._asset_body_bytes = 0
+        self._asset_lock = threading.Lock()
         self._feed = ChangeFeed(clock)
         self._next_poll = 0.0
         self._next_prune = clock() + PRUNE_EVERY * random.uniform(0.5, 1.5)
@@ -177,19 +186,36 @@ class PublicAnswers:
         return self._codes.get(digest)
 
     def known_asset(self, sha256: str) -> str | None:
-        """The media type of an asset this worker has seen (answered while the database is down)."""
+        """The media type of an asset this worker knows (asset rows are only ever added)."""
         return self._assets.get(sha256)
 
     def remember_asset(self, sha256: str, media_type: str) -> None:
-        """Note an asset found in the database, for the next outage."""
+        """Note an asset found in the database."""
         self._assets[sha256] = media_type
 
+    def asset_body(self, sha256: str, read: Callable[[], bytes]) -> bytes:
+        """An asset's bytes: held ones, else ``read()``'s, then held (up to ASSET_BYTES_HELD per worker),
+        so that an object-store outage or hang does not stop the images clients ask for."""
+        body = self._asset_bodies.get(sha256)
+        if body is not None:
+            return body
+        body = read()
+        if len(body) <= ASSET_BYTES_HELD // 8:
+            with self._asset_lock:
+                if sha256 not in self._asset_bodies:
+                    self._asset_bodies[sha256] = body
+                    self._asset_body_bytes += len(body)
+                while self._asset_body_bytes > ASSET_BYTES_HELD:  # the oldest go first
+                    _old, dropped = self._asset_bodies.popitem(last=False)
+                    self._asset_body_bytes -= len(dropped)
+        return body
+
     def known_installer(self, sha256: str) -> bool:
-        """Whether this worker has seen this installer published (answered while the database is down)."""
+        """Whether this installer is published, as far as this worker knows (kept fresh by channel changes)."""
         return sha256 in self._installers
 
     def remember_installer(self, sha256: str) -> None:
-        """Note a published installer found in the database, for the next outage."""
+        """Note a published installer found in the database."""
         self._installers.add(sha256)
 
     def partner_status(self, partner_id: int) -> str | None:
@@ -315,9 +341,7 @@ class PublicAnswers:
             }
             partners = {row[0]: row[1] for row in session.execute(select(Partner.id, Partner.status))}
             assets = {row[0]: row[1] for row in session.execute(select(Asset.sha256, Asset.media_type))}
-            installers = set(
-                session.scalars(select(Release.sha256).where(Release.source == "stored", Release.status == "published"))
-            )
+            installers = _published_installers(session)
         self._codes, self._interned, self._partners = codes, interned, partners
         self._assets, self._installers = assets, installers
         self._drop_documents(list(self._documents))
@@ -376,6 +400,8 @@ class PublicAnswers:
                 self._partners[entry.partner_id] = session.scalar(
                     select(Partner.status).where(Partner.id == entry.partner_id)
                 )
+        elif topic == "channel":  # release publications and yanks announce their partner's channels
+            self._installers = _published_installers(session)
         elif topic == "partner":
             self._partners[int(key)] = session.scalar(select(Partner.status).where(Partner.id == int(key)))
         elif topic == "brand":

@@ -19,7 +19,6 @@ from app.api.public.cache import PublicAnswers
 from app.api.public.discovery import NOT_FOUND_DETAIL, cached_response, code_status, problem_for, public_answers
 from app.api.public.upgrade_cache import SignedAnswer, UpgradeAnswers
 from app.db import session, utcnow
-from app.db_health import DATABASE_DOWN
 from app.problems import BadRequest, NotFound, Problem
 from app.storage import LocalObjectStore, StorageError, check_key
 from app.upgrades.channel_state import ChannelState, decide_for, installer_target
@@ -117,17 +116,15 @@ def keys() -> Response:
 
 
 def _installer_published(sha256: str) -> bool:
-    """Whether ``sha256`` is a published installer; while the database is down, whether this worker saw it so."""
+    """Whether ``sha256`` is a published installer: known to the worker (no query, no database needed;
+    a yank reaches it as a channel change), else asked of the database."""
     answers = public_answers()
-    try:
-        published = public_installer(session(), sha256) is not None
-    except DATABASE_DOWN:
-        if not answers.known_installer(sha256):
-            raise
+    if answers.known_installer(sha256):
         return True
-    if published:
-        answers.remember_installer(sha256)
-    return published
+    if public_installer(session(), sha256) is None:
+        return False
+    answers.remember_installer(sha256)
+    return True
 
 
 @bp.get("/installers/<path:sha256>")
