@@ -108,30 +108,21 @@ def _assert_logged_once(log: str, workers: int = 2) -> None:
     assert log.count("database unreachable") <= workers, log[-3000:]
 
 
-def test_postgres_stopped(deployment, log_tail):
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "stopped",  # a clean, fast shutdown: connections closed, then the port refuses
+        "killed",  # a crash (SIGKILL): connections reset, then the port refuses
+    ],
+)
+def test_postgres_stopped_or_killed(deployment, log_tail, fault):
     assert deployment.call("admin_write").status == 201  # acknowledged before the fault
-    deployment.cluster.stop()
+    deployment.cluster.stop() if fault == "stopped" else deployment.cluster.kill()
     try:
         replies = deployment.traffic(4.0, CALLS)
     finally:
         deployment.cluster.start()
-    _report("test_postgres_stopped", replies)
-    _assert_public_flows(replies)
-    assert _by(replies, "admin_read", "admin_write")
-    _assert_retry_later(_by(replies, "admin_read", "admin_write"), "database_unavailable")
-    _assert_probes(replies, "database")
-    _assert_recovered(deployment)
-    _assert_logged_once(log_tail())
-
-
-def test_postgres_killed(deployment, log_tail):
-    assert deployment.call("admin_write").status == 201
-    deployment.cluster.kill()  # a crash: connections reset, then the port refuses
-    try:
-        replies = deployment.traffic(4.0, CALLS)
-    finally:
-        deployment.cluster.start()
-    _report("test_postgres_killed", replies)
+    _report(f"test_postgres_{fault}", replies)
     _assert_public_flows(replies)
     assert _by(replies, "admin_read", "admin_write")
     _assert_retry_later(_by(replies, "admin_read", "admin_write"), "database_unavailable")
