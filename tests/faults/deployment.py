@@ -18,7 +18,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from app import create_app, migrate
@@ -162,6 +162,14 @@ class Deployment:
                 return time.monotonic() - started
             time.sleep(0.1)
         raise AssertionError(f"{kind} did not answer {status} {in_a_row} times in a row within {timeout} s")
+
+    def another_gunicorn(self, workers: int = 1) -> Deployment:
+        """A second gunicorn on the same database and bucket (returns once /healthz answers)."""
+        other = replace(self, port=free_port(), process=None)
+        other.process = start_gunicorn(
+            other.port, self.env, stderr_path=self.workdir / f"gunicorn-{other.port}.err", workers=workers
+        )
+        return other
 
     def restart_s3(self) -> None:
         """Start a new (empty) S3 server on the same port, with the bucket: the objects are lost."""

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
+from tests.e2e.conftest import stop_gunicorn
 from tests.faults.deployment import PUBLIC, Deployment, Reply, freeze, start_deployment, thaw, unavailable_reason
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -180,3 +182,30 @@ def test_s3_stopped_then_back_empty_and_repaired_by_a_reupload(deployment):
     assert deployment.upload_asset_again().status == 200  # the same image: deduplicated by row...
     assert store(Bucket=deployment.bucket, Key=f"assets/{deployment.asset}")["ContentLength"]  # ...object restored
     assert deployment.call("asset").status == 200
+
+
+@pytest.mark.parametrize("fault", ["stopped", "hung"])
+def test_a_worker_started_during_an_outage_comes_up_not_ready_then_serves(deployment, fault):
+    freeze_db = fault == "hung"
+    deployment.cluster.signal(signal.SIGSTOP) if freeze_db else deployment.cluster.stop()
+    started = time.monotonic()
+    other = None
+    try:
+        other = deployment.another_gunicorn()  # its warm-up cannot load anything: bounded, not hung
+        boot = time.monotonic() - started
+        ready = other.call("readyz")
+        discovery = other.call("discovery")
+        admin = other.call("admin_read")
+    finally:
+        deployment.cluster.signal(signal.SIGCONT) if freeze_db else deployment.cluster.start()
+    try:
+        print(f"\nworker start with the database {fault}: healthy after {boot:.1f} s")
+        assert boot < 20
+        assert ready.status == 503 and {"database", "public_answers"} <= set(json.loads(ready.body)["down"])
+        _assert_retry_later([discovery], "database_unavailable")  # not a 404 that would condemn the code
+        _assert_retry_later([admin], "database_unavailable")
+        other.wait_until("discovery", 200, RECOVERY_BOUND, in_a_row=2)
+        other.wait_until("readyz", 200, RECOVERY_BOUND, in_a_row=2)
+    finally:
+        if other is not None:
+            stop_gunicorn(other.process)
