@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, json, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.db_health import DatabaseUnavailable
@@ -185,10 +186,14 @@ def register_error_handlers(app: Flask) -> None:
         return problem_response(database_unavailable(exc.retry_after), head=request.method == "HEAD")
 
     @app.errorhandler(DBAPIError)
-    def _database_error(exc: DBAPIError):
-        if not (isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated):
+    @app.errorhandler(PoolTimeout)
+    def _database_error(exc: DBAPIError | PoolTimeout):
+        if isinstance(exc, DBAPIError) and not (
+            isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated
+        ):
             return _unexpected(exc)
-        # lost connection, refused connect, statement timeout, a locked SQLite file: retryable
+        # lost connection, refused connect, statement timeout, no free pooled connection, a locked
+        # SQLite file: retryable
         health = current_app.extensions["livery.db_health"]
         retry_after = 1 if health.up else health.retry_after()
         return problem_response(database_unavailable(retry_after), head=request.method == "HEAD")

@@ -99,3 +99,17 @@ def test_a_halt_answers_halted_when_the_control_file_is_unreadable(setup):
         store.delete(key)
     payload = _payload(setup.poll())
     assert (payload["action"], payload["reason"]) == ("none", "halted")
+
+
+def test_no_free_pooled_connection_is_a_503_not_a_500(app, monkeypatch):
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from app.api.public import assets
+
+    def exhausted(*_args):
+        raise PoolTimeout("QueuePool limit reached")
+
+    monkeypatch.setattr(assets, "public_asset", exhausted)
+    response = app.test_client().get(f"/v1/assets/{'1' * 64}")
+    assert response.status_code == 503 and response.json["code"] == "database_unavailable"
+    assert response.headers["Retry-After"] == "1"
