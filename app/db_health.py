@@ -1,10 +1,10 @@
 """How one process sees its database: up, or down with a bounded reconnect schedule.
 
-``DatabaseHealth`` is fed by engine events (a statement that completes: up; a failed connect or a
-lost connection: down) and asked before every ORM statement: while the database is down, callers
-get ``DatabaseUnavailable`` at once instead of a connect attempt each (the public answers come from
-memory, admin calls answer 503 with Retry-After), and one caller at a time, on a back-off schedule,
-is let through to try again. Each change of state is logged once, never per request.
+``DatabaseHealth`` (an app/availability.py ``DependencyHealth``) is fed by engine events (a
+statement that completes: up; a failed connect or a lost connection: down) and asked before every
+ORM statement: while the database is down, callers get ``DatabaseUnavailable`` at once instead of
+a connect attempt each (the public answers come from memory, admin calls answer 503 with
+Retry-After), and one caller at a time, on a back-off schedule, is let through to try again.
 
 ``StatementDeadlines`` bounds every round trip on the client side: a hung server (stopped, not
 refused) never enforces its own ``statement_timeout``, and libpq has no read timeout, so a watchdog
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import socket
 import threading
@@ -28,9 +27,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from app.availability import DependencyHealth
+
 log = logging.getLogger(__name__)
 
-FIRST_RETRY = 0.5  # seconds before the first reconnect attempt; doubles up to the configured maximum
 WATCH_INTERVAL = 0.2  # how often the watchdog looks at running statements
 DEADLINE_GRACE = 1.0  # the server's own statement_timeout answers first when it can
 
@@ -47,57 +47,11 @@ class DatabaseUnavailable(Exception):
 DATABASE_DOWN = (DatabaseUnavailable, OperationalError, InterfaceError)
 
 
-class DatabaseHealth:
-    """Up or down, and when the next reconnect attempt is due."""
+class DatabaseHealth(DependencyHealth):
+    """The database as this process sees it (fed by engine events, asked before every ORM statement)."""
 
     def __init__(self, retry_max: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.retry_max = retry_max
-        self._clock = clock
-        self._lock = threading.Lock()
-        self.up = True
-        self._failures = 0
-        self._next_attempt = 0.0
-
-    def gate(self) -> None:
-        """Return when the database may be used; raise DatabaseUnavailable while it is down, except
-        for the one caller that takes the next scheduled attempt."""
-        if self.up:
-            return
-        with self._lock:
-            now = self._clock()
-            if now >= self._next_attempt:
-                self._next_attempt = now + self._pause()  # this caller's attempt; the others wait for the next
-                return
-        raise DatabaseUnavailable(self.retry_after())
-
-    def attempt_due(self) -> bool:
-        """Whether a caller may try the database now (it is up, or the next attempt is due)."""
-        return self.up or self._clock() >= self._next_attempt
-
-    def succeeded(self) -> None:
-        """A statement completed: the database is up."""
-        if self.up:
-            return
-        with self._lock:
-            if not self.up:
-                self.up, self._failures = True, 0
-                log.warning("database reachable again")
-
-    def failed(self, reason: str) -> None:
-        """A connect failed or a connection was lost: down until the next attempt."""
-        with self._lock:
-            self._failures += 1
-            if self.up:
-                self.up = False
-                log.error("database unreachable (%s); serving from memory, retrying with back-off", reason)
-            self._next_attempt = max(self._next_attempt, self._clock() + self._pause())
-
-    def retry_after(self) -> int:
-        """Whole seconds until the next attempt (at least 1): the Retry-After of a 503."""
-        return max(1, math.ceil(self._next_attempt - self._clock()))
-
-    def _pause(self) -> float:
-        return min(self.retry_max, FIRST_RETRY * 2 ** min(self._failures, 10))
+        super().__init__("database", DatabaseUnavailable, retry_max, clock)
 
 
 class StatementDeadlines:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.db_health import DatabaseUnavailable
-from app.storage import StorageError
+from app.storage import StorageError, StorageUnavailable
 
 PROBLEM_TYPE_BASE = "https://livery.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -119,6 +119,13 @@ def database_unavailable(retry_after: int) -> Problem:
     )
 
 
+def storage_unavailable(
+    retry_after: int = 5, detail: str = "Object storage is unreachable; nothing was changed. Retry later."
+) -> Problem:
+    """503 while the object store cannot be reached: retry after ``retry_after`` s."""
+    return Problem(503, "storage_unavailable", "Service unavailable", detail, headers={"Retry-After": str(retry_after)})
+
+
 def problem_response(problem: Problem, *, head: bool = False) -> Response:
     """Serialise ``problem`` as a problem+json response (no body for HEAD)."""
     body = b"" if head else json.dumps(problem.to_dict()).encode()
@@ -169,15 +176,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(StorageError)
     def _storage(exc: StorageError):
         # the object store is down: a retryable outage, not a bug; writes stored nothing (they
-        # happen before the commit), so the client can simply try again
-        log.warning("object storage unavailable on %s %s: %s", request.method, request.path, exc)
-        problem = Problem(
-            503,
-            "storage_unavailable",
-            "Service unavailable",
-            "Object storage is unreachable; nothing was changed. Retry later.",
-            headers={"Retry-After": "5"},
-        )
+        # happen before the commit), so the client can simply try again. A store known to be down
+        # was logged once by its DependencyHealth, not per request.
+        if not isinstance(exc, StorageUnavailable):
+            log.warning("object storage unavailable on %s %s: %s", request.method, request.path, exc)
+        problem = storage_unavailable(getattr(exc, "retry_after", 5))
         return problem_response(problem, head=request.method == "HEAD")
 
     @app.errorhandler(DatabaseUnavailable)

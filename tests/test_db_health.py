@@ -14,7 +14,7 @@ def test_down_fails_fast_then_lets_one_attempt_through_on_a_bounded_schedule(cap
     now = [100.0]
     health = DatabaseHealth(retry_max=4.0, clock=lambda: now[0])
     health.gate()  # up: nothing to wait for
-    with caplog.at_level(logging.WARNING, logger="app.db_health"):
+    with caplog.at_level(logging.WARNING, logger="app.availability"):
         for _ in range(3):
             health.failed("OperationalError")
         with pytest.raises(DatabaseUnavailable) as caught:

@@ -19,7 +19,7 @@ from app.api.public.cache import PublicAnswers
 from app.api.public.discovery import NOT_FOUND_DETAIL, cached_response, code_status, problem_for, public_answers
 from app.api.public.upgrade_cache import SignedAnswer, UpgradeAnswers
 from app.db import session, utcnow
-from app.problems import BadRequest, NotFound, Problem
+from app.problems import BadRequest, NotFound, storage_unavailable
 from app.storage import LocalObjectStore, StorageError, check_key
 from app.upgrades.channel_state import ChannelState, decide_for, installer_target
 from app.upgrades.decision import Decision
@@ -87,9 +87,9 @@ def upgrade_answer(
         raise problem_for(found)
     try:
         state = answers.state_of(found)
-    except StorageError:
-        raise Problem(
-            503, "storage_unavailable", "Service unavailable", "The control file cannot be read; retry later."
+    except StorageError as exc:
+        raise storage_unavailable(
+            getattr(exc, "retry_after", 5), "The control file cannot be read; retry later."
         ) from None
     if state is None:  # a live code whose brand was never published: like discovery
         raise NotFound(NOT_FOUND_DETAIL)
@@ -145,8 +145,8 @@ def installer(sha256: str) -> Response:
         return response
     try:
         url = store.presigned_url(sha256, current_app.config["LIVERY"].s3_presign_seconds)
-    except StorageError:
-        raise Problem(503, "storage_unavailable", "Service unavailable", "Storage is unreachable; retry.") from None
+    except StorageError as exc:
+        raise storage_unavailable(getattr(exc, "retry_after", 5), "Storage is unreachable; retry.") from None
     response = redirect(url, code=302)
     response.headers["Cache-Control"] = "no-store"  # the presigned URL expires; never cache the redirect
     return response
