@@ -88,6 +88,13 @@ class Settings:
     s3_max_attempts: int = 2  # attempts per object-store call, the first included
     readiness_timeout: float = 5.0  # seconds /readyz waits for its probes (run in parallel)
     change_retention_hours: int = 168  # change events older than this are pruned (docs/operations.md)
+    # outbound calls (partner web services, JWKS): app/outbound/, docs/licensing-webservice.md
+    egress_allow_private: bool = False
+    licensing_connect_timeout: float = 1.0
+    licensing_timeout: float = 2.0
+    licensing_cache_entries: int = 100_000
+    licensing_breaker_failures: int = 5
+    licensing_breaker_cooldown: float = 30.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -130,6 +137,12 @@ class Settings:
             raise ConfigError("LIVERY_S3_MAX_ATTEMPTS must be 1 to 5")
         if self.change_retention_hours < 1:
             raise ConfigError("LIVERY_CHANGE_RETENTION_HOURS must be at least 1 (workers read events up to 30 s late)")
+        if not 0 < self.licensing_connect_timeout <= self.licensing_timeout <= 10:
+            raise ConfigError("LIVERY_LICENSING_CONNECT_TIMEOUT <= LIVERY_LICENSING_TIMEOUT must both be in (0, 10] s")
+        if self.licensing_cache_entries < 1 or self.licensing_breaker_failures < 1:
+            raise ConfigError("LIVERY_LICENSING_CACHE_ENTRIES and LIVERY_LICENSING_BREAKER_FAILURES must be >= 1")
+        if not 0 < self.licensing_breaker_cooldown <= 3600:
+            raise ConfigError("LIVERY_LICENSING_BREAKER_COOLDOWN must be in (0, 3600] seconds")
         root = self.static_publish_root
         if root and not (root.startswith("s3://") and root[5:].split("/")[0]) and not os.path.isabs(root):
             raise ConfigError("LIVERY_STATIC_PUBLISH_ROOT must be an absolute folder path or s3://bucket/prefix")

@@ -1,12 +1,14 @@
 """Errors as RFC 9457 ``application/problem+json``: one exception type, one handler for all.
 
 Every error a client or partner can see has a stable ``code`` (also the last segment of its
-``type`` URI) so that callers can branch on it without parsing prose.
+``type`` URI) so that callers can branch on it without parsing prose. The codes are a closed,
+registered set (``PROBLEM_TYPES``, shown in docs/problems.md): the code fixes status and title.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, json, request
@@ -15,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.db_health import DatabaseUnavailable
-from app.storage import StorageError, StorageUnavailable
+from app.storage import StorageError, StoreUnreachable
 
 PROBLEM_TYPE_BASE = "https://livery.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -24,24 +26,94 @@ WEBARGS_LOCATIONS = frozenset({"json", "query", "querystring", "form", "files", 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class ProblemType:
+    """One registered problem ``code``: its HTTP status (None: the status of the error it maps) and title."""
+
+    code: str
+    status: int | None
+    title: str
+
+
+# The closed set of codes clients and partners may branch on, shown (with when each is answered)
+# in docs/problems.md; tests/test_problems_registry.py keeps the two equal. Problem refuses any
+# other code.
+PROBLEM_TYPES: dict[str, ProblemType] = {
+    t.code: t
+    for t in (
+        ProblemType("bad_request", 400, "Bad request"),
+        ProblemType("invalid_version", 400, "Invalid version"),
+        ProblemType("invalid_platform", 400, "Invalid platform"),
+        ProblemType("invalid_install_id", 400, "Invalid install id"),
+        ProblemType("unauthenticated", 401, "Unauthenticated"),
+        ProblemType("insufficient_role", 403, "Insufficient role"),
+        ProblemType("partner_suspended", 403, "Partner suspended"),
+        ProblemType("not_found", 404, "Not found"),
+        ProblemType("method_not_allowed", 405, "Method not allowed"),
+        ProblemType("conflict", 409, "Conflict"),
+        ProblemType("duplicate_slug", 409, "Duplicate slug"),
+        ProblemType("already_revoked", 409, "Already revoked"),
+        ProblemType("release_exists", 409, "Release exists"),
+        ProblemType("external_installer", 409, "External installer"),
+        ProblemType("release_not_draft", 409, "Release not draft"),
+        ProblemType("invalid_transition", 409, "Invalid transition"),
+        ProblemType("installer_missing", 409, "Installer missing"),
+        ProblemType("licensing_not_configured", 409, "Licensing not configured"),
+        ProblemType("licensing_not_verified", 409, "Licensing web service not verified"),
+        ProblemType("gone", 410, "Gone"),
+        ProblemType("precondition_failed", 412, "Precondition failed"),
+        ProblemType("payload_too_large", 413, "Payload too large"),
+        ProblemType("unsupported_media_type", 415, "Unsupported media type"),
+        ProblemType("validation_failed", 422, "Validation failed"),
+        ProblemType("control_file_invalid", 422, "Invalid control file"),
+        ProblemType("precondition_required", 428, "Precondition required"),
+        ProblemType("internal_error", 500, "Internal server error"),
+        ProblemType("storage_unavailable", 503, "Service unavailable"),
+        ProblemType("database_unavailable", 503, "Service unavailable"),
+        ProblemType("control_file_corrupt", 503, "Service unavailable"),
+        ProblemType("http_error", None, "HTTP error"),
+    )
+}
+# Werkzeug's (and webargs', flask-smorest's) errors by status; any other status is http_error.
+HTTP_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    428: "precondition_required",
+    500: "internal_error",
+}
+STORAGE_RETRY_AFTER = "5"  # seconds: an outage of the object store is usually short
+
+
 class Problem(Exception):
-    """An error answer: HTTP status, stable code, human title and a detail saying what to fix."""
+    """An error answer: a registered ``code`` (which fixes status and title) and a detail saying what to fix."""
 
     def __init__(
         self,
-        status: int,
         code: str,
-        title: str,
         detail: str | None = None,
         *,
+        status: int | None = None,
         errors: dict[str, Any] | list[Any] | None = None,
         headers: dict[str, str] | None = None,
         **extensions: Any,
     ) -> None:
-        super().__init__(detail or title)
-        self.status = status
+        kind = PROBLEM_TYPES.get(code)
+        if kind is None:
+            raise ValueError(f"unregistered problem code {code!r}: add it to app.problems.PROBLEM_TYPES")
+        if kind.status is not None and status not in (None, kind.status):
+            raise ValueError(f"problem code {code!r} is status {kind.status}, not {status}")
+        super().__init__(detail or kind.title)
+        self.status = status or kind.status or 500
         self.code = code
-        self.title = title
+        self.title = kind.title
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
@@ -65,17 +137,17 @@ class Problem(Exception):
 
 class NotFound(Problem):
     def __init__(self, detail: str = "No such resource.", **kw: Any) -> None:
-        super().__init__(404, "not_found", "Not found", detail, **kw)
+        super().__init__("not_found", detail, **kw)
 
 
 class Gone(Problem):
     def __init__(self, detail: str, **kw: Any) -> None:
-        super().__init__(410, "gone", "Gone", detail, **kw)
+        super().__init__("gone", detail, **kw)
 
 
 class BadRequest(Problem):
     def __init__(self, detail: str, code: str = "bad_request", **kw: Any) -> None:
-        super().__init__(400, code, "Bad request", detail, **kw)
+        super().__init__(code, detail, status=400, **kw)
 
 
 class ValidationProblem(Problem):
@@ -84,12 +156,54 @@ class ValidationProblem(Problem):
     def __init__(self, errors: dict[str, Any] | list[Any], detail: str | None = None) -> None:
         if detail is None:
             detail = "The request is well-formed but breaks these rules: " + _summarise(errors)
-        super().__init__(422, "validation_failed", "Validation failed", detail, errors=errors)
+        super().__init__("validation_failed", detail, errors=errors)
 
 
 class Conflict(Problem):
     def __init__(self, detail: str, code: str = "conflict", **kw: Any) -> None:
-        super().__init__(409, code, "Conflict", detail, **kw)
+        super().__init__(code, detail, status=409, **kw)
+
+
+class PayloadTooLarge(Problem):
+    """413: the body is larger than ``limit`` bytes (raised before it is read)."""
+
+    def __init__(self, limit: int, what: str = "The body") -> None:
+        super().__init__("payload_too_large", f"{what} may be at most {limit} bytes.")
+
+
+class UnsupportedMediaType(Problem):
+    """415: the body is not of the media type the route reads; ``detail`` says which to send."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("unsupported_media_type", detail)
+
+
+class StorageUnavailable(Problem):
+    """503 with Retry-After: the object store is unreachable; nothing was changed."""
+
+    def __init__(
+        self,
+        detail: str = "Object storage is unreachable; nothing was changed. Retry later.",
+        retry_after: int | str = STORAGE_RETRY_AFTER,
+    ) -> None:
+        super().__init__("storage_unavailable", detail, headers={"Retry-After": str(retry_after)})
+
+    @classmethod
+    def after(cls, exc: StorageError, detail: str | None = None) -> StorageUnavailable:
+        """The problem for ``exc``, retried when the store's schedule says (StoreUnreachable) or in 5 s."""
+        retry_after = exc.retry_after if isinstance(exc, StoreUnreachable) else STORAGE_RETRY_AFTER
+        return cls(detail, retry_after) if detail else cls(retry_after=retry_after)
+
+
+class DatabaseDown(Problem):
+    """503 with Retry-After: the database is unreachable (refused, stopped or hung); nothing was changed."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "database_unavailable",
+            "The database is unreachable; nothing was changed. Retry later.",
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 def _summarise(errors: dict[str, Any] | list[Any], prefix: str = "") -> str:
@@ -108,24 +222,6 @@ def _summarise(errors: dict[str, Any] | list[Any], prefix: str = "") -> str:
     return "; ".join(p for p in parts if p)
 
 
-def database_unavailable(retry_after: int) -> Problem:
-    """503 while the database cannot be reached: nothing was changed, retry after ``retry_after`` s."""
-    return Problem(
-        503,
-        "database_unavailable",
-        "Service unavailable",
-        "The database is unreachable; nothing was changed. Retry later.",
-        headers={"Retry-After": str(retry_after)},
-    )
-
-
-def storage_unavailable(
-    retry_after: int = 5, detail: str = "Object storage is unreachable; nothing was changed. Retry later."
-) -> Problem:
-    """503 while the object store cannot be reached: retry after ``retry_after`` s."""
-    return Problem(503, "storage_unavailable", "Service unavailable", detail, headers={"Retry-After": str(retry_after)})
-
-
 def problem_response(problem: Problem, *, head: bool = False) -> Response:
     """Serialise ``problem`` as a problem+json response (no body for HEAD)."""
     body = b"" if head else json.dumps(problem.to_dict()).encode()
@@ -138,28 +234,26 @@ def problem_response(problem: Problem, *, head: bool = False) -> Response:
 
 def _from_http_exception(exc: HTTPException) -> Problem:
     status = exc.code or 500
-    code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+    code = HTTP_STATUS_CODES.get(status, "http_error")
     detail = exc.description
-    errors = None
     data = getattr(exc, "data", None)  # flask-smorest / webargs attach validation messages here
     if isinstance(data, dict) and data.get("message"):
         detail = str(data["message"])  # flask_smorest.abort(status, message=...)
+    headers = dict(data.get("headers") or {}) if isinstance(data, dict) else {}
     if isinstance(data, dict) and ("messages" in data or "errors" in data):
         messages = data.get("messages", data.get("errors"))
         if isinstance(messages, dict) and len(messages) == 1 and next(iter(messages)) in WEBARGS_LOCATIONS:
             # webargs nests messages under the location ("json", "query", "files", ...)
             messages = next(iter(messages.values()))
-        errors = messages
         if status == 422:
-            problem = ValidationProblem(errors) if detail == exc.description else ValidationProblem(errors, detail)
+            problem = ValidationProblem(messages) if detail == exc.description else ValidationProblem(messages, detail)
         else:
-            problem = Problem(status, code, exc.name, _summarise(errors), errors=errors)
-        problem.headers.update(data.get("headers") or {})
+            problem = Problem(code, _summarise(messages), status=status, errors=messages)
+        problem.headers.update(headers)
         return problem
-    headers = dict(data.get("headers") or {}) if isinstance(data, dict) else {}
     if status == 405 and exc.get_response().headers.get("Allow"):
         headers["Allow"] = exc.get_response().headers["Allow"]
-    return Problem(status, code, exc.name or "Error", detail, errors=errors, headers=headers)
+    return Problem(code, detail, status=status, headers=headers)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -178,15 +272,14 @@ def register_error_handlers(app: Flask) -> None:
         # the object store is down: a retryable outage, not a bug; writes stored nothing (they
         # happen before the commit), so the client can simply try again. A store known to be down
         # was logged once by its DependencyHealth, not per request.
-        if not isinstance(exc, StorageUnavailable):
+        if not isinstance(exc, StoreUnreachable):
             log.warning("object storage unavailable on %s %s: %s", request.method, request.path, exc)
-        problem = storage_unavailable(getattr(exc, "retry_after", 5))
-        return problem_response(problem, head=request.method == "HEAD")
+        return problem_response(StorageUnavailable.after(exc), head=request.method == "HEAD")
 
     @app.errorhandler(DatabaseUnavailable)
     def _database_down(exc: DatabaseUnavailable):
         # logged once by DatabaseHealth when the state changed, not per request
-        return problem_response(database_unavailable(exc.retry_after), head=request.method == "HEAD")
+        return problem_response(DatabaseDown(exc.retry_after), head=request.method == "HEAD")
 
     @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeout)
@@ -199,12 +292,10 @@ def register_error_handlers(app: Flask) -> None:
         # SQLite file: retryable
         health = current_app.extensions["livery.db_health"]
         retry_after = 1 if health.up else health.retry_after()
-        return problem_response(database_unavailable(retry_after), head=request.method == "HEAD")
+        return problem_response(DatabaseDown(retry_after), head=request.method == "HEAD")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        problem = Problem(
-            500, "internal_error", "Internal server error", "An unexpected error occurred; it has been logged."
-        )
+        problem = Problem("internal_error", "An unexpected error occurred; it has been logged.")
         return problem_response(problem, head=request.method == "HEAD")

@@ -23,7 +23,7 @@ from botocore.exceptions import (
 )
 
 from app.availability import DependencyHealth
-from app.storage import CHUNK, ObjectNotFound, ObjectStore, StorageError, StorageUnavailable, StoredObject, check_key
+from app.storage import CHUNK, ObjectNotFound, ObjectStore, StorageError, StoredObject, StoreUnreachable, check_key
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 # what says "the server cannot be reached" (as opposed to "it answered no"): the store is down
@@ -50,7 +50,7 @@ class S3Timeouts:
 
 def object_store_health(timeouts: S3Timeouts) -> DependencyHealth:
     """A health tracker for one S3 server: retried at most every connect + read timeout."""
-    return DependencyHealth("object store", StorageUnavailable, retry_max=timeouts.connect + timeouts.read)
+    return DependencyHealth("object store", StoreUnreachable, retry_max=timeouts.connect + timeouts.read)
 
 
 class S3ObjectStore(ObjectStore):

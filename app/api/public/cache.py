@@ -19,14 +19,14 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.api.public.answers import Answer
 from app.branding.document import RenderContext, render_discovery_document
 from app.branding.models import AccessCode, Asset, Brand
 from app.branding.services import brand_document_inputs
@@ -39,9 +39,8 @@ from app.partners.services import SETTING_STANDARD_VIEWER_URL, get_setting
 from app.upgrades.models import Release
 from app.upgrades.services import channel_ready
 
-MAX_MEMO_ENTRIES = 50_000  # per namespace; a full namespace is cleared, not evicted entry by entry
 WARM_BUDGET = 10.0  # seconds a starting worker may spend rendering (gunicorn's timeout is 30 s)
-GLOBAL_TOPICS = frozenset({"settings", "channel", "all"})  # topics that drop every memo
+GLOBAL_TOPICS = frozenset({"settings", "channel", "all"})  # topics that drop every rendered document
 POLL_WAIT = 1.0  # seconds the request that starts a poll waits for it (not at all while the database is down)
 PRUNE_EVERY = 600.0  # seconds (+ up to 50 % jitter) between one worker's prunes of old change events
 PRUNE_BATCH = 500  # events deleted per prune: a short transaction, never a long lock
@@ -52,6 +51,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class CodeEntry:
+    """What a worker knows of one access code (keyed by its digest; never the code itself).
+
+    ``live`` is the code's kind: live codes see the brand's published revision, test codes its
+    draft. ``expires_at`` is epoch seconds or None; ``channel`` overrides the brand's upgrade
+    channel when set. Equal entries are shared (interned) across codes to save memory.
+    """
+
     partner_id: int
     brand_id: int
     live: bool
@@ -62,12 +68,6 @@ class CodeEntry:
     def usable(self, now: float) -> bool:
         """Not revoked and not expired at ``now`` (epoch seconds)."""
         return not self.revoked and (self.expires_at is None or now < self.expires_at)
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    body: bytes
-    etag: str
 
 
 def _entry(row) -> CodeEntry:
@@ -111,12 +111,14 @@ class PublicAnswers:
         health: DatabaseHealth | None = None,
         retention_hours: int = 168,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._make_session = make_session
         self._base_url = base_url
         self._default_viewer_url = standard_viewer_url
         self._interval = interval
         self._clock = clock
+        self.wall_clock = wall_clock  # epoch seconds: when a code expires (tests move it)
         self._health = health or DatabaseHealth(10.0)
         self._retention_hours = retention_hours
         self._lock = threading.RLock()
@@ -126,8 +128,8 @@ class PublicAnswers:
         self._partners: dict[int, str] = {}
         self._documents: dict[tuple[int, bool, str | None], Answer | None] = {}
         self._stale: dict[tuple[int, bool, str | None], Answer | None] = {}  # dropped, answered if a render fails
-        self._memos: dict[str, dict[Hashable, Any]] = {}
-        # digests served while the database is down: asset -> media type, published stored installers
+        # what assets and installers need, so that they need no query: asset -> media type (rows
+        # are only ever added), published stored installers (kept fresh by channel changes)
         self._assets: dict[str, str] = {}
         self._installers: set[str] = set()
         self._asset_bodies: OrderedDict[str, bytes] = OrderedDict()
@@ -218,10 +220,6 @@ class PublicAnswers:
         """Note a published installer found in the database."""
         self._installers.add(sha256)
 
-    def partner_status(self, partner_id: int) -> str | None:
-        """The lifecycle status of a partner."""
-        return self._partners.get(partner_id)
-
     def code_valid(self, entry: CodeEntry, now: float) -> bool:
         """Whether ``entry`` may be answered at ``now``: usable, and its partner not suspended."""
         return entry.usable(now) and self._partners.get(entry.partner_id) != "suspended"
@@ -261,24 +259,6 @@ class PublicAnswers:
                 brand_id is None or entry.brand_id == brand_id
             ):
                 yield digest
-
-    def memo(self, namespace: str, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """``compute()``'s result, kept per worker until a settings or channel change (or a full reload).
-
-        For answers that depend only on ``key`` and on channel state (e.g. upgrade decisions keyed
-        by channel serial, platform, version and rollout bucket). Bounded: a namespace that reaches
-        MAX_MEMO_ENTRIES starts empty again.
-        """
-        table = self._memos.setdefault(namespace, {})
-        try:
-            return table[key]
-        except KeyError:
-            pass
-        value = compute()
-        if len(table) >= MAX_MEMO_ENTRIES:
-            table.clear()
-        table[key] = value
-        return value
 
     def _render(self, session: Session, brand_id: int, live: bool, channel: str | None) -> Answer | None:
         inputs = brand_document_inputs(session, brand_id, live=live)
@@ -345,7 +325,6 @@ class PublicAnswers:
         self._codes, self._interned, self._partners = codes, interned, partners
         self._assets, self._installers = assets, installers
         self._drop_documents(list(self._documents))
-        self._memos.clear()
         self._loaded = True
         self._next_poll = self._clock() + self._interval
 
@@ -409,7 +388,6 @@ class PublicAnswers:
             self._drop_documents([k for k in self._documents if k[0] == brand_id])
         if topic in GLOBAL_TOPICS:
             self._drop_documents(list(self._documents))
-            self._memos.clear()
 
     @staticmethod
     def _notify(listeners: list[Listener], changes: list[tuple[str, str]]) -> None:
