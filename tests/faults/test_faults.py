@@ -143,8 +143,9 @@ def test_postgres_hung(deployment, log_tail):
         deployment.cluster.signal(signal.SIGCONT)
     _report("test_postgres_hung", replies)
     _assert_public_flows(replies)
-    # a request caught mid-statement waits for its deadline (2 s + 1 s), never for the worker timeout
-    assert max(r.seconds for r in _by(replies, *PUBLIC)) < 4.0, sorted(r.seconds for r in replies)[-5:]
+    # a request caught mid-statement waits for its deadline (2 s + 1 s; plus at most 1 s for the poll
+    # it started), never for the worker timeout
+    assert max(r.seconds for r in _by(replies, *PUBLIC)) < 5.0, sorted(r.seconds for r in replies)[-5:]
     _assert_retry_later(_by(replies, "admin_read", "admin_write"), "database_unavailable")
     _assert_probes(replies, "database")
     _assert_recovered(deployment)

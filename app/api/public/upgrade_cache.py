@@ -169,10 +169,11 @@ class UpgradeAnswers:
                         _set_aside(self._channels, self._stale_channels)
                 elif topic == "brand" and key.isdigit():
                     _set_aside(self._brand_channels, self._stale_brand_channels, [(int(key), True), (int(key), False)])
-                elif topic != "code":  # codes carry their own channel override in CodeEntry
+                elif topic not in ("code", "partner"):  # codes carry their own channel override in
+                    # CodeEntry; a partner's status decides whether its codes answer, not what they answer
                     _set_aside(self._channels, self._stale_channels)
                     _set_aside(self._brand_channels, self._stale_brand_channels)
-                if topic not in ("brand", "code"):
+                if topic not in ("brand", "code", "partner"):
                     self._decided.clear()  # drops the references to states no longer served
 
 
