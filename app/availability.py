@@ -63,6 +63,7 @@ class DependencyHealth:
             if not self.up:
                 self.up, self._failures = True, 0
                 log.warning("%s reachable again", self.name)
+                _publish(self.name, "closed")
 
     def failed(self, reason: str) -> None:
         """A call could not reach the dependency (refused, timed out, connection lost): down until the next attempt."""
@@ -71,6 +72,7 @@ class DependencyHealth:
             if self.up:
                 self.up = False
                 log.error("%s unreachable (%s); serving from memory, retrying with back-off", self.name, reason)
+                _publish(self.name, "open")
             self._next_attempt = max(self._next_attempt, self._clock() + self._pause())
 
     def retry_after(self) -> int:
@@ -79,3 +81,10 @@ class DependencyHealth:
 
     def _pause(self) -> float:
         return min(self.retry_max, FIRST_RETRY * 2 ** min(self._failures, 10))
+
+
+def _publish(name: str, state: str) -> None:
+    """The livery_circuit_breaker_state gauge of docs/operations.md ("database", "object_store")."""
+    from app.metrics import set_breaker_state  # not at import: see gunicorn.conf.py
+
+    set_breaker_state(name.replace(" ", "_"), state)

@@ -88,6 +88,10 @@ class Settings:
     s3_max_attempts: int = 2  # attempts per object-store call, the first included
     readiness_timeout: float = 5.0  # seconds /readyz waits for its probes (run in parallel)
     change_retention_hours: int = 168  # change events older than this are pruned (docs/operations.md)
+    log_format: str = "text"  # text | json: one JSON object per line
+    request_log: bool = True  # one line per request (logger livery.requests, level INFO)
+    metrics_token: str = ""  # "" : GET /metrics answers 404; else it needs "Authorization: Bearer <token>"
+    metrics_dir: str = ""  # gunicorn's shared folder of every worker's metrics ("" : a fresh temporary folder)
     # outbound calls (partner web services, JWKS): app/outbound/, docs/licensing-webservice.md
     egress_allow_private: bool = False
     licensing_connect_timeout: float = 1.0
@@ -137,6 +141,10 @@ class Settings:
             raise ConfigError("LIVERY_S3_MAX_ATTEMPTS must be 1 to 5")
         if self.change_retention_hours < 1:
             raise ConfigError("LIVERY_CHANGE_RETENTION_HOURS must be at least 1 (workers read events up to 30 s late)")
+        if self.log_format not in {"text", "json"}:
+            raise ConfigError("LIVERY_LOG_FORMAT must be 'text' or 'json'")
+        if self.metrics_dir and not os.path.isabs(self.metrics_dir):
+            raise ConfigError("LIVERY_METRICS_DIR must be an absolute folder path")
         if not 0 < self.licensing_connect_timeout <= self.licensing_timeout <= 10:
             raise ConfigError("LIVERY_LICENSING_CONNECT_TIMEOUT <= LIVERY_LICENSING_TIMEOUT must both be in (0, 10] s")
         if self.licensing_cache_entries < 1 or self.licensing_breaker_failures < 1:

@@ -1,13 +1,15 @@
-"""Liveness and readiness probes, and the security headers every response carries."""
+"""Liveness and readiness probes, the metrics page, and the security headers every response carries."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import text
 
+from app.problems import NotFound, Problem
 from app.storage import StorageError
 
 bp = Blueprint("health", __name__)
@@ -71,6 +73,27 @@ def _store(store) -> str:
         return "ok"
     except StorageError as exc:
         return f"error: {exc}"
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus metrics of every worker; needs ``Authorization: Bearer $LIVERY_METRICS_TOKEN`` (off when unset)."""
+    from app.metrics import exposition
+
+    token = current_app.config["LIVERY"].metrics_token
+    if not token:
+        raise NotFound("Metrics are off: set LIVERY_METRICS_TOKEN to turn them on.")
+    scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise Problem(
+            "unauthenticated",
+            "GET /metrics needs Authorization: Bearer <LIVERY_METRICS_TOKEN>.",
+            headers={"WWW-Authenticate": 'Bearer realm="livery-metrics"'},
+        )
+    response = Response(exposition(), mimetype="text/plain")
+    response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def add_security_headers(app: Flask) -> None:

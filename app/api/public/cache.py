@@ -34,6 +34,7 @@ from app.db import utcnow
 from app.db_health import DATABASE_DOWN, DatabaseHealth, DatabaseUnavailable
 from app.freshness.feed import ChangeFeed
 from app.freshness.services import prune_changes
+from app.metrics import freshness_polled
 from app.partners.models import Partner
 from app.partners.services import SETTING_STANDARD_VIEWER_URL, get_setting
 from app.upgrades.models import Release
@@ -327,11 +328,13 @@ class PublicAnswers:
         self._drop_documents(list(self._documents))
         self._loaded = True
         self._next_poll = self._clock() + self._interval
+        freshness_polled()
 
     def _poll(self) -> None:
         with self._make_session() as session:
             changes = self._feed.poll(session)
         self._next_poll = self._clock() + self._interval
+        freshness_polled()
         if self._clock() >= self._next_prune:
             self._prune()
         if changes is None:  # a burst of changes: reloading is cheaper than replaying
