@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     app.config["MAX_CONTENT_LENGTH"] = settings.max_installer_bytes + 1024 * 1024
     app.json.sort_keys = False
 
-    bind = bind if bind is not None else db.make_engine(settings.database_url)
+    bind = bind if bind is not None else db.make_engine(settings.database_url, settings)
     db.init_app(app, bind)
     app.extensions["livery.stores"] = build_stores(settings)
     from app.throttling import ADMIN_AUTH, PUBLIC_NOT_FOUND, FailureThrottle  # not at import: it loads metrics
@@ -46,11 +46,13 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     )
     _init_public_answers(app, settings)
     _init_upgrades(app, settings)
+    _init_licensing(app, settings)
 
     from app import cli, health
     from app.api.admin import init_admin
     from app.api.admin.fields import install_url_converters
     from app.api.public import init_public
+    from app.api.scim import bp as scim_bp
     from app.publishing.wiring import init_app as init_static_publish
 
     # before the fast path wraps it (below Flask: GETs without a body never reach this)
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     install_url_converters(app)  # before any route is added
     app.register_blueprint(health.bp)
     init_public(app)
+    app.register_blueprint(scim_bp)
     init_admin(app)
     health.add_security_headers(app)
     register_error_handlers(app)
@@ -92,6 +95,8 @@ def _init_public_answers(app: Flask, settings: Settings) -> None:
         base_url=settings.public_base_url,
         standard_viewer_url=settings.standard_viewer_url,
         interval=settings.freshness_interval,
+        health=app.extensions["livery.db_health"],
+        retention_hours=settings.change_retention_hours,
     )
     app.extensions["livery.public"] = answers
 
@@ -125,3 +130,22 @@ def _init_upgrades(app: Flask, settings: Settings) -> None:
     except (KeyConfigError, OSError) as exc:
         raise ConfigError(f"LIVERY_SIGNING_KEYS_DIR / LIVERY_SIGNING_ACTIVE_KEY: {exc}") from exc
     app.extensions["livery.upgrades"] = UpgradeAnswers.attach(app, ring)
+
+
+def _init_licensing(app: Flask, settings: Settings) -> None:
+    from app.licensing.check import LicenceChecks
+    from app.licensing.proprietary import ProprietaryMethod
+    from app.licensing.webservice import build_web_service_method
+
+    checks = LicenceChecks(
+        app.extensions["livery.sessionmaker"],
+        app.extensions["livery.upgrades"].ring,
+        egress_allow_private=settings.egress_allow_private,
+        usage_flush_seconds=settings.licensing_usage_flush_seconds,
+        method_factories={
+            "web_service": lambda: build_web_service_method(settings),
+            "proprietary": lambda: ProprietaryMethod(settings),
+        },
+    )
+    app.extensions["livery.public"].listeners.append(checks.forget)
+    app.extensions["livery.licensing"] = checks

@@ -51,6 +51,17 @@ def _rate_limit(name: str, text: str) -> None:
         raise ConfigError(f"{name} must be a rate like '60 per 10 minutes' or empty, got {text!r}") from None
 
 
+BOUNDED_WAITS = (
+    "db_connect_timeout",
+    "db_statement_timeout",
+    "db_pool_timeout",
+    "db_retry_max",
+    "s3_connect_timeout",
+    "s3_read_timeout",
+    "readiness_timeout",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     """All configuration of one Livery process. Field ``x`` is read from ``LIVERY_X``."""
@@ -76,12 +87,25 @@ class Settings:
     signing_active_key: str = ""
     signing_keys_required: bool = False
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
+    licensing_usage_flush_seconds: float = 30.0
+    licensing_warm_seconds: float = 10.0  # a starting worker loads licensed users for up to this long
     log_level: str = "WARNING"
     body_read_timeout: float = 10.0  # seconds without a byte of a request body -> 408
     ratelimit_storage_url: str = ""  # "" (this process's memory) | redis://host:port/db
     ratelimit_admin_auth: str = "60 per 10 minutes"  # failed admin authentications per address; "" off
     ratelimit_public_not_found: str = "600 per 10 minutes"  # unknown-code answers per address; "" off
     trusted_proxy_hops: int = 0  # X-Forwarded-For entries added by proxies you run; 0: the peer's address
+    # Bounded waits on dependencies (docs/deployment.md): every one well below gunicorn's 30 s timeout
+    db_connect_timeout: int = 3  # seconds to open a database connection (libpq connect_timeout)
+    db_statement_timeout: float = 5.0  # seconds per statement: server-side limit, client-side deadline
+    db_pool_timeout: float = 2.0  # seconds to wait for a free pooled connection
+    db_pool_recycle: int = 1800  # seconds after which a pooled connection is replaced
+    db_retry_max: float = 10.0  # longest pause between reconnect attempts while the database is down
+    s3_connect_timeout: float = 2.0
+    s3_read_timeout: float = 5.0
+    s3_max_attempts: int = 2  # attempts per object-store call, the first included
+    readiness_timeout: float = 5.0  # seconds /readyz waits for its probes (run in parallel)
+    change_retention_hours: int = 168  # change events older than this are pruned (docs/operations.md)
     log_format: str = "text"  # text | json: one JSON object per line
     request_log: bool = True  # one line per request (logger livery.requests, level INFO)
     metrics_token: str = ""  # "" : GET /metrics answers 404; else it needs "Authorization: Bearer <token>"
@@ -135,6 +159,17 @@ class Settings:
             raise ConfigError("LIVERY_RATELIMIT_STORAGE_URL must be empty, memory:// or a redis:// URL")
         if self.trusted_proxy_hops < 0:
             raise ConfigError("LIVERY_TRUSTED_PROXY_HOPS must be 0 or more")
+        if not 0 < self.licensing_usage_flush_seconds <= 3600:
+            raise ConfigError("LIVERY_LICENSING_USAGE_FLUSH_SECONDS must be in (0, 3600] seconds")
+        if not 0 <= self.licensing_warm_seconds <= 25:
+            raise ConfigError("LIVERY_LICENSING_WARM_SECONDS must be in [0, 25] (gunicorn's worker timeout is 30 s)")
+        for name in BOUNDED_WAITS:
+            if not 0 < getattr(self, name) <= 20:
+                raise ConfigError(f"LIVERY_{name.upper()} must be in (0, 20] seconds (the worker timeout is 30 s)")
+        if not 1 <= self.s3_max_attempts <= 5:
+            raise ConfigError("LIVERY_S3_MAX_ATTEMPTS must be 1 to 5")
+        if self.change_retention_hours < 1:
+            raise ConfigError("LIVERY_CHANGE_RETENTION_HOURS must be at least 1 (workers read events up to 30 s late)")
         if self.log_format not in {"text", "json"}:
             raise ConfigError("LIVERY_LOG_FORMAT must be 'text' or 'json'")
         if self.metrics_dir and not os.path.isabs(self.metrics_dir):

@@ -141,9 +141,10 @@ def add_asset(
     existing = session.scalar(
         select(Asset).where(Asset.partner_id == partner.id, Asset.role == role, Asset.sha256 == sha)
     )
+    # before the commit: never a dangling row; for an existing row, restores an object lost from the store
+    store.put_content_addressed(data, content_type=info.media_type)
     if existing is not None:
         return existing, False
-    store.put_content_addressed(data, content_type=info.media_type)  # before the commit: never a dangling row
     with audited(session, actor, "asset.create") as change:
         change.row = asset = Asset(
             partner_id=partner.id,

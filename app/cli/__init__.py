@@ -275,7 +275,9 @@ def keys_list(as_json: bool) -> None:
 
 def register(app: Flask) -> None:
     """Add the command groups to ``app``'s ``flask`` CLI."""
+    from app.cli.changes import changes_cli
     from app.cli.demo import demo_cli
 
-    for group in (db_cli, partner_cli, brand_cli, asset_cli, code_cli, operator_cli, demo_cli, keys_cli):
+    groups = (db_cli, partner_cli, brand_cli, asset_cli, code_cli, operator_cli, demo_cli, keys_cli, changes_cli)
+    for group in groups:
         app.cli.add_command(group)

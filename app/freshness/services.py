@@ -36,8 +36,12 @@ def changes_after(session: Session, after_id: int, limit: int = 1000) -> list[tu
     return [tuple(row) for row in rows]
 
 
-def prune_changes(session: Session, older_than: datetime) -> int:
-    """Delete change events older than ``older_than`` (never the newest); returns how many."""
+def prune_changes(session: Session, older_than: datetime, *, limit: int | None = None) -> int:
+    """Delete change events older than ``older_than`` (never the newest), at most ``limit`` of the
+    oldest when given; returns how many."""
     newest = latest_change_id(session)
-    result = session.execute(delete(ChangeEvent).where(ChangeEvent.created_at < older_than, ChangeEvent.id < newest))
+    doomed = select(ChangeEvent.id).where(ChangeEvent.created_at < older_than, ChangeEvent.id < newest)
+    if limit is not None:
+        doomed = doomed.order_by(ChangeEvent.id).limit(limit)
+    result = session.execute(delete(ChangeEvent).where(ChangeEvent.id.in_(doomed)))
     return result.rowcount or 0

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.storage import Stores
+from app.problems import Problem
+from app.storage import StorageError, Stores
 from app.upgrades.control_file import ControlFile, ReleaseEntry, parse_control_file
 from app.upgrades.decision import Decision, decide_upgrade
 from app.upgrades.models import ControlFile as ControlFileRow
@@ -61,7 +62,13 @@ def load_channel_state(session: Session, stores: Stores, partner_id: int, name: 
             ControlFileRow.channel_id == channel.id, ControlFileRow.serial == channel.active_serial
         )
     )
-    control = parse_control_file(read_control_file(stores, row))
+    try:
+        control = parse_control_file(read_control_file(stores, row))
+    except (StorageError, Problem):
+        if not channel.halted:
+            raise
+        # a halt answers "halted" whatever the object store holds: nothing of the file is offered
+        return ChannelState(partner_id, name, row.serial, None, True, channel.halt_reason)
     installers: dict[tuple[str, str], Installer] = {}
     for release in session.scalars(
         select(Release).where(Release.partner_id == partner_id, Release.status == "published")

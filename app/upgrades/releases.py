@@ -81,6 +81,10 @@ def store_installer(session: Session, store: ObjectStore, release: Release, uplo
     """Put a spooled installer into the store (content-addressed, before the commit) and record it on ``release``."""
     if release.source != "stored":
         raise Conflict("This release's installer is hosted by the partner at external_url.", code="external_installer")
+    if release.status != "draft" and upload.sha256 == release.sha256 and upload.size == release.bytes:
+        # the same bytes again: nothing changes, but an object lost from the store is put back
+        store.put_spooled(upload, content_type=INSTALLER_CONTENT_TYPE)
+        return release
     if release.status != "draft":
         raise Conflict(
             "The installer of a published or yanked release cannot change; create a new release.",

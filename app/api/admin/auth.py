@@ -20,6 +20,7 @@ from flask_smorest import Blueprint
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from app.db import session
+from app.formats import MAX_ROW_ID
 from app.json_input import JSONInputError, load_json
 from app.partners.models import ApiKey, Partner
 from app.partners.services import authenticate, partner_is_read_only
@@ -185,7 +186,8 @@ def require_operator() -> Actor:
 
 def load_owned(model: type[T], ident: object, what: str) -> T:
     """The ``model`` row ``ident`` if the caller may see it; 404 when missing or another partner's."""
-    row = session().get(model, ident)
+    too_big = isinstance(ident, int) and ident > MAX_ROW_ID  # PostgreSQL would refuse to compare
+    row = None if too_big else session().get(model, ident)
     actor = current_actor()
     if row is None or (not actor.is_operator and row.partner_id != actor.partner_id):
         raise NotFound(f"No {what} with id {ident}.")

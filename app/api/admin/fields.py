@@ -16,10 +16,10 @@ import marshmallow as ma
 from flask import Flask
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
-from app.formats import storable_text_problem
+from app.formats import MAX_ROW_ID, storable_text_problem
 
 # PostgreSQL's INTEGER, the narrowest id column on any backend; a 64-bit column says so
-INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+INT_MIN, INT_MAX = -(2**31), MAX_ROW_ID
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
 

@@ -140,8 +140,8 @@ def upgrade_answer(
         raise problem_for(found)
     try:
         state = answers.state_of(found)
-    except StorageError:
-        raise StorageUnavailable("The control file cannot be read; retry later.") from None
+    except StorageError as exc:
+        raise StorageUnavailable.after(exc, "The control file cannot be read; retry later.") from None
     if state is None:  # a live code whose brand was never published: like discovery
         raise problem_for(Refused.UNKNOWN)
     decision = decide_for(state, version, platform, install_id, utcnow())
