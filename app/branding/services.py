@@ -112,29 +112,36 @@ def _publish_content(
 ) -> tuple[BrandRevision, bool]:
     current = live_revision(session, brand)
     digest = content_sha256(content)
+    before = brand_snapshot(brand)
+    if rollback_of is not None:
+        # the draft follows a rollback, so the next unrelated publish cannot ship the undone change again
+        brand.draft = dict(content)
     if current is not None and current.content_sha256 == digest:
+        if brand.draft != before["draft"]:
+            _record_brand_change(session, brand, before, actor=actor, action=action, extra={"revision": current.number})
         return current, False
     _check_content(session, brand.partner_id, content)
     number = (session.scalar(select(func.max(BrandRevision.number)).where(BrandRevision.brand_id == brand.id)) or 0) + 1
-    first_same = session.scalar(
-        select(func.min(BrandRevision.number)).where(
-            BrandRevision.brand_id == brand.id, BrandRevision.content_sha256 == digest
-        )
-    )
     revision = BrandRevision(
         brand_id=brand.id,
         number=number,
         content=dict(content),
         content_sha256=digest,
-        content_revision=first_same or number,
         rollback_of=rollback_of,
         published_by=actor,
     )
     session.add(revision)
     session.flush()
-    before = brand_snapshot(brand)
     brand.live_revision_id = revision.id
     brand.updated_at = utcnow()  # bumps the brand's version: its ETag changes with what it serves
+    changes = content_diff(current.content if current else None, content)
+    _record_brand_change(session, brand, before, actor=actor, action=action, extra={"revision": number, "changes": changes})
+    return revision, True
+
+
+def _record_brand_change(
+    session: Session, brand: Brand, before: dict[str, Any], *, actor: str, action: str, extra: dict[str, Any]
+) -> None:
     session.flush()
     record_event(
         session,
@@ -144,14 +151,9 @@ def _publish_content(
         resource_id=brand.id,
         partner_id=brand.partner_id,
         before=before,
-        after={
-            **brand_snapshot(brand),
-            "revision": number,
-            "changes": content_diff(current.content if current else None, content),
-        },
+        after={**brand_snapshot(brand), **extra},
     )
     announce_change(session, "brand", brand.id)
-    return revision, True
 
 
 def publish_draft(session: Session, brand: Brand, *, actor: str) -> tuple[BrandRevision, bool]:
@@ -160,7 +162,7 @@ def publish_draft(session: Session, brand: Brand, *, actor: str) -> tuple[BrandR
 
 
 def rollback(session: Session, brand: Brand, number: int, *, actor: str) -> tuple[BrandRevision, bool]:
-    """Publish a copy of revision ``number`` as a new revision; history is never rewritten."""
+    """Publish a copy of revision ``number`` as a new revision and make it the draft; history is never rewritten."""
     source = session.scalar(
         select(BrandRevision).where(BrandRevision.brand_id == brand.id, BrandRevision.number == number)
     )
@@ -345,7 +347,7 @@ def brand_document_inputs(
         revision = live_revision(session, brand)
         if revision is None:
             return None
-        content, number = revision.content, revision.content_revision
+        content, number = revision.content, revision.number
     else:
         content, number = brand.draft, None
     shas = referenced_assets(content)

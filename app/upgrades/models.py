@@ -33,6 +33,8 @@ class Release(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     bytes: Mapped[int | None] = mapped_column(BigInteger)
     release_notes_url: Mapped[str | None] = mapped_column(String(2000))
+    # what clients save the installer as (a safe base name with its extension); None: derived from the version
+    file_name: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="draft")
     # "version" is the release's own version string here, so the optimistic-lock counter has another name
     row_version: Mapped[int] = mapped_column(default=1)
