@@ -60,6 +60,8 @@ def _init_public_answers(app: Flask, settings: Settings) -> None:
         base_url=settings.public_base_url,
         standard_viewer_url=settings.standard_viewer_url,
         interval=settings.freshness_interval,
+        miss_poll_interval=settings.miss_poll_interval,
+        miss_poll_timeout=settings.miss_poll_timeout,
     )
     app.extensions["livery.public"] = answers
 

@@ -5,17 +5,24 @@ once per (brand, live/draft, channel); a request is a dictionary lookup plus a h
 At most once per ``freshness_interval`` a request reads the change events newer than the last
 seen (one indexed query, never one per request) and drops exactly the entries they name. Writes
 made by this process are applied at commit.
+
+An unknown code reads the change events at once (at most once per ``miss_poll_interval`` per
+worker, bounded by ``miss_poll_timeout``) and looks again, so a code answers on every worker as
+soon as the call that issued it has returned; a flood of unknown codes costs at most one small
+query per interval.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.branding.document import RenderContext, render_discovery_document
@@ -29,6 +36,7 @@ from app.upgrades.services import channel_ready
 MAX_MEMO_ENTRIES = 50_000  # per namespace; a full namespace is cleared, not evicted entry by entry
 WARM_BUDGET = 10.0  # seconds a starting worker may spend rendering (gunicorn's timeout is 30 s)
 GLOBAL_TOPICS = frozenset({"settings", "channel", "all"})  # topics that drop every memo
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +93,8 @@ class PublicAnswers:
         base_url: str,
         standard_viewer_url: str,
         interval: float,
+        miss_poll_interval: float = 0.02,
+        miss_poll_timeout: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._make_session = make_session
@@ -101,6 +111,9 @@ class PublicAnswers:
         self._memos: dict[str, dict[Hashable, Any]] = {}
         self._feed = ChangeFeed(clock)
         self._next_poll = 0.0
+        self._miss_poll_interval = miss_poll_interval
+        self._miss_poll_timeout = miss_poll_timeout
+        self._next_miss_poll = 0.0
         # called with every batch of changes applied here, whoever made them
         self.listeners: list[Listener] = []
         # called only with changes committed by this process (static publishing hooks in here)
@@ -127,6 +140,35 @@ class PublicAnswers:
         """The access code with this digest, or None."""
         if not self._loaded or self._clock() >= self._next_poll:
             self._fresh()
+        entry = self._codes.get(digest)
+        if entry is None:
+            return self._look_again(digest, self._miss_poll_timeout)
+        return entry
+
+    def _look_again(self, digest: str, timeout: float) -> CodeEntry | None:
+        """On a miss, read the change log now (rate-limited per worker) and look again; None on any failure.
+
+        A code issued on another worker is known here as soon as its issue call has returned. The
+        wait is bounded by ``timeout``: a slow or unreachable database answers the miss as unknown.
+        """
+        now = self._clock()
+        if now < self._next_miss_poll:
+            return None
+        self._next_miss_poll = now + self._miss_poll_interval
+        if not self._lock.acquire(timeout=timeout):
+            return None
+        try:
+            with self._make_session() as session:
+                if session.get_bind().dialect.name == "postgresql":
+                    session.execute(text(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}"))
+                changes = self._feed.poll(session)
+            self._next_poll = self._clock() + self._interval
+            self._apply_polled(changes)
+        except SQLAlchemyError as exc:
+            log.warning("change log unreadable on an unknown code (%s); answered as unknown", type(exc).__name__)
+            return None
+        finally:
+            self._lock.release()
         return self._codes.get(digest)
 
     def partner_status(self, partner_id: int) -> str | None:
@@ -224,6 +266,9 @@ class PublicAnswers:
         with self._make_session() as session:
             changes = self._feed.poll(session)
         self._next_poll = self._clock() + self._interval
+        self._apply_polled(changes)
+
+    def _apply_polled(self, changes: list[tuple[str, str]] | None) -> None:
         if changes is None:  # a burst of changes: reloading is cheaper than replaying
             self._load_all()
             self._notify(self.listeners, [("all", "")])
