@@ -135,7 +135,9 @@ def _publish_content(
     brand.live_revision_id = revision.id
     brand.updated_at = utcnow()  # bumps the brand's version: its ETag changes with what it serves
     changes = content_diff(current.content if current else None, content)
-    _record_brand_change(session, brand, before, actor=actor, action=action, extra={"revision": number, "changes": changes})
+    _record_brand_change(
+        session, brand, before, actor=actor, action=action, extra={"revision": number, "changes": changes}
+    )
     return revision, True
 
 
