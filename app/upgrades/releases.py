@@ -19,6 +19,8 @@ from app.upgrades.versions import PLATFORMS, InvalidVersion, parse_version
 
 INSTALLER_CONTENT_TYPE = "application/octet-stream"
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
+# a base name a client can save on every desktop OS: no path, no leading dot, an extension
+_FILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,118}\.[A-Za-z0-9]{1,8}")
 # Who may move a release where: a yanked release can be republished if the yank was a mistake.
 _TRANSITIONS = {("draft", "published"), ("published", "yanked"), ("yanked", "published")}
 
@@ -36,9 +38,22 @@ def release_snapshot(release: Release) -> dict[str, Any]:
             "sha256",
             "bytes",
             "release_notes_url",
+            "file_name",
             "status",
         )
     }
+
+
+def file_name_problem(name: str | None) -> str | None:
+    """Why ``name`` cannot be what clients save an installer as (None when it can, or is not given)."""
+    if name is None:
+        return None
+    if not _FILE_NAME_RE.fullmatch(name) or name.rstrip() != name or name.lower().endswith(".part"):
+        return (
+            "A file name with its extension, e.g. 'AcmeConnect-5.3.0-setup.exe': letters, digits, spaces and"
+            " ._()+- only, at most 128 characters, no folders (no / or \\\\), not starting with a dot."
+        )
+    return None
 
 
 def _https_problem(url: str | None) -> str | None:
@@ -61,6 +76,7 @@ def create_release(
     external_url: str | None = None,
     sha256: str | None = None,
     size: int | None = None,
+    file_name: str | None = None,
 ) -> Release:
     """A new draft release; with ``external_url`` its installer is the partner's, with declared sha256 and size."""
     problems: dict[str, list[str]] = {}
@@ -73,6 +89,8 @@ def create_release(
     for name, url in (("release_notes_url", release_notes_url), ("external_url", external_url)):
         if message := _https_problem(url):
             problems[name] = [message]
+    if message := file_name_problem(file_name):
+        problems["file_name"] = [message]
     if external_url is not None:
         if sha256 is None or not _SHA_RE.fullmatch(sha256):
             problems["sha256"] = ["An external installer needs its sha256: 64 lower-case hex digits."]
@@ -100,6 +118,7 @@ def create_release(
         sha256=sha256,
         bytes=size,
         release_notes_url=release_notes_url,
+        file_name=file_name,
         status="draft",
     )
     session.add(release)
@@ -148,12 +167,16 @@ def store_installer(session: Session, store: ObjectStore, release: Release, uplo
 def update_release(
     session: Session, release: Release, changes: dict[str, Any], *, actor: str, store: ObjectStore
 ) -> Release:
-    """Change status (draft → published → yanked → published) and/or the release-notes URL."""
+    """Change status (draft → published → yanked → published), the release-notes URL and/or the file name."""
     before = release_snapshot(release)
     if "release_notes_url" in changes:
         if message := _https_problem(changes["release_notes_url"]):
             raise ValidationProblem({"release_notes_url": [message]})
         release.release_notes_url = changes["release_notes_url"]
+    if "file_name" in changes:
+        if message := file_name_problem(changes["file_name"]):
+            raise ValidationProblem({"file_name": [message]})
+        release.file_name = changes["file_name"]
     status = changes.get("status", release.status)
     if status != release.status:
         if (release.status, status) not in _TRANSITIONS:
@@ -174,7 +197,7 @@ def update_release(
         before=before,
         after=release_snapshot(release),
     )
-    # Public answers show notes URLs and skip yanked releases: every channel of the partner may change.
+    # Public answers show notes URLs and file names and skip yanked releases: every channel of the partner may change.
     for name in session.scalars(select(Channel.name).where(Channel.partner_id == release.partner_id)):
         announce_change(session, "channel", f"{release.partner_id}:{name}")
     return release

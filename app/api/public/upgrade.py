@@ -118,7 +118,8 @@ def keys() -> Response:
 @bp.get("/installers/<path:sha256>")
 def installer(sha256: str) -> Response:
     """A published installer: a redirect to a short-lived storage URL, or the bytes (Range supported)."""
-    if not _SHA256_RE.fullmatch(sha256) or public_installer(session(), sha256) is None:
+    release = public_installer(session(), sha256) if _SHA256_RE.fullmatch(sha256) else None
+    if release is None:
         raise NotFound("No such installer.")
     store = current_app.extensions["livery.stores"].installers
     if isinstance(store, LocalObjectStore):
@@ -127,7 +128,12 @@ def installer(sha256: str) -> Response:
             raise NotFound("No such installer.")
         # conditional=True answers Range and If-None-Match itself, so interrupted downloads resume.
         response = send_file(
-            path, mimetype="application/octet-stream", conditional=True, etag=sha256, download_name=f"{sha256}.bin"
+            path,
+            mimetype="application/octet-stream",
+            conditional=True,
+            etag=sha256,
+            download_name=release.file_name or f"{sha256}.bin",
+            as_attachment=True,
         )
         response.headers["Cache-Control"] = INSTALLER_CACHE_CONTROL
         return response
