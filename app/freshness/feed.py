@@ -40,6 +40,10 @@ class ChangeFeed:
         now = self._clock()
         self._gaps = {i: now for i in range(floor + 1, self.last_id) if i not in present}
 
+    def behind(self, session: Session) -> bool:
+        """Whether the log holds events this reader has not read (one max(id) query), or ids it awaits."""
+        return bool(self._gaps) or latest_change_id(session) > self.last_id
+
     def poll(self, session: Session) -> list[Change] | None:
         """Changes since the last poll, oldest first; None when so many that reloading is cheaper."""
         events = changes_after(session, self.last_id, MAX_EVENTS_PER_POLL)

@@ -57,17 +57,18 @@ def test_unknown_codes_read_the_change_log_at_most_once_per_interval(db_app, bra
     worker = _other_worker(db_app, clock)
     worker.code("0" * 64)
     clock.now += 0.5
-    polls = []
-    real_poll = worker._feed.poll
+    checks, polls = [], []
+    real_behind, real_poll = worker._feed.behind, worker._feed.poll
+    monkeypatch.setattr(worker._feed, "behind", lambda session: checks.append(1) or real_behind(session))
     monkeypatch.setattr(worker._feed, "poll", lambda session: polls.append(1) or real_poll(session))
     for _ in range(100):
         assert worker.code("1" * 64) is None
-    assert len(polls) == 1
+    assert (len(checks), len(polls)) == (1, 0)  # one max(id) query; nothing new, so no poll
     plain = factories.issue(db_app, brand)
     assert worker.code(_digest(plain)) is None  # within the interval: answered from memory
     clock.now += 0.021
     assert worker.code(_digest(plain)) is not None
-    assert len(polls) == 2
+    assert (len(checks), len(polls)) == (2, 1)
 
 
 def test_an_unreadable_change_log_answers_unknown_at_once(db_app, brand, monkeypatch, caplog):
@@ -79,7 +80,7 @@ def test_an_unreadable_change_log_answers_unknown_at_once(db_app, brand, monkeyp
     def down(session):
         raise OperationalError("SELECT", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(worker._feed, "poll", down)
+    monkeypatch.setattr(worker._feed, "behind", down)
     clock.now += 0.5
     assert worker.code(_digest(plain)) is None
     assert "change log unreadable" in caplog.text and plain not in caplog.text
