@@ -63,12 +63,15 @@ def test_unknown_codes_read_the_change_log_at_most_once_per_interval(db_app, bra
     monkeypatch.setattr(worker._feed, "poll", lambda session: polls.append(1) or real_poll(session))
     for _ in range(100):
         assert worker.code("1" * 64) is None
-    assert (len(checks), len(polls)) == (1, 0)  # one max(id) query; nothing new, so no poll
+    # one max(id) query; a poll only when something is new or awaited (PostgreSQL: ids of
+    # rolled-back transactions are awaited for a while)
+    assert len(checks) == 1 and len(polls) <= 1
+    before = len(polls)
     plain = factories.issue(db_app, brand)
     assert worker.code(_digest(plain)) is None  # within the interval: answered from memory
     clock.now += 0.021
     assert worker.code(_digest(plain)) is not None
-    assert (len(checks), len(polls)) == (2, 1)
+    assert len(checks) == 2 and len(polls) == before + 1
 
 
 def test_an_unreadable_change_log_answers_unknown_at_once(db_app, brand, monkeypatch, caplog):
