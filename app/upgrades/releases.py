@@ -2,67 +2,29 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit.services import record_event
-from app.freshness.services import announce_change
+from app.audit.services import audited
+from app.formats import FILE_NAME_HINT, https_url_problem, is_installer_file_name, is_sha256
 from app.partners.models import Partner
 from app.problems import Conflict, ValidationProblem
 from app.storage import ObjectStore, SpooledUpload
-from app.upgrades.models import Channel, Release
+from app.upgrades.models import Release
 from app.upgrades.versions import PLATFORMS, InvalidVersion, parse_version
 
 INSTALLER_CONTENT_TYPE = "application/octet-stream"
-_SHA_RE = re.compile(r"[0-9a-f]{64}")
-# a base name a client can save on every desktop OS: no path, no leading dot, an extension
-_FILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,118}\.[A-Za-z0-9]{1,8}")
 # Who may move a release where: a yanked release can be republished if the yank was a mistake.
 _TRANSITIONS = {("draft", "published"), ("published", "yanked"), ("yanked", "published")}
 
 
-def release_snapshot(release: Release) -> dict[str, Any]:
-    """A release as recorded in the audit log."""
-    return {
-        name: getattr(release, name)
-        for name in (
-            "id",
-            "version",
-            "platform",
-            "source",
-            "external_url",
-            "sha256",
-            "bytes",
-            "release_notes_url",
-            "file_name",
-            "status",
-        )
-    }
-
-
 def file_name_problem(name: str | None) -> str | None:
     """Why ``name`` cannot be what clients save an installer as (None when it can, or is not given)."""
-    if name is None:
+    if name is None or is_installer_file_name(name):
         return None
-    if not _FILE_NAME_RE.fullmatch(name) or name.rstrip() != name or name.lower().endswith(".part"):
-        return (
-            "A file name with its extension, e.g. 'AcmeConnect-5.3.0-setup.exe': letters, digits, spaces and"
-            " ._()+- only, at most 128 characters, no folders (no / or \\\\), not starting with a dot."
-        )
-    return None
-
-
-def _https_problem(url: str | None) -> str | None:
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.netloc or len(url) > 2000:
-        return "Must be an https:// URL of at most 2000 characters."
-    return None
+    return f"Must be {FILE_NAME_HINT}."
 
 
 def create_release(
@@ -87,12 +49,12 @@ def create_release(
     if platform not in PLATFORMS:
         problems["platform"] = [f"Unknown platform {platform!r}; expected one of: {', '.join(PLATFORMS)}."]
     for name, url in (("release_notes_url", release_notes_url), ("external_url", external_url)):
-        if message := _https_problem(url):
+        if url is not None and (message := https_url_problem(url)):
             problems[name] = [message]
     if message := file_name_problem(file_name):
         problems["file_name"] = [message]
     if external_url is not None:
-        if sha256 is None or not _SHA_RE.fullmatch(sha256):
+        if not is_sha256(sha256):
             problems["sha256"] = ["An external installer needs its sha256: 64 lower-case hex digits."]
         if size is None or size <= 0:
             problems["bytes"] = ["An external installer needs its size in bytes (a positive number)."]
@@ -109,29 +71,20 @@ def create_release(
             raise Conflict(
                 f"Release {other.version} for {platform} already exists (id {other.id}).", code="release_exists"
             )
-    release = Release(
-        partner_id=partner.id,
-        version=version,
-        platform=platform,
-        source="external" if external_url else "stored",
-        external_url=external_url,
-        sha256=sha256,
-        bytes=size,
-        release_notes_url=release_notes_url,
-        file_name=file_name,
-        status="draft",
-    )
-    session.add(release)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="release.create",
-        resource_type="release",
-        resource_id=release.id,
-        partner_id=partner.id,
-        after=release_snapshot(release),
-    )
+    with audited(session, actor, "release.create") as change:
+        change.row = release = Release(
+            partner_id=partner.id,
+            version=version,
+            platform=platform,
+            source="external" if external_url else "stored",
+            external_url=external_url,
+            sha256=sha256,
+            bytes=size,
+            release_notes_url=release_notes_url,
+            file_name=file_name,
+            status="draft",
+        )
+        session.add(release)
     return release
 
 
@@ -146,21 +99,10 @@ def store_installer(session: Session, store: ObjectStore, release: Release, uplo
         )
     if upload.size == 0:
         raise ValidationProblem({"body": ["The installer is empty."]})
-    before = release_snapshot(release)
     store.put_spooled(upload, content_type=INSTALLER_CONTENT_TYPE)
-    release.sha256 = upload.sha256
-    release.bytes = upload.size
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="release.upload_installer",
-        resource_type="release",
-        resource_id=release.id,
-        partner_id=release.partner_id,
-        before=before,
-        after=release_snapshot(release),
-    )
+    with audited(session, actor, "release.upload_installer", release):
+        release.sha256 = upload.sha256
+        release.bytes = upload.size
     return release
 
 
@@ -168,38 +110,27 @@ def update_release(
     session: Session, release: Release, changes: dict[str, Any], *, actor: str, store: ObjectStore
 ) -> Release:
     """Change status (draft → published → yanked → published), the release-notes URL and/or the file name."""
-    before = release_snapshot(release)
-    if "release_notes_url" in changes:
-        if message := _https_problem(changes["release_notes_url"]):
-            raise ValidationProblem({"release_notes_url": [message]})
-        release.release_notes_url = changes["release_notes_url"]
-    if "file_name" in changes:
-        if message := file_name_problem(changes["file_name"]):
-            raise ValidationProblem({"file_name": [message]})
-        release.file_name = changes["file_name"]
-    status = changes.get("status", release.status)
-    if status != release.status:
-        if (release.status, status) not in _TRANSITIONS:
-            raise Conflict(f"A {release.status} release cannot become {status}.", code="invalid_transition")
-        if status == "published" and release.source == "stored":
-            stat = store.stat(release.sha256) if release.sha256 else None
-            if stat is None or stat.size != release.bytes:
-                raise Conflict("Upload the installer (PUT .../installer) before publishing.", code="installer_missing")
-        release.status = status
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="release.update",
-        resource_type="release",
-        resource_id=release.id,
-        partner_id=release.partner_id,
-        before=before,
-        after=release_snapshot(release),
-    )
-    # Public answers show notes URLs and file names and skip yanked releases: every channel of the partner may change.
-    for name in session.scalars(select(Channel.name).where(Channel.partner_id == release.partner_id)):
-        announce_change(session, "channel", f"{release.partner_id}:{name}")
+    with audited(session, actor, "release.update", release):
+        if "release_notes_url" in changes:
+            url = changes["release_notes_url"]
+            if url is not None and (message := https_url_problem(url)):
+                raise ValidationProblem({"release_notes_url": [message]})
+            release.release_notes_url = url
+        if "file_name" in changes:
+            if (message := file_name_problem(changes["file_name"])) is not None:
+                raise ValidationProblem({"file_name": [message]})
+            release.file_name = changes["file_name"]
+        status = changes.get("status", release.status)
+        if status != release.status:
+            if (release.status, status) not in _TRANSITIONS:
+                raise Conflict(f"A {release.status} release cannot become {status}.", code="invalid_transition")
+            if status == "published" and release.source == "stored":
+                stat = store.stat(release.sha256) if release.sha256 else None
+                if stat is None or stat.size != release.bytes:
+                    raise Conflict(
+                        "Upload the installer (PUT .../installer) before publishing.", code="installer_missing"
+                    )
+            release.status = status
     return release
 
 

@@ -14,7 +14,7 @@ import marshmallow as ma
 from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, load_owned, partner_filter, require_role
-from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
+from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_of, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.branding.content import (
@@ -31,11 +31,6 @@ from app.db import session
 from app.problems import ValidationProblem
 
 blp = admin_blueprint("brands", "Brands: the draft, publishing, rollback and the diff of draft vs published.")
-
-
-def brand_etag(brand: Brand) -> str:
-    """The ETag of a brand's current version (draft, name and live revision)."""
-    return etag_for("brand", brand.id, brand.version)
 
 
 def _text(name: str, **kw: Any) -> ma.fields.String:
@@ -128,12 +123,12 @@ def brand_view(brand: Brand, live: BrandRevision | None) -> dict[str, Any]:
         "has_unpublished_changes": live is None or live.content_sha256 != content_sha256(brand.draft),
         "created_at": brand.created_at,
         "updated_at": brand.updated_at,
-        "etag": brand_etag(brand),
+        "etag": etag_of(brand),
     }
 
 
 def _respond(brand: Brand, status: int = 200):
-    return brand_view(brand, live_revision(session(), brand)), status, {"ETag": brand_etag(brand)}
+    return brand_view(brand, live_revision(session(), brand)), status, {"ETag": etag_of(brand)}
 
 
 @contextmanager
@@ -194,7 +189,7 @@ def update(data, brand_id):
     """Change draft fields (and the brand's name); test codes see the change at once."""
     brand = load_owned(Brand, brand_id, "brand")
     actor = require_role("admin")
-    require_if_match(brand_etag(brand))
+    require_if_match(etag_of(brand))
     with draft_errors():
         update_draft(session(), brand, data.get("draft") or {}, actor=actor.name, name=data.get("name"))
     session().commit()
@@ -214,9 +209,9 @@ def _publish_answer(brand: Brand, previous: BrandRevision | None, revision: Bran
         "created": created,
         "changed_fields": changed,
         "message": message,
-        "etag": brand_etag(brand),
+        "etag": etag_of(brand),
     }
-    return body, 201 if created else 200, {"ETag": brand_etag(brand)}
+    return body, 201 if created else 200, {"ETag": etag_of(brand)}
 
 
 @blp.route("/brands/<int:brand_id>/publish", methods=["POST"])
@@ -230,7 +225,7 @@ def publish(brand_id):
     """Publish the draft as a new revision (none when identical to the live one)."""
     brand = load_owned(Brand, brand_id, "brand")
     actor = require_role("admin")
-    require_if_match(brand_etag(brand))
+    require_if_match(etag_of(brand))
     previous = live_revision(session(), brand)
     with draft_errors():
         revision, created = publish_draft(session(), brand, actor=actor.name)
@@ -250,7 +245,7 @@ def roll_back(data, brand_id):
     """Publish a copy of an earlier revision as a new revision, and make it the draft; history is never rewritten."""
     brand = load_owned(Brand, brand_id, "brand")
     actor = require_role("admin")
-    require_if_match(brand_etag(brand))
+    require_if_match(etag_of(brand))
     previous = live_revision(session(), brand)
     revision, created = rollback(session(), brand, data["revision"], actor=actor.name)
     session().commit()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.api.public.upgrade import INSTALL_ID_MISSING
+from app.api.public.answers import INSTALL_ID_MISSING
 from app.upgrades.signing import verify_envelope
 from tests.api.public.test_fast_upgrade import both
 from tests.api.public.test_upgrade import Setup
