@@ -55,6 +55,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("release_not_draft", 409, "Release not draft"),
         ProblemType("invalid_transition", 409, "Invalid transition"),
         ProblemType("installer_missing", 409, "Installer missing"),
+        ProblemType("licensing_not_configured", 409, "Licensing not configured"),
+        ProblemType("licensing_not_verified", 409, "Licensing web service not verified"),
         ProblemType("gone", 410, "Gone"),
         ProblemType("precondition_failed", 412, "Precondition failed"),
         ProblemType("payload_too_large", 413, "Payload too large"),

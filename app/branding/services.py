@@ -16,6 +16,7 @@ from app.branding.images import ImageRejected, inspect_image
 from app.branding.models import AccessCode, Asset, Brand, BrandRevision
 from app.db import utcnow
 from app.formats import canonical_json, sha256_hex
+from app.licensing.webservice.services import require_verified_web_service
 from app.partners.models import Partner
 from app.problems import Conflict, NotFound, PayloadTooLarge, ValidationProblem
 from app.storage import ObjectStore
@@ -82,6 +83,8 @@ def _publish_content(
                 change.extra = {"revision": current.number}
         return current, False
     _check_content(session, brand.partner_id, content)
+    was = current.content.get("licensing_method") if current is not None else None
+    require_verified_web_service(session, brand.partner_id, was, content.get("licensing_method"))
     number = (session.scalar(select(func.max(BrandRevision.number)).where(BrandRevision.brand_id == brand.id)) or 0) + 1
     revision = BrandRevision(
         brand_id=brand.id,

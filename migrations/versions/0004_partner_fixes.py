@@ -1,7 +1,7 @@
 """Partner fixes: one revision number (drop brand_revisions.content_revision); releases.file_name.
 
 Revision ID: 0004_partner_fixes
-Revises: 0002_upgrades
+Revises: 0009_licensing_verify
 Create Date: 2026-11-30 22:15:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_partner_fixes"
-down_revision = "0002_upgrades"
+down_revision = "0009_licensing_verify"
 branch_labels = None
 depends_on = None
 

@@ -56,6 +56,7 @@ RESOURCE_MODULES = (
     "settings",
     "releases",
     "channels",
+    "licensing_verify",
 )
 
 
