@@ -29,6 +29,7 @@ from app.branding.document import RenderContext, render_discovery_document
 from app.branding.models import AccessCode, Brand
 from app.branding.services import brand_document_inputs
 from app.freshness.feed import ChangeFeed
+from app.metrics import freshness_polled
 from app.partners.models import Partner
 from app.partners.services import SETTING_STANDARD_VIEWER_URL, get_setting
 from app.upgrades.services import channel_ready
@@ -166,6 +167,7 @@ class PublicAnswers:
                     return None
                 changes = self._feed.poll(session)
             self._next_poll = self._clock() + self._interval
+            freshness_polled()
             self._apply_polled(changes)
         except SQLAlchemyError as exc:
             log.warning("change log unreadable on an unknown code (%s); answered as unknown", type(exc).__name__)
@@ -241,11 +243,13 @@ class PublicAnswers:
         self._documents.clear()
         self._loaded = True
         self._next_poll = self._clock() + self._interval
+        freshness_polled()
 
     def _poll(self) -> None:
         with self._make_session() as session:
             changes = self._feed.poll(session)
         self._next_poll = self._clock() + self._interval
+        freshness_polled()
         self._apply_polled(changes)
 
     def _apply_polled(self, changes: list[tuple[str, str]] | None) -> None:
