@@ -4,12 +4,14 @@ from app.audit.models import AuditEvent
 from app.branding.models import AccessCode, Asset, Brand, BrandRevision
 from app.db import Base
 from app.freshness.models import ChangeEvent
+from app.licensing.models import AllocationEvent, Customer, LicensedUser, LicensingSettings, Reseller, UsageFact
 from app.licensing.webservice.models import LicensingLastGood, LicensingVerification
 from app.partners.models import ApiKey, OperatorSetting, Partner
 from app.upgrades.models import Channel, ControlFile, Release
 
 __all__ = [
     "AccessCode",
+    "AllocationEvent",
     "ApiKey",
     "Asset",
     "AuditEvent",
@@ -19,9 +21,14 @@ __all__ = [
     "ChangeEvent",
     "Channel",
     "ControlFile",
+    "Customer",
+    "LicensedUser",
     "LicensingLastGood",
+    "LicensingSettings",
     "LicensingVerification",
     "OperatorSetting",
     "Partner",
     "Release",
+    "Reseller",
+    "UsageFact",
 ]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.branding import codes
 from app.branding.models import AccessCode, Brand
 from app.branding.services import create_brand, issue_code, publish_draft, update_draft
-from app.cli import CLI_ACTOR, _add_asset, _commit, _discovery_url, _emit, _ProblemsAsClickErrors
+from app.cli import CLI_ACTOR, _add_asset, _commit, _discovery_url, _emit, _ProblemsAsClickErrors, _settings
 from app.config import REPO_ROOT
 from app.db import session
 from app.partners.models import Partner
@@ -70,6 +70,7 @@ def demo_seed(as_json: bool) -> None:
     elif any(brand.draft.get(k) != v for k, v in fields.items()):
         update_draft(db, brand, fields, actor=CLI_ACTOR)
     revision, _ = publish_draft(db, brand, actor=CLI_ACTOR)
+    licensed_user_id = _demo_licensed_user(db, partner.id)
     plain_codes = {}
     for kind in ("live", "test"):
         plain = demo_code(kind)
@@ -87,6 +88,28 @@ def demo_seed(as_json: bool) -> None:
             "test_code": plain_codes["test"],
             "discovery_url": _discovery_url(plain_codes["live"]),
             "test_discovery_url": _discovery_url(plain_codes["test"]),
+            "licensed_user_id": licensed_user_id,
+            "licence_check_url": f"{_settings().public_base_url.rstrip('/')}/v1/licenses/check",
         },
         as_json,
     )
+
+
+DEMO_USER_ID = "demo.user@acme-communications.example"
+
+
+def _demo_licensed_user(db, partner_id: int) -> str:
+    """The demo partner's portal user (under a demo reseller and customer), made once."""
+    from app.licensing.models import Customer, Reseller
+    from app.licensing.services import add_user, create_org, find_user
+
+    if find_user(db, partner_id, DEMO_USER_ID) is None:
+        reseller = db.scalar(select(Reseller).where(Reseller.partner_id == partner_id).order_by(Reseller.id))
+        if reseller is None:
+            reseller = create_org(db, Reseller, partner_id, {"name": "Demo Reseller"}, actor=CLI_ACTOR)
+        customer = db.scalar(select(Customer).where(Customer.partner_id == partner_id).order_by(Customer.id))
+        if customer is None:
+            fields = {"name": "Demo Customer", "reseller_id": reseller.id}
+            customer = create_org(db, Customer, partner_id, fields, actor=CLI_ACTOR)
+        add_user(db, partner_id, {"user_id": DEMO_USER_ID, "customer_id": customer.id}, actor=CLI_ACTOR)
+    return DEMO_USER_ID

@@ -1,7 +1,7 @@
 """Partner fixes: one revision number (drop brand_revisions.content_revision); releases.file_name.
 
 Revision ID: 0004_partner_fixes
-Revises: 0009_licensing_verify
+Revises: 0003_licensing
 Create Date: 2026-11-30 22:15:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_partner_fixes"
-down_revision = "0009_licensing_verify"
+down_revision = "0003_licensing"
 branch_labels = None
 depends_on = None
 

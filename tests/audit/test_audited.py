@@ -16,7 +16,15 @@ from tests import factories
 
 # Tables no service changes through audited(): history rows written beside an audited change, the
 # logs themselves, and partners' last licensing answers (a cache for grace, not a change).
-NOT_AUDITED = {"brand_revisions", "control_files", "audit_events", "change_events", "licensing_last_good"}
+NOT_AUDITED = {
+    "brand_revisions",
+    "control_files",
+    "audit_events",
+    "change_events",
+    "licensing_last_good",
+    "allocation_events",  # the allocation history, written inside a licensed user's audited change
+    "usage_facts",  # facts of checks, not changes
+}
 
 
 def _events(app):

@@ -56,6 +56,10 @@ RESOURCE_MODULES = (
     "settings",
     "releases",
     "channels",
+    "resellers",
+    "customers",
+    "licensed_users",
+    "licensing",
     "licensing_verify",
 )
 
