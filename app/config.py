@@ -72,6 +72,8 @@ class Settings:
     discovery_max_age: int = 0
     discovery_shared_max_age: int = 1
     freshness_interval: float = 1.0
+    miss_poll_interval: float = 0.02
+    miss_poll_timeout: float = 0.25
     signing_keys_dir: str = str(REPO_ROOT / "var" / "signing-keys")
     signing_active_key: str = ""
     signing_keys_required: bool = False
@@ -136,6 +138,10 @@ class Settings:
             raise ConfigError("LIVERY_PUBLIC_BASE_URL must be an http(s) URL")
         if self.freshness_interval <= 0 or self.freshness_interval > 2:
             raise ConfigError("LIVERY_FRESHNESS_INTERVAL must be in (0, 2] seconds")
+        if not 0 <= self.miss_poll_interval <= self.freshness_interval:
+            raise ConfigError("LIVERY_MISS_POLL_INTERVAL must be in [0, LIVERY_FRESHNESS_INTERVAL] seconds")
+        if not 0 < self.miss_poll_timeout <= 5:
+            raise ConfigError("LIVERY_MISS_POLL_TIMEOUT must be in (0, 5] seconds")
         if not 0 < self.licensing_usage_flush_seconds <= 3600:
             raise ConfigError("LIVERY_LICENSING_USAGE_FLUSH_SECONDS must be in (0, 3600] seconds")
         if not 0 <= self.licensing_warm_seconds <= 25:
