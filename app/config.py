@@ -67,6 +67,9 @@ class Settings:
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
     licensing_usage_flush_seconds: float = 30.0
     egress_allow_private: bool = False
+    billing_reconcile_percent: float = 2.0
+    billing_reconcile_min_users: int = 5
+    billing_max_usage_report_bytes: int = 50 * 1024 * 1024
     log_level: str = "WARNING"
 
     @classmethod
@@ -105,6 +108,10 @@ class Settings:
             raise ConfigError("LIVERY_FRESHNESS_INTERVAL must be in (0, 2] seconds")
         if not 0 < self.licensing_usage_flush_seconds <= 3600:
             raise ConfigError("LIVERY_LICENSING_USAGE_FLUSH_SECONDS must be in (0, 3600] seconds")
+        if not 0 <= self.billing_reconcile_percent <= 100 or self.billing_reconcile_min_users < 0:
+            raise ConfigError("LIVERY_BILLING_RECONCILE_PERCENT must be in [0, 100] and _MIN_USERS >= 0")
+        if self.billing_max_usage_report_bytes < 1024:
+            raise ConfigError("LIVERY_BILLING_MAX_USAGE_REPORT_BYTES must be at least 1024")
         root = self.static_publish_root
         if root and not (root.startswith("s3://") and root[5:].split("/")[0]) and not os.path.isabs(root):
             raise ConfigError("LIVERY_STATIC_PUBLISH_ROOT must be an absolute folder path or s3://bucket/prefix")

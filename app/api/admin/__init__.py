@@ -57,6 +57,8 @@ RESOURCE_MODULES = (
     "customers",
     "licensed_users",
     "licensing",
+    "reports",
+    "usage_submissions",
 )
 
 
