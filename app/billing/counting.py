@@ -81,28 +81,25 @@ def count_portal_user(user_key: str, events: Sequence[AllocationState], month: s
     """
     start, end = month_bounds(month)
     last: AllocationState | None = None
+    on_since: datetime | None = None  # allocated since (clipped to the month's start)
     first_on: datetime | None = None
     last_on: datetime | None = None
     for event in events:
         if event.at >= end:
             break
-        if event.at < start:
-            last = event
-            continue
-        if last is not None and last.allocated:
-            first_on = first_on or start
-            last_on = event.at
-        if event.allocated:
-            first_on = first_on or event.at
+        moment = max(event.at, start)
+        if event.allocated and on_since is None:
+            on_since = moment
+        elif not event.allocated and on_since is not None:
+            if moment > on_since:  # allocated for a while within the month, not just an instant
+                first_on, last_on = first_on or on_since, moment
+            on_since = None
         last = event
-    if last is not None and last.allocated:
-        first_on = first_on or start
-        last_on = end
-    if first_on is None or last is None:
+    if on_since is not None:
+        first_on, last_on = first_on or on_since, end
+    if first_on is None or last_on is None or last is None:
         return None
-    return CountedUser(
-        user_key, "portal", last.reseller_id, last.customer_id, last.licence_type, first_on, last_on or first_on
-    )
+    return CountedUser(user_key, "portal", last.reseller_id, last.customer_id, last.licence_type, first_on, last_on)
 
 
 def count_checked_user(
