@@ -375,5 +375,7 @@ def keys_list(as_json: bool) -> None:
 
 def register(app: Flask) -> None:
     """Add the command groups to ``app``'s ``flask`` CLI."""
-    for group in (db_cli, partner_cli, brand_cli, asset_cli, code_cli, operator_cli, demo_cli, keys_cli):
+    from app.reports_cli import reports_cli
+
+    for group in (db_cli, partner_cli, brand_cli, asset_cli, code_cli, operator_cli, demo_cli, keys_cli, reports_cli):
         app.cli.add_command(group)

@@ -4,6 +4,7 @@ corrections as versions, comparison; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
+import json
 
 from tests.billing.world import CSV, BillingWorld, t
 
@@ -12,7 +13,7 @@ HEADER = "user_id,basis,reseller_id,reseller,customer_id,customer,licence_type,e
 
 
 def september(app) -> BillingWorld:
-    """September: anna all month; bob moved from A to B; carl churned; dora gone in August; eve from October; zed checked."""
+    """September: anna all month, bob moved A to B, carl churned, dora gone in August, eve from October, zed checked."""
     world = BillingWorld(app)
     other = world.customer_with(name="B")
     world.history("anna@example.com", (t(8, 20), None))
@@ -139,3 +140,21 @@ def test_isolation(app):
     assert world.operator.get("/reports/usage?month=2026-09").status_code == 422  # operators name the partner
     response = world.operator.get(f"/reports/usage?month=2026-09&partner_id={other.partner.id}")
     assert response.json["totals"]["users"] == 1
+
+
+def test_cli_close_matches_the_api(app):
+    world = september(app)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["reports", "close", "--month", MONTH, "--partner", "acme"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output.splitlines()[0])
+    assert line["version"] == 1 and line["users"] == 4 and line["closed_now"] is True
+    csv_bytes = world.admin.get(f"/reports/usage?month={MONTH}", headers=CSV).data
+    assert hashlib.sha256(csv_bytes).hexdigest() == line["csv_sha256"]
+    again = runner.invoke(args=["reports", "close", "--month", MONTH], catch_exceptions=False)
+    assert json.loads(again.output.splitlines()[0])["closed_now"] is False
+    assert runner.invoke(args=["reports", "close", "--month", "2026-9"]).exit_code != 0
+    from app.db import utcnow
+
+    current = runner.invoke(args=["reports", "close", "--month", utcnow().strftime("%Y-%m")])
+    assert current.exit_code == 1 and "ends at" in current.output

@@ -82,7 +82,9 @@ def test_reconciliation_lists_and_flag(db_app):
     for name in ("anna", "bob", "carl"):
         world.checked(f"{name}@example.com", t(9, 3))
     world.checked("dora@example.com", t(10, 3))  # another month
-    assert send(world, {"users": ["anna@example.com", "BOB@example.com", "xavier@example.com"]}, "k1").status_code == 201
+    assert (
+        send(world, {"users": ["anna@example.com", "BOB@example.com", "xavier@example.com"]}, "k1").status_code == 201
+    )
     response = world.admin.get(f"/reports/usage/{MONTH}/reconciliation")
     assert response.status_code == 200, response.json
     body = response.json

@@ -27,7 +27,7 @@ class BillingWorld(LicensingWorld):
 
     def history(self, user_id: str, *changes: tuple[datetime, dict | None]) -> int:
         """License ``user_id`` then apply ``changes`` (None removes it), the n-th event dated the n-th time."""
-        first_at, fields = changes[0]
+        _first_at, fields = changes[0]
         user = self.license(user_id, **(fields or {}))
         for _when, change in changes[1:]:
             if change is None:
@@ -42,12 +42,16 @@ class BillingWorld(LicensingWorld):
 
     def backdate(self, licensed_user_id: int, moments: list[datetime]) -> None:
         with self.app.app_context():
-            events = session().scalars(
-                select(AllocationEvent)
-                .where(AllocationEvent.licensed_user_id == licensed_user_id)
-                .order_by(AllocationEvent.id.desc())  # SQLite may reuse a removed user's id: the newest
-                .limit(len(moments))
-            ).all()[::-1]
+            events = (
+                session()
+                .scalars(
+                    select(AllocationEvent)
+                    .where(AllocationEvent.licensed_user_id == licensed_user_id)
+                    .order_by(AllocationEvent.id.desc())  # SQLite may reuse a removed user's id: the newest
+                    .limit(len(moments))
+                )
+                .all()[::-1]
+            )
             assert len(events) == len(moments)
             for event, moment in zip(events, moments, strict=True):
                 event.at = moment
