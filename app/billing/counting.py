@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import NamedTuple
 
 MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 CSV_COLUMNS = (
@@ -37,6 +39,7 @@ class InvalidMonth(ValueError):
     """A month that is not ``YYYY-MM``."""
 
 
+@lru_cache(maxsize=64)
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """The UTC start (inclusive) and end (exclusive) of ``month`` (YYYY-MM)."""
     match = MONTH_PATTERN.match(month or "")
@@ -48,8 +51,7 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-@dataclass(frozen=True)
-class AllocationState:
+class AllocationState(NamedTuple):
     """One allocation event of a user: the state after it, at ``at``."""
 
     at: datetime
@@ -59,8 +61,7 @@ class AllocationState:
     licence_type: str
 
 
-@dataclass(frozen=True)
-class CountedUser:
+class CountedUser(NamedTuple):
     """One counted user of a month: the row of the report."""
 
     user_key: str
@@ -153,6 +154,7 @@ def _key(ident: object) -> str:
     return "none" if ident is None or ident == "" else str(ident)
 
 
+@lru_cache(maxsize=4096)  # a month's evidence shares few instants (its start, its end, busy hours)
 def iso(moment: datetime) -> str:
     """A timestamp as the report writes it: UTC, seconds, ``Z``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.services import record_event
@@ -56,12 +56,10 @@ def _portal_rows(session: Session, partner_id: int, month: str) -> Iterator[Coun
         .order_by(bytewise(session, AllocationEvent.user_key), AllocationEvent.at, AllocationEvent.id)
         .execution_options(yield_per=BATCH)
     )
-    for user_key, events in itertools.groupby(session.execute(stmt), key=lambda event: event.user_key):
+    for user_key, events in itertools.groupby(session.connection().execute(stmt), key=lambda event: event.user_key):
         states = [
-            AllocationState(
-                e.at, e.action != "removed" and e.status == "active", e.customer_id, e.reseller_id, e.licence_type
-            )
-            for e in events
+            AllocationState(at, action != "removed" and status == "active", customer_id, reseller_id, licence_type)
+            for _key, at, action, status, customer_id, reseller_id, licence_type in events
         ]
         row = count_portal_user(user_key, states, month)
         if row is not None:
@@ -81,7 +79,7 @@ def _checked_rows(session: Session, partner_id: int, month: str) -> Iterator[Cou
         .order_by(bytewise(session, UsageFact.user_key))
         .execution_options(yield_per=BATCH)
     )
-    for fact in session.execute(stmt):
+    for fact in session.connection().execute(stmt):
         yield count_checked_user(fact.user_key, fact.method, fact.licence_type, fact.first_check_at, fact.last_check_at)
 
 
@@ -117,7 +115,7 @@ def stored_rows(session: Session, report: UsageReport) -> Iterator[dict[str, str
         .order_by(bytewise(session, UsageReportRow.user_key))
         .execution_options(yield_per=BATCH)
     )
-    for values in session.execute(stmt):
+    for values in session.connection().execute(stmt):
         row = dict(zip(CSV_COLUMNS, values, strict=True))
         row["reseller_id"] = "" if row["reseller_id"] is None else str(row["reseller_id"])
         row["customer_id"] = "" if row["customer_id"] is None else str(row["customer_id"])
@@ -197,9 +195,11 @@ def close_month(
     digest = hashlib.sha256()
     totals = Totals()
     rows = live_rows(session, partner_id, month)
+    connection = session.connection()
+    insert_sql = _insert_rows_sql(connection.dialect.paramstyle)
     digest.update(next(csv_chunks(())))  # the header line
     while batch := list(itertools.islice(rows, BATCH)):
-        session.execute(insert(UsageReportRow), [_stored(report.id, row) for row in batch])
+        connection.exec_driver_sql(insert_sql, [_stored(report.id, row) for row in batch])
         for row in batch:
             totals.add_values(row["licence_type"], row["reseller_id"], row["customer_id"], row["basis"])
         for chunk in csv_chunks(batch, lines_per_chunk=BATCH, header=False):
@@ -225,14 +225,29 @@ def close_month(
     return report, True
 
 
-def _stored(report_id: int, row: dict[str, str]) -> dict:
-    return {
-        "report_id": report_id,
-        "user_key": row["user_id"],
-        **{name: row[name] for name in CSV_COLUMNS[1:]},
-        "reseller_id": int(row["reseller_id"]) if row["reseller_id"] else None,
-        "customer_id": int(row["customer_id"]) if row["customer_id"] else None,
-    }
+STORED_COLUMNS = ("report_id", "user_key", *CSV_COLUMNS[1:])
+
+
+def _insert_rows_sql(paramstyle: str) -> str:
+    # the driver's executemany: a million rows do not go through SQLAlchemy's per-row parameter work
+    marks = ", ".join(["?" if paramstyle == "qmark" else "%s"] * len(STORED_COLUMNS))
+    return f"INSERT INTO usage_report_rows ({', '.join(STORED_COLUMNS)}) VALUES ({marks})"  # noqa: S608 (constants)
+
+
+def _stored(report_id: int, row: dict[str, str]) -> tuple:
+    reseller_id, customer_id = row["reseller_id"], row["customer_id"]
+    return (
+        report_id,
+        row["user_id"],
+        row["basis"],
+        int(reseller_id) if reseller_id else None,
+        row["reseller"],
+        int(customer_id) if customer_id else None,
+        row["customer"],
+        row["licence_type"],
+        row["evidence_from"],
+        row["evidence_to"],
+    )
 
 
 def compare_versions(session: Session, old: UsageReport, new: UsageReport) -> dict:
