@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
 
@@ -81,3 +81,13 @@ class UsageSubmissionRow(Base):
     licence_type: Mapped[str] = mapped_column(String(63), default="")
 
     __table_args__ = (Index("ix_usage_submission_rows_submission_id_user_key", "submission_id", "user_key"),)
+
+
+def latest_version(session: Session, model: type, partner_id: int, month: str):
+    """The newest version of a partner's month in ``model`` (reports or submissions), or None."""
+    return session.scalar(
+        select(model)
+        .where(model.partner_id == partner_id, model.month == month)
+        .order_by(model.version.desc())
+        .limit(1)
+    )

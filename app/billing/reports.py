@@ -21,6 +21,7 @@ from app.billing.counting import (
     CSV_COLUMNS,
     AllocationState,
     CountedUser,
+    InvalidMonth,
     Totals,
     count_checked_user,
     count_portal_user,
@@ -28,11 +29,20 @@ from app.billing.counting import (
     merge_counted,
     month_bounds,
 )
-from app.billing.models import UsageReport, UsageReportRow
+from app.billing.models import UsageReport, UsageReportRow, latest_version
 from app.licensing.models import AllocationEvent, Customer, Reseller, UsageFact
-from app.problems import Conflict
+from app.problems import Conflict, ValidationProblem
 
 BATCH = 5000  # rows per INSERT and per fetch of a server-side cursor
+
+
+def checked_month(month: str) -> str:
+    """``month`` if it is YYYY-MM, else 422 naming the field."""
+    try:
+        month_bounds(month)
+    except InvalidMonth as exc:
+        raise ValidationProblem({"month": [str(exc)]}) from None
+    return month
 
 
 def bytewise(session: Session, column):
@@ -147,12 +157,7 @@ def totals_of(rows: Iterable[dict[str, str]]) -> Totals:
 
 def latest_report(session: Session, partner_id: int, month: str) -> UsageReport | None:
     """The newest closed version of a partner's month, or None when the month is open."""
-    return session.scalar(
-        select(UsageReport)
-        .where(UsageReport.partner_id == partner_id, UsageReport.month == month)
-        .order_by(UsageReport.version.desc())
-        .limit(1)
-    )
+    return latest_version(session, UsageReport, partner_id, month)
 
 
 def report_versions(session: Session, partner_id: int, month: str) -> list[UsageReport]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 from dataclasses import dataclass
 
@@ -18,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record_event
 from app.billing.counting import reconciliation_flag
-from app.billing.models import UsageSubmission, UsageSubmissionRow
+from app.billing.models import UsageSubmission, UsageSubmissionRow, latest_version
+from app.licensing.csv_import import CsvRejected, read_header
 from app.licensing.models import UsageFact
 from app.licensing.settings import licence_types_of
 from app.licensing.user_ids import InvalidUserId, normalise_user_id
@@ -27,7 +27,7 @@ from app.problems import Conflict, ValidationProblem
 CSV_COLUMNS = ("user_id", "licence_type")
 
 
-class SubmissionRejected(ValueError):
+class SubmissionRejected(CsvRejected):
     """The body as a whole cannot be read (encoding, columns, JSON shape); the message says why."""
 
 
@@ -36,31 +36,27 @@ class SubmittedUser:
     line: int  # CSV line (header = 1) or JSON list index + 1
     user_id: str
     licence_type: str
+    problem: str = ""  # what the file alone shows is wrong with the line
 
 
 def parse_csv(data: bytes) -> list[SubmittedUser]:
     """The users of a CSV body (``user_id`` required, ``licence_type`` optional, in any order)."""
+    header, reader = read_header(data)
+    if "user_id" not in header or len(set(header)) != len(header) or set(header) - set(CSV_COLUMNS):
+        raise SubmissionRejected(
+            f"The header must be user_id and optionally licence_type, each once; it is {','.join(header)}."
+        )
+    users = []
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SubmissionRejected("The file must be UTF-8 text.") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [name.strip().lower() for name in next(reader)]
-        if "user_id" not in header or len(set(header)) != len(header) or set(header) - set(CSV_COLUMNS):
-            raise SubmissionRejected(
-                f"The header must be user_id and optionally licence_type, each once; it is {','.join(header)}."
-            )
-        users = []
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue
             if len(cells) != len(header):
-                raise SubmissionRejected(f"Line {reader.line_num}: {len(cells)} cells, the header has {len(header)}.")
+                problem = f"Has {len(cells)} cells; the header names {len(header)} columns."
+                users.append(SubmittedUser(reader.line_num, "", "", problem))
+                continue
             values = dict(zip(header, cells, strict=True))
             users.append(SubmittedUser(reader.line_num, values["user_id"], values.get("licence_type", "").strip()))
-    except StopIteration:
-        raise SubmissionRejected("The file is empty; the first line must name the columns.") from None
     except csv.Error as exc:
         raise SubmissionRejected(f"Line {reader.line_num}: {exc}") from None
     return users
@@ -90,6 +86,9 @@ def check_users(users: list[SubmittedUser], licence_types: list[str]) -> tuple[l
     seen: dict[str, int] = {}
     keys, bad = [], []
     for user in users:
+        if user.problem:
+            bad.append({"line": user.line, "errors": [user.problem]})
+            continue
         errors = []
         try:
             key = normalise_user_id(user.user_id)
@@ -166,12 +165,7 @@ def submit(
 
 def latest_submission(session: Session, partner_id: int, month: str) -> UsageSubmission | None:
     """The partner's newest submitted version for ``month``, or None."""
-    return session.scalar(
-        select(UsageSubmission)
-        .where(UsageSubmission.partner_id == partner_id, UsageSubmission.month == month)
-        .order_by(UsageSubmission.version.desc())
-        .limit(1)
-    )
+    return latest_version(session, UsageSubmission, partner_id, month)
 
 
 def reconcile(session: Session, submission: UsageSubmission, *, percent: float, min_users: int) -> dict:

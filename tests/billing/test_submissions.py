@@ -62,7 +62,7 @@ def test_bad_bodies_are_4xx_problems_and_nothing_is_stored(make_app):
         (b"user_id,user_id\na,b\n", "text/csv", 400),  # a column twice
         (b"user_id\n\xff\xfe\n", "text/csv", 400),  # not UTF-8
         (b"", "text/csv", 400),
-        (b"user_id\na,b\n", "text/csv", 400),  # more cells than columns
+        (b"user_id\na,b\n", "text/csv", 422),  # more cells than columns: that line is listed
         (b"user_id\n" + b"x" * 5000 + b"\n", "text/csv", 413),
         (b"[1, 2]", "application/json", 400),
         (b"{", "application/json", 400),

@@ -14,11 +14,12 @@ from flask import Response, current_app, request, stream_with_context
 
 from app.api.admin.auth import acting_partner, admin_blueprint, require_operator
 from app.api.admin.spec import problems
-from app.billing.counting import InvalidMonth, Totals, iso, month_bounds
+from app.billing.counting import Totals, iso, month_bounds
 from app.billing.models import UsageReport
 from app.billing.overview import COLUMNS as OVERVIEW_COLUMNS
 from app.billing.overview import partner_rows
 from app.billing.reports import (
+    checked_month,
     close_month,
     compare_versions,
     csv_chunks,
@@ -30,19 +31,10 @@ from app.billing.reports import (
 from app.billing.submissions import latest_submission, reconcile
 from app.db import session, utcnow
 from app.partners.models import Partner
-from app.problems import NotFound, ValidationProblem
+from app.problems import NotFound
 
 blp = admin_blueprint("usage-reports", "Monthly usage: counts, month close, versions, reconciliation.")
 CSV_TYPE = "text/csv; charset=utf-8"
-
-
-def checked_month(month: str) -> str:
-    """``month`` if it is YYYY-MM, else 422 naming the field."""
-    try:
-        month_bounds(month)
-    except InvalidMonth as exc:
-        raise ValidationProblem({"month": [str(exc)]}) from None
-    return month
 
 
 def wants_csv() -> bool:
@@ -54,6 +46,12 @@ def csv_response(chunks, filename: str) -> Response:
     """A streamed CSV download."""
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     return Response(stream_with_context(chunks), mimetype="text/csv", content_type=CSV_TYPE, headers=headers)
+
+
+def reconcile_thresholds() -> dict:
+    """The reconciliation flag's settings (LIVERY_BILLING_RECONCILE_PERCENT, _MIN_USERS)."""
+    settings = current_app.config["LIVERY"]
+    return {"percent": settings.billing_reconcile_percent, "min_users": settings.billing_reconcile_min_users}
 
 
 class PartnerQuery(ma.Schema):
@@ -240,13 +238,7 @@ def reconciliation(args, month):
     submission = latest_submission(session(), partner.id, month)
     if submission is None:
         raise NotFound(f"This partner submitted no usage report for {month}.")
-    settings = current_app.config["LIVERY"]
-    return reconcile(
-        session(),
-        submission,
-        percent=settings.billing_reconcile_percent,
-        min_users=settings.billing_reconcile_min_users,
-    )
+    return reconcile(session(), submission, **reconcile_thresholds())
 
 
 @blp.route("/reports/usage/partners", methods=["GET"])
@@ -263,10 +255,7 @@ def overview(args):
     """All partners for a month (operators): method, counted users, closed or not, reconciliation flag."""
     require_operator()
     month = checked_month(args["month"])
-    settings = current_app.config["LIVERY"]
-    rows = partner_rows(
-        session(), month, percent=settings.billing_reconcile_percent, min_users=settings.billing_reconcile_min_users
-    )
+    rows = partner_rows(session(), month, **reconcile_thresholds())
     if wants_csv():
         return csv_response(_overview_csv(rows), f"usage-partners-{month}.csv")
     return {"month": month, "partners": list(rows)}

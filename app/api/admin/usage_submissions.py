@@ -7,10 +7,11 @@ import marshmallow as ma
 from flask import current_app, request
 
 from app.api.admin.auth import acting_partner, admin_blueprint, require_role
-from app.api.admin.reports import checked_month
 from app.api.admin.spec import problems
+from app.billing.reports import checked_month
 from app.billing.submissions import SubmissionRejected, parse_csv, parse_json, submit
 from app.db import session
+from app.licensing.csv_import import CsvRejected
 from app.problems import BadRequest, ValidationProblem
 
 blp = admin_blueprint("usage-submissions", "Usage reports a partner sends (web-service method).")
@@ -61,7 +62,7 @@ def create(args):
             month = args["month"] or month
         else:
             raise SubmissionRejected("Send the report as text/csv or application/json.")
-    except SubmissionRejected as exc:
+    except CsvRejected as exc:
         raise BadRequest(str(exc), code="usage_report_rejected") from None
     if month is None:
         raise ValidationProblem({"month": ["Give the month (YYYY-MM) in the query or the JSON body."]})
