@@ -47,4 +47,5 @@ def post_worker_init(worker) -> None:
         answers.warm()
     licensing = getattr(worker.wsgi, "extensions", {}).get("livery.licensing")
     if licensing is not None:
-        licensing.index.warm()  # licensed users in memory (bounded in time): checks never wait on the database
+        # licensed users in memory (bounded in time; the rest load on first use)
+        licensing.index.warm(worker.wsgi.config["LIVERY"].licensing_warm_seconds)

@@ -13,9 +13,13 @@ from app.config import ConfigError, Settings
 from app.problems import register_error_handlers
 from app.storage import build_stores
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: Settings | None = None, *, bind: Engine | Connection | None = None) -> Flask:
-    """The application factory: settings, database, storage, blueprints, error handlers.
+    """The application factory: settings, database, storage, public answers, blueprints, error handlers.
+
+    ``init_public`` also puts the public fast path (app/api/public/fast.py) in front of the app.
 
     ``bind`` replaces the engine built from the settings (tests pass a connection).
     """
@@ -23,9 +27,6 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     logging.basicConfig(level=settings.log_level)
     app = Flask(__name__)
     app.config["LIVERY"] = settings
-    app.config["LIVERY_DISCOVERY_CACHE_CONTROL"] = (
-        f"public, max-age={settings.discovery_max_age}, s-maxage={settings.discovery_shared_max_age}, must-revalidate"
-    )
     app.config["MAX_CONTENT_LENGTH"] = settings.max_installer_bytes + 1024 * 1024
     app.json.sort_keys = False
 
@@ -38,12 +39,12 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
 
     from app import cli, health
     from app.api.admin import init_admin
-    from app.api.public import bp as public_bp
+    from app.api.public import init_public
     from app.api.scim import bp as scim_bp
     from app.publishing.wiring import init_app as init_static_publish
 
     app.register_blueprint(health.bp)
-    app.register_blueprint(public_bp)
+    init_public(app)
     app.register_blueprint(scim_bp)
     init_admin(app)
     health.add_security_headers(app)
@@ -72,7 +73,12 @@ def _init_public_answers(app: Flask, settings: Settings) -> None:
     def _apply(session):
         changes = session.info.pop(PENDING_KEY, [])
         if changes:
-            answers.apply(changes, committed_here=True)
+            try:
+                answers.apply(changes, committed_here=True)
+            except Exception:
+                # the write is committed: never answer it with a 500 (a retry could repeat it);
+                # the change log brings this worker up to date at its next poll
+                log.exception("applying committed changes failed; the next freshness poll catches up")
 
     @event.listens_for(make_session, "after_soft_rollback")
     def _forget(session, _transaction):
@@ -95,12 +101,18 @@ def _init_upgrades(app: Flask, settings: Settings) -> None:
 
 def _init_licensing(app: Flask, settings: Settings) -> None:
     from app.licensing.check import LicenceChecks
+    from app.licensing.proprietary import ProprietaryMethod
+    from app.licensing.webservice import build_web_service_method
 
     checks = LicenceChecks(
         app.extensions["livery.sessionmaker"],
         app.extensions["livery.upgrades"].ring,
         egress_allow_private=settings.egress_allow_private,
         usage_flush_seconds=settings.licensing_usage_flush_seconds,
+        method_factories={
+            "web_service": lambda: build_web_service_method(settings),
+            "proprietary": lambda: ProprietaryMethod(settings),
+        },
     )
     app.extensions["livery.public"].listeners.append(checks.forget)
     app.extensions["livery.licensing"] = checks

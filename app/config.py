@@ -66,11 +66,18 @@ class Settings:
     signing_keys_required: bool = False
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
     licensing_usage_flush_seconds: float = 30.0
-    egress_allow_private: bool = False
+    licensing_warm_seconds: float = 10.0  # a starting worker loads licensed users for up to this long
     billing_reconcile_percent: float = 2.0
     billing_reconcile_min_users: int = 5
     billing_max_usage_report_bytes: int = 50 * 1024 * 1024
     log_level: str = "WARNING"
+    # outbound calls (partner web services, JWKS): app/outbound/, docs/licensing-webservice.md
+    egress_allow_private: bool = False
+    licensing_connect_timeout: float = 1.0
+    licensing_timeout: float = 2.0
+    licensing_cache_entries: int = 100_000
+    licensing_breaker_failures: int = 5
+    licensing_breaker_cooldown: float = 30.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -108,6 +115,14 @@ class Settings:
             raise ConfigError("LIVERY_FRESHNESS_INTERVAL must be in (0, 2] seconds")
         if not 0 < self.licensing_usage_flush_seconds <= 3600:
             raise ConfigError("LIVERY_LICENSING_USAGE_FLUSH_SECONDS must be in (0, 3600] seconds")
+        if not 0 <= self.licensing_warm_seconds <= 25:
+            raise ConfigError("LIVERY_LICENSING_WARM_SECONDS must be in [0, 25] (gunicorn's worker timeout is 30 s)")
+        if not 0 < self.licensing_connect_timeout <= self.licensing_timeout <= 10:
+            raise ConfigError("LIVERY_LICENSING_CONNECT_TIMEOUT <= LIVERY_LICENSING_TIMEOUT must both be in (0, 10] s")
+        if self.licensing_cache_entries < 1 or self.licensing_breaker_failures < 1:
+            raise ConfigError("LIVERY_LICENSING_CACHE_ENTRIES and LIVERY_LICENSING_BREAKER_FAILURES must be >= 1")
+        if not 0 < self.licensing_breaker_cooldown <= 3600:
+            raise ConfigError("LIVERY_LICENSING_BREAKER_COOLDOWN must be in (0, 3600] seconds")
         if not 0 <= self.billing_reconcile_percent <= 100 or self.billing_reconcile_min_users < 0:
             raise ConfigError("LIVERY_BILLING_RECONCILE_PERCENT must be in [0, 100] and _MIN_USERS >= 0")
         if self.billing_max_usage_report_bytes < 1024:

@@ -6,6 +6,7 @@ from app.branding.models import AccessCode, Asset, Brand, BrandRevision
 from app.db import Base
 from app.freshness.models import ChangeEvent
 from app.licensing.models import AllocationEvent, Customer, LicensedUser, LicensingSettings, Reseller, UsageFact
+from app.licensing.webservice.models import LicensingLastGood, LicensingVerification
 from app.partners.models import ApiKey, OperatorSetting, Partner
 from app.upgrades.models import Channel, ControlFile, Release
 
@@ -23,7 +24,9 @@ __all__ = [
     "ControlFile",
     "Customer",
     "LicensedUser",
+    "LicensingLastGood",
     "LicensingSettings",
+    "LicensingVerification",
     "OperatorSetting",
     "Partner",
     "Release",

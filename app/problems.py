@@ -1,12 +1,14 @@
 """Errors as RFC 9457 ``application/problem+json``: one exception type, one handler for all.
 
 Every error a client or partner can see has a stable ``code`` (also the last segment of its
-``type`` URI) so that callers can branch on it without parsing prose.
+``type`` URI) so that callers can branch on it without parsing prose. The codes are a closed,
+registered set (``PROBLEM_TYPES``, shown in docs/problems.md): the code fixes status and title.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, json, request
@@ -21,24 +23,101 @@ WEBARGS_LOCATIONS = frozenset({"json", "query", "querystring", "form", "files", 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class ProblemType:
+    """One registered problem ``code``: its HTTP status (None: the status of the error it maps) and title."""
+
+    code: str
+    status: int | None
+    title: str
+
+
+# The closed set of codes clients and partners may branch on, shown (with when each is answered)
+# in docs/problems.md; tests/test_problems_registry.py keeps the two equal. Problem refuses any
+# other code.
+PROBLEM_TYPES: dict[str, ProblemType] = {
+    t.code: t
+    for t in (
+        ProblemType("bad_request", 400, "Bad request"),
+        ProblemType("malformed_json", 400, "Malformed JSON"),
+        ProblemType("csv_rejected", 400, "CSV rejected"),
+        ProblemType("usage_report_rejected", 400, "Usage report rejected"),
+        ProblemType("idempotency_key_required", 400, "Idempotency key required"),
+        ProblemType("invalid_version", 400, "Invalid version"),
+        ProblemType("invalid_platform", 400, "Invalid platform"),
+        ProblemType("invalid_install_id", 400, "Invalid install id"),
+        ProblemType("unauthenticated", 401, "Unauthenticated"),
+        ProblemType("insufficient_role", 403, "Insufficient role"),
+        ProblemType("partner_suspended", 403, "Partner suspended"),
+        ProblemType("not_found", 404, "Not found"),
+        ProblemType("method_not_allowed", 405, "Method not allowed"),
+        ProblemType("conflict", 409, "Conflict"),
+        ProblemType("duplicate_slug", 409, "Duplicate slug"),
+        ProblemType("duplicate_user_id", 409, "Duplicate user id"),
+        ProblemType("not_empty", 409, "Not empty"),
+        ProblemType("month_not_ended", 409, "Month not ended"),
+        ProblemType("idempotency_key_reused", 409, "Idempotency key reused"),
+        ProblemType("already_revoked", 409, "Already revoked"),
+        ProblemType("release_exists", 409, "Release exists"),
+        ProblemType("external_installer", 409, "External installer"),
+        ProblemType("release_not_draft", 409, "Release not draft"),
+        ProblemType("invalid_transition", 409, "Invalid transition"),
+        ProblemType("installer_missing", 409, "Installer missing"),
+        ProblemType("licensing_not_configured", 409, "Licensing not configured"),
+        ProblemType("licensing_not_verified", 409, "Licensing web service not verified"),
+        ProblemType("gone", 410, "Gone"),
+        ProblemType("precondition_failed", 412, "Precondition failed"),
+        ProblemType("payload_too_large", 413, "Payload too large"),
+        ProblemType("unsupported_media_type", 415, "Unsupported media type"),
+        ProblemType("validation_failed", 422, "Validation failed"),
+        ProblemType("control_file_invalid", 422, "Invalid control file"),
+        ProblemType("precondition_required", 428, "Precondition required"),
+        ProblemType("internal_error", 500, "Internal server error"),
+        ProblemType("storage_unavailable", 503, "Service unavailable"),
+        ProblemType("control_file_corrupt", 503, "Service unavailable"),
+        ProblemType("http_error", None, "HTTP error"),
+    )
+}
+# Werkzeug's (and webargs', flask-smorest's) errors by status; any other status is http_error.
+HTTP_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    428: "precondition_required",
+    500: "internal_error",
+}
+STORAGE_RETRY_AFTER = "5"  # seconds: an outage of the object store is usually short
+
+
 class Problem(Exception):
-    """An error answer: HTTP status, stable code, human title and a detail saying what to fix."""
+    """An error answer: a registered ``code`` (which fixes status and title) and a detail saying what to fix."""
 
     def __init__(
         self,
-        status: int,
         code: str,
-        title: str,
         detail: str | None = None,
         *,
+        status: int | None = None,
         errors: dict[str, Any] | list[Any] | None = None,
         headers: dict[str, str] | None = None,
         **extensions: Any,
     ) -> None:
-        super().__init__(detail or title)
-        self.status = status
+        kind = PROBLEM_TYPES.get(code)
+        if kind is None:
+            raise ValueError(f"unregistered problem code {code!r}: add it to app.problems.PROBLEM_TYPES")
+        if kind.status is not None and status not in (None, kind.status):
+            raise ValueError(f"problem code {code!r} is status {kind.status}, not {status}")
+        super().__init__(detail or kind.title)
+        self.status = status or kind.status or 500
         self.code = code
-        self.title = title
+        self.title = kind.title
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
@@ -62,17 +141,17 @@ class Problem(Exception):
 
 class NotFound(Problem):
     def __init__(self, detail: str = "No such resource.", **kw: Any) -> None:
-        super().__init__(404, "not_found", "Not found", detail, **kw)
+        super().__init__("not_found", detail, **kw)
 
 
 class Gone(Problem):
     def __init__(self, detail: str, **kw: Any) -> None:
-        super().__init__(410, "gone", "Gone", detail, **kw)
+        super().__init__("gone", detail, **kw)
 
 
 class BadRequest(Problem):
     def __init__(self, detail: str, code: str = "bad_request", **kw: Any) -> None:
-        super().__init__(400, code, "Bad request", detail, **kw)
+        super().__init__(code, detail, status=400, **kw)
 
 
 class ValidationProblem(Problem):
@@ -81,12 +160,33 @@ class ValidationProblem(Problem):
     def __init__(self, errors: dict[str, Any] | list[Any], detail: str | None = None) -> None:
         if detail is None:
             detail = "The request is well-formed but breaks these rules: " + _summarise(errors)
-        super().__init__(422, "validation_failed", "Validation failed", detail, errors=errors)
+        super().__init__("validation_failed", detail, errors=errors)
 
 
 class Conflict(Problem):
     def __init__(self, detail: str, code: str = "conflict", **kw: Any) -> None:
-        super().__init__(409, code, "Conflict", detail, **kw)
+        super().__init__(code, detail, status=409, **kw)
+
+
+class PayloadTooLarge(Problem):
+    """413: the body is larger than ``limit`` bytes (raised before it is read)."""
+
+    def __init__(self, limit: int, what: str = "The body") -> None:
+        super().__init__("payload_too_large", f"{what} may be at most {limit} bytes.")
+
+
+class UnsupportedMediaType(Problem):
+    """415: the body is not of the media type the route reads; ``detail`` says which to send."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("unsupported_media_type", detail)
+
+
+class StorageUnavailable(Problem):
+    """503 with Retry-After: the object store is unreachable; nothing was changed."""
+
+    def __init__(self, detail: str = "Object storage is unreachable; nothing was changed. Retry later.") -> None:
+        super().__init__("storage_unavailable", detail, headers={"Retry-After": STORAGE_RETRY_AFTER})
 
 
 def _summarise(errors: dict[str, Any] | list[Any], prefix: str = "") -> str:
@@ -117,28 +217,26 @@ def problem_response(problem: Problem, *, head: bool = False) -> Response:
 
 def _from_http_exception(exc: HTTPException) -> Problem:
     status = exc.code or 500
-    code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+    code = HTTP_STATUS_CODES.get(status, "http_error")
     detail = exc.description
-    errors = None
     data = getattr(exc, "data", None)  # flask-smorest / webargs attach validation messages here
     if isinstance(data, dict) and data.get("message"):
         detail = str(data["message"])  # flask_smorest.abort(status, message=...)
+    headers = dict(data.get("headers") or {}) if isinstance(data, dict) else {}
     if isinstance(data, dict) and ("messages" in data or "errors" in data):
         messages = data.get("messages", data.get("errors"))
         if isinstance(messages, dict) and len(messages) == 1 and next(iter(messages)) in WEBARGS_LOCATIONS:
             # webargs nests messages under the location ("json", "query", "files", ...)
             messages = next(iter(messages.values()))
-        errors = messages
         if status == 422:
-            problem = ValidationProblem(errors) if detail == exc.description else ValidationProblem(errors, detail)
+            problem = ValidationProblem(messages) if detail == exc.description else ValidationProblem(messages, detail)
         else:
-            problem = Problem(status, code, exc.name, _summarise(errors), errors=errors)
-        problem.headers.update(data.get("headers") or {})
+            problem = Problem(code, _summarise(messages), status=status, errors=messages)
+        problem.headers.update(headers)
         return problem
-    headers = dict(data.get("headers") or {}) if isinstance(data, dict) else {}
     if status == 405 and exc.get_response().headers.get("Allow"):
         headers["Allow"] = exc.get_response().headers["Allow"]
-    return Problem(status, code, exc.name or "Error", detail, errors=errors, headers=headers)
+    return Problem(code, detail, status=status, headers=headers)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -157,19 +255,10 @@ def register_error_handlers(app: Flask) -> None:
         # the object store is down: a retryable outage, not a bug; writes stored nothing (they
         # happen before the commit), so the client can simply try again
         log.warning("object storage unavailable on %s %s: %s", request.method, request.path, exc)
-        problem = Problem(
-            503,
-            "storage_unavailable",
-            "Service unavailable",
-            "Object storage is unreachable; nothing was changed. Retry later.",
-            headers={"Retry-After": "5"},
-        )
-        return problem_response(problem, head=request.method == "HEAD")
+        return problem_response(StorageUnavailable(), head=request.method == "HEAD")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        problem = Problem(
-            500, "internal_error", "Internal server error", "An unexpected error occurred; it has been logged."
-        )
+        problem = Problem("internal_error", "An unexpected error occurred; it has been logged.")
         return problem_response(problem, head=request.method == "HEAD")

@@ -18,7 +18,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
 LUA = Path(__file__).resolve().parent / "wrk" / "rotate.lua"
-POST_LUA = Path(__file__).resolve().parent / "wrk" / "post_rotate.lua"
 RESULT_RE = re.compile(r"RESULT (.*)")
 
 
@@ -153,8 +152,7 @@ def wrk(
     With ``post_path``, each line of ``lines_file`` is a JSON body POSTed to that path.
     """
     assert base_url.startswith("http://127.0.0.1:"), base_url
-    script = POST_LUA if post_path else LUA
-    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script)]
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA)]
     args += [base_url, "--", str(lines_file), *([post_path] if post_path else [])]
     out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     match = RESULT_RE.search(out)

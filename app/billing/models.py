@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.audit.resources import NOTHING_PUBLIC, audited_resource, fields_snapshot
 from app.db import Base, UTCDateTime, utcnow
 
 
@@ -91,3 +92,18 @@ def latest_version(session: Session, model: type, partner_id: int, month: str):
         .order_by(model.version.desc())
         .limit(1)
     )
+
+
+# closed reports and submitted reports are shown by no public answer
+audited_resource(
+    UsageReport,
+    "usage_report",
+    snapshot=fields_snapshot("month", "version", "reason", "csv_sha256", "totals"),
+    announces=NOTHING_PUBLIC,
+)
+audited_resource(
+    UsageSubmission,
+    "usage_submission",
+    snapshot=fields_snapshot("month", "version", "users", "body_sha256"),
+    announces=NOTHING_PUBLIC,
+)

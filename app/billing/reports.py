@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit.services import record_event
+from app.audit.services import audited
 from app.billing.counting import (
     CSV_COLUMNS,
     AllocationState,
@@ -185,48 +185,20 @@ def close_month(
     latest = latest_report(session, partner_id, month)
     if latest is not None and not reason:
         return latest, False
-    report = UsageReport(
-        partner_id=partner_id,
-        month=month,
-        version=1 if latest is None else latest.version + 1,
-        reason=reason,
-        closed_by=actor[:100],
-        closed_at=now,
-        csv_sha256="",
-        totals={},
-    )
-    session.add(report)
-    session.flush()
-    digest = hashlib.sha256()
-    totals = Totals()
-    rows = live_rows(session, partner_id, month)
-    connection = session.connection()
-    insert_sql = _insert_rows_sql(connection.dialect.paramstyle)
-    digest.update(next(csv_chunks(())))  # the header line
-    while batch := list(itertools.islice(rows, BATCH)):
-        connection.exec_driver_sql(insert_sql, [_stored(report.id, row) for row in batch])
-        for row in batch:
-            totals.add_values(row["licence_type"], row["reseller_id"], row["customer_id"], row["basis"])
-        for chunk in csv_chunks(batch, lines_per_chunk=BATCH, header=False):
-            digest.update(chunk)
-    report.csv_sha256 = digest.hexdigest()
-    report.totals = totals.as_dict()
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="usage_report.close",
-        resource_type="usage_report",
-        resource_id=report.id,
-        partner_id=partner_id,
-        after={
-            "month": month,
-            "version": report.version,
-            "reason": reason,
-            "csv_sha256": report.csv_sha256,
-            "users": totals.users,
-        },
-    )
+    with audited(session, actor, "usage_report.close") as change:
+        report = change.row = UsageReport(
+            partner_id=partner_id,
+            month=month,
+            version=1 if latest is None else latest.version + 1,
+            reason=reason,
+            closed_by=actor[:100],
+            closed_at=now,
+            csv_sha256="",
+            totals={},
+        )
+        session.add(report)
+        session.flush()
+        report.csv_sha256, report.totals = _store_rows(session, report)
     return report, True
 
 
@@ -237,6 +209,23 @@ def _insert_rows_sql(paramstyle: str) -> str:
     # the driver's executemany: a million rows do not go through SQLAlchemy's per-row parameter work
     marks = ", ".join(["?" if paramstyle == "qmark" else "%s"] * len(STORED_COLUMNS))
     return f"INSERT INTO usage_report_rows ({', '.join(STORED_COLUMNS)}) VALUES ({marks})"  # noqa: S608 (constants)
+
+
+def _store_rows(session: Session, report: UsageReport) -> tuple[str, dict]:
+    """Write the month's rows under ``report`` in batches; the sha256 of their CSV and the totals."""
+    digest = hashlib.sha256()
+    totals = Totals()
+    rows = live_rows(session, report.partner_id, report.month)
+    connection = session.connection()
+    insert_sql = _insert_rows_sql(connection.dialect.paramstyle)
+    digest.update(next(csv_chunks(())))  # the header line
+    while batch := list(itertools.islice(rows, BATCH)):
+        connection.exec_driver_sql(insert_sql, [_stored(report.id, row) for row in batch])
+        for row in batch:
+            totals.add_values(row["licence_type"], row["reseller_id"], row["customer_id"], row["basis"])
+        for chunk in csv_chunks(batch, lines_per_chunk=BATCH, header=False):
+            digest.update(chunk)
+    return digest.hexdigest(), totals.as_dict()
 
 
 def _stored(report_id: int, row: dict[str, str]) -> tuple:

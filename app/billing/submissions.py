@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from app.audit.services import record_event
+from app.audit.services import audited
 from app.billing.counting import reconciliation_flag
 from app.billing.models import UsageSubmission, UsageSubmissionRow, latest_version
 from app.licensing.csv_import import CsvRejected, read_header
@@ -135,31 +135,22 @@ def submit(
         lines = ", ".join(str(item["line"]) for item in bad[:20])
         raise ValidationProblem(bad, detail=f"{len(bad)} row(s) are wrong ({lines}); nothing was stored.")
     latest = latest_submission(session, partner_id, month)
-    submission = UsageSubmission(
-        partner_id=partner_id,
-        month=month,
-        version=1 if latest is None else latest.version + 1,
-        idempotency_key=key,
-        body_sha256=body_sha256,
-        submitted_by=actor[:100],
-        users=len(keys),
-    )
-    session.add(submission)
-    session.flush()
-    for start in range(0, len(keys), 5000):
-        rows = [
-            {"submission_id": submission.id, "user_key": k, "licence_type": t} for k, t in keys[start : start + 5000]
-        ]
-        session.execute(insert(UsageSubmissionRow), rows)
-    record_event(
-        session,
-        actor=actor,
-        action="usage_submission.create",
-        resource_type="usage_submission",
-        resource_id=submission.id,
-        partner_id=partner_id,
-        after={"month": month, "version": submission.version, "users": len(keys)},
-    )
+    with audited(session, actor, "usage_submission.create") as change:
+        submission = change.row = UsageSubmission(
+            partner_id=partner_id,
+            month=month,
+            version=1 if latest is None else latest.version + 1,
+            idempotency_key=key,
+            body_sha256=body_sha256,
+            submitted_by=actor[:100],
+            users=len(keys),
+        )
+        session.add(submission)
+        session.flush()
+        for start in range(0, len(keys), 5000):
+            batch = keys[start : start + 5000]
+            rows = [{"submission_id": submission.id, "user_key": k, "licence_type": t} for k, t in batch]
+            session.execute(insert(UsageSubmissionRow), rows)
     return submission, True
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import Any
-from urllib.parse import urlsplit
+
+from app.formats import CHANNEL_NAME_HINT, https_url_problem, is_channel_name, is_sha256
 
 INSTALL_FOLDER = "Partner CRM"
 BRANDING_LEVELS = {"CI-B": "BRAND-CIB-MBX0BL", "CI-C": "BRAND-CIC-MBX0CL"}
@@ -20,8 +21,6 @@ URL_FIELDS = ("support_url", "eula_url", "viewer_url")
 TEXT_LIMITS = {"product_name": 80, "short_name": 32, "publisher": 120, "viewer_name": 80, "upgrade_channel": 63}
 SPLASH_SECONDS = (1, 15)
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-_CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 DEFAULT_CONTENT: dict[str, Any] = {
     "product_name": "CRM Integrator",
@@ -60,19 +59,6 @@ def _text_problem(value: Any, limit: int, *, required: bool) -> str | None:
     return None
 
 
-def _url_problem(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 2000:
-        return "Must be a URL of at most 2000 characters."
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname:
-        return "Must be an https:// URL."
-    if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in value):
-        return "Must not contain spaces or control characters."
-    return None
-
-
 def content_problems(content: dict[str, Any]) -> dict[str, list[str]]:
     """Every rule ``content`` breaks, by field name (empty when the content is valid)."""
     problems: dict[str, list[str]] = {}
@@ -94,17 +80,18 @@ def content_problems(content: dict[str, Any]) -> dict[str, list[str]]:
                 content.get(field), limit, required=field in {"product_name", "short_name", "upgrade_channel"}
             ),
         )
-    if isinstance(content.get("upgrade_channel"), str) and not _CHANNEL_RE.match(content["upgrade_channel"]):
-        add("upgrade_channel", "Must be lower-case letters, digits and hyphens.")
+    if isinstance(content.get("upgrade_channel"), str) and not is_channel_name(content["upgrade_channel"]):
+        add("upgrade_channel", f"Must be a channel name: {CHANNEL_NAME_HINT}.")
     for field in URL_FIELDS:
-        add(field, _url_problem(content.get(field)))
+        if content.get(field) is not None:
+            add(field, https_url_problem(content[field]))
     if content.get("branding_level") not in BRANDING_LEVELS:
         add("branding_level", f"Must be one of {', '.join(BRANDING_LEVELS)}.")
     if content.get("licensing_method") not in LICENSING_METHODS:
         add("licensing_method", f"Must be one of {', '.join(LICENSING_METHODS)}.")
     for role in ASSET_ROLES:
         value = content.get(role)
-        if value is not None and (not isinstance(value, str) or not _SHA_RE.match(value)):
+        if value is not None and not is_sha256(value):
             add(role, "Must be the sha256 of an uploaded asset, or null.")
     seconds = content.get("splash_seconds")
     low, high = SPLASH_SECONDS

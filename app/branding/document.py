@@ -6,12 +6,11 @@ the same bytes and the ETag (a digest of those bytes) changes exactly when the c
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from app.branding.content import ASSET_ROLES, BRANDING_LEVELS, INSTALL_FOLDER
+from app.formats import canonical_json, strong_etag
 
 DOCUMENT_SCHEMA = 1
 MEDIA_TYPE = "application/json"
@@ -33,16 +32,6 @@ class RenderContext:
     base_url: str
     standard_viewer_url: str
     upgrade_enabled: bool
-
-
-def canonical_json(value: Any) -> bytes:
-    """Deterministic JSON bytes: sorted keys, compact separators, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def strong_etag(body: bytes) -> str:
-    """A strong entity tag derived from ``body`` (quoted, 128 bits of its sha256)."""
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def asset_url(base_url: str, sha256: str) -> str:

@@ -7,10 +7,12 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.audit.resources import NOTHING_PUBLIC, audited_resource, fields_snapshot
 from app.db import Base, UTCDateTime, utcnow
 
 CODE_KINDS = ("live", "test")
 CODE_STATUSES = ("active", "revoked")
+CODE_FIELDS = ("id", "prefix", "kind", "label", "status", "channel", "expires_at", "revoked_at", "brand_id")
 
 
 class Brand(Base):
@@ -96,3 +98,26 @@ class AccessCode(Base):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (Index("ix_access_codes_partner_id_id", "partner_id", "id"),)
+
+
+# Discovery documents show brands (draft and published) and answer by code; an asset is shown only
+# once a brand refers to it, and that brand change announces itself.
+audited_resource(
+    Brand,
+    "brand",
+    snapshot=fields_snapshot("id", "name", "draft", "live_revision_id"),
+    announces=lambda _s, brand, _b: [("brand", brand.id)],
+)
+audited_resource(
+    AccessCode,
+    "access_code",
+    snapshot=fields_snapshot(*CODE_FIELDS),
+    announces=lambda _s, code, _b: [("code", code.digest)],
+)
+audited_resource(
+    Asset,
+    "asset",
+    snapshot=fields_snapshot("sha256", "role", "media_type", "bytes", "width", "height"),
+    announces=NOTHING_PUBLIC,
+    ident=lambda asset: asset.sha256,
+)

@@ -2,44 +2,29 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.audit.services import record_event
+from app.audit.services import audited
 from app.branding import codes
-from app.branding.content import content_diff, content_problems, new_content, referenced_assets
-from app.branding.document import canonical_json
+from app.branding.content import apply_patch, content_diff, content_problems, new_content, referenced_assets
+from app.branding.document import AssetInfo
 from app.branding.images import ImageRejected, inspect_image
 from app.branding.models import AccessCode, Asset, Brand, BrandRevision
 from app.db import utcnow
-from app.freshness.services import announce_change
+from app.formats import canonical_json, sha256_hex
+from app.licensing.webservice.services import require_verified_web_service
 from app.partners.models import Partner
-from app.problems import Conflict, NotFound, Problem, ValidationProblem
+from app.problems import Conflict, NotFound, PayloadTooLarge, ValidationProblem
 from app.storage import ObjectStore
-
-CODE_FIELDS = ("id", "prefix", "kind", "label", "status", "channel", "expires_at", "revoked_at", "brand_id")
 
 
 def content_sha256(content: dict[str, Any]) -> str:
     """The digest that identifies a content mapping (for 'nothing changed' checks)."""
-    return hashlib.sha256(canonical_json(content)).hexdigest()
-
-
-def brand_snapshot(brand: Brand) -> dict[str, Any]:
-    """A brand as recorded in the audit log."""
-    return {"id": brand.id, "name": brand.name, "draft": dict(brand.draft), "live_revision_id": brand.live_revision_id}
-
-
-def code_snapshot(code: AccessCode) -> dict[str, Any]:
-    """An access code as recorded in the audit log (never the code itself)."""
-    snap = {name: getattr(code, name) for name in CODE_FIELDS}
-    for name in ("expires_at", "revoked_at"):
-        snap[name] = snap[name].isoformat() if snap[name] else None
-    return snap
+    return sha256_hex(canonical_json(content))
 
 
 def _check_content(session: Session, partner_id: int, content: dict[str, Any]) -> None:
@@ -60,19 +45,9 @@ def create_brand(session: Session, partner: Partner, name: str, fields: dict[str
     """A new brand whose draft is the defaults with ``fields`` applied."""
     content = new_content(**fields)
     _check_content(session, partner.id, content)
-    brand = Brand(partner_id=partner.id, name=name, draft=content)
-    session.add(brand)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="brand.create",
-        resource_type="brand",
-        resource_id=brand.id,
-        partner_id=partner.id,
-        after=brand_snapshot(brand),
-    )
-    announce_change(session, "brand", brand.id)
+    with audited(session, actor, "brand.create") as change:
+        change.row = brand = Brand(partner_id=partner.id, name=name, draft=content)
+        session.add(brand)
     return brand
 
 
@@ -80,25 +55,12 @@ def update_draft(
     session: Session, brand: Brand, changes: dict[str, Any], *, actor: str, name: str | None = None
 ) -> Brand:
     """Apply ``changes`` to the draft after checking every rule; test codes see it at once."""
-    before = brand_snapshot(brand)
-    content = dict(brand.draft)
-    content.update(changes)
+    content = apply_patch(brand.draft, changes)
     _check_content(session, brand.partner_id, content)
-    brand.draft = content
-    if name is not None:
-        brand.name = name
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="brand.update_draft",
-        resource_type="brand",
-        resource_id=brand.id,
-        partner_id=brand.partner_id,
-        before=before,
-        after=brand_snapshot(brand),
-    )
-    announce_change(session, "brand", brand.id)
+    with audited(session, actor, "brand.update_draft", brand):
+        brand.draft = content
+        if name is not None:
+            brand.name = name
     return brand
 
 
@@ -115,6 +77,8 @@ def _publish_content(
     if current is not None and current.content_sha256 == digest:
         return current, False
     _check_content(session, brand.partner_id, content)
+    was = current.content.get("licensing_method") if current is not None else None
+    require_verified_web_service(session, brand.partner_id, was, content.get("licensing_method"))
     number = (session.scalar(select(func.max(BrandRevision.number)).where(BrandRevision.brand_id == brand.id)) or 0) + 1
     first_same = session.scalar(
         select(func.min(BrandRevision.number)).where(
@@ -132,25 +96,10 @@ def _publish_content(
     )
     session.add(revision)
     session.flush()
-    before = brand_snapshot(brand)
-    brand.live_revision_id = revision.id
-    brand.updated_at = utcnow()  # bumps the brand's version: its ETag changes with what it serves
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action=action,
-        resource_type="brand",
-        resource_id=brand.id,
-        partner_id=brand.partner_id,
-        before=before,
-        after={
-            **brand_snapshot(brand),
-            "revision": number,
-            "changes": content_diff(current.content if current else None, content),
-        },
-    )
-    announce_change(session, "brand", brand.id)
+    with audited(session, actor, action, brand) as change:
+        brand.live_revision_id = revision.id
+        brand.updated_at = utcnow()  # bumps the brand's version: its ETag changes with what it serves
+        change.extra = {"revision": number, "changes": content_diff(current.content if current else None, content)}
     return revision, True
 
 
@@ -183,46 +132,30 @@ def add_asset(
 ) -> tuple[Asset, bool]:
     """Check and store an image for ``role``; the same bytes again returns the existing asset."""
     if len(data) > max_bytes:
-        raise Problem(413, "payload_too_large", "Payload too large", f"Images may be at most {max_bytes} bytes.")
+        raise PayloadTooLarge(max_bytes, "Images")
     try:
         info = inspect_image(data, role, filename=filename, declared_type=declared_type)
     except ImageRejected as exc:
         raise ValidationProblem({exc.field: [exc.message]}) from None
-    sha = hashlib.sha256(data).hexdigest()
+    sha = sha256_hex(data)
     existing = session.scalar(
         select(Asset).where(Asset.partner_id == partner.id, Asset.role == role, Asset.sha256 == sha)
     )
     if existing is not None:
         return existing, False
     store.put_content_addressed(data, content_type=info.media_type)  # before the commit: never a dangling row
-    asset = Asset(
-        partner_id=partner.id,
-        sha256=sha,
-        media_type=info.media_type,
-        bytes=len(data),
-        width=info.width,
-        height=info.height,
-        role=role,
-        filename=filename,
-    )
-    session.add(asset)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="asset.create",
-        resource_type="asset",
-        resource_id=sha,
-        partner_id=partner.id,
-        after={
-            "sha256": sha,
-            "role": role,
-            "media_type": info.media_type,
-            "bytes": len(data),
-            "width": info.width,
-            "height": info.height,
-        },
-    )
+    with audited(session, actor, "asset.create") as change:
+        change.row = asset = Asset(
+            partner_id=partner.id,
+            sha256=sha,
+            media_type=info.media_type,
+            bytes=len(data),
+            width=info.width,
+            height=info.height,
+            role=role,
+            filename=filename,
+        )
+        session.add(asset)
     return asset, True
 
 
@@ -246,28 +179,18 @@ def issue_code(
     if expires_at is not None and expires_at <= utcnow():
         raise ValidationProblem({"expires_at": ["Must be in the future."]})
     plain = plain or codes.generate_code()
-    code = AccessCode(
-        partner_id=brand.partner_id,
-        brand_id=brand.id,
-        digest=codes.code_digest(plain),
-        prefix=codes.code_prefix(plain),
-        kind=kind,
-        label=label,
-        expires_at=expires_at,
-        channel=channel,
-    )
-    session.add(code)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="access_code.issue",
-        resource_type="access_code",
-        resource_id=code.id,
-        partner_id=brand.partner_id,
-        after=code_snapshot(code),
-    )
-    announce_change(session, "code", code.digest)
+    with audited(session, actor, "access_code.issue") as change:
+        change.row = code = AccessCode(
+            partner_id=brand.partner_id,
+            brand_id=brand.id,
+            digest=codes.code_digest(plain),
+            prefix=codes.code_prefix(plain),
+            kind=kind,
+            label=label,
+            expires_at=expires_at,
+            channel=channel,
+        )
+        session.add(code)
     return code, codes.format_code(plain)
 
 
@@ -275,21 +198,9 @@ def revoke_code(session: Session, code: AccessCode, *, actor: str) -> AccessCode
     """Revoke ``code`` at once; clients using it get 410 from their next launch."""
     if code.status == "revoked":
         raise Conflict("This access code is already revoked.", code="already_revoked")
-    before = code_snapshot(code)
-    code.status = "revoked"
-    code.revoked_at = utcnow()
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="access_code.revoke",
-        resource_type="access_code",
-        resource_id=code.id,
-        partner_id=code.partner_id,
-        before=before,
-        after=code_snapshot(code),
-    )
-    announce_change(session, "code", code.digest)
+    with audited(session, actor, "access_code.revoke", code):
+        code.status = "revoked"
+        code.revoked_at = utcnow()
     return code
 
 
@@ -311,33 +222,26 @@ def rotate_code(
         expires_at=None,
         channel=code.channel,
     )
-    before = code_snapshot(code)
-    code.expires_at = old_valid_until
-    code.replaced_by_id = new_code.id
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="access_code.rotate",
-        resource_type="access_code",
-        resource_id=code.id,
-        partner_id=code.partner_id,
-        before=before,
-        after={**code_snapshot(code), "replaced_by_id": new_code.id},
-    )
-    announce_change(session, "code", code.digest)
+    with audited(session, actor, "access_code.rotate", code) as change:
+        code.expires_at = old_valid_until
+        code.replaced_by_id = new_code.id
+        change.extra = {"replaced_by_id": new_code.id}
     return new_code, plain
 
 
-def brand_document_inputs(
-    session: Session, brand_id: int, *, live: bool
-) -> tuple[dict[str, Any], int | None, dict[str, Any]] | None:
-    """What the discovery document of ``brand_id`` shows: (content, revision, assets by sha256).
+class DocumentInputs(NamedTuple):
+    """What a discovery document is rendered from."""
+
+    content: dict[str, Any]
+    revision: int | None  # None for the draft (test codes)
+    assets: dict[str, AssetInfo]  # by sha256
+
+
+def brand_document_inputs(session: Session, brand_id: int, *, live: bool) -> DocumentInputs | None:
+    """What the discovery document of ``brand_id`` shows: content, revision and assets.
 
     ``live`` picks the latest published revision (None when never published), else the draft.
     """
-    from app.branding.document import AssetInfo
-
     brand = session.get(Brand, brand_id)
     if brand is None:
         return None
@@ -353,7 +257,7 @@ def brand_document_inputs(
     if shas:
         rows = session.scalars(select(Asset).where(Asset.partner_id == brand.partner_id, Asset.sha256.in_(shas)))
         assets = {a.sha256: AssetInfo(a.sha256, a.media_type, a.bytes, a.width, a.height) for a in rows}
-    return content, number, assets
+    return DocumentInputs(content, number, assets)
 
 
 def find_code(session: Session, plain: str) -> AccessCode | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,6 +53,7 @@ class LicenceChecks:
         *,
         egress_allow_private: bool,
         usage_flush_seconds: float,
+        method_factories: Mapping[str, Callable[[], LicensingMethod]] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._make_session = make_session
@@ -62,6 +63,9 @@ class LicenceChecks:
         self._lock = threading.RLock()
         self.index = PortalIndex(make_session)
         self._portal = PortalMethod(make_session, self.index)
+        # this app's own methods (web service, proprietary), made on first use
+        self._factories = dict(method_factories or {})
+        self._methods: dict[str, LicensingMethod] = {"portal": self._portal}
         self.usage = UsageRecorder(make_session, flush_seconds=usage_flush_seconds, clock=time.monotonic)
         self._brand_methods: dict[tuple[int, bool], str | None] = {}
         self._settings: dict[int, dict[str, Any]] = {}
@@ -111,8 +115,13 @@ class LicenceChecks:
     # -- checking ---------------------------------------------------------------------------
 
     def method(self, name: str) -> LicensingMethod | None:
-        """The object answering for method ``name`` (the portal is this app's own)."""
-        return self._portal if name == "portal" else registry.method_for(name)
+        """The object answering for method ``name``: this app's own, else a registered plug-in."""
+        method = self._methods.get(name)
+        if method is None and name in self._factories:
+            with self._lock:
+                method = self._methods.get(name) or self._factories[name]()
+                self._methods[name] = method
+        return method or registry.method_for(name)
 
     def evaluate(self, partner_id: int, method_name: str, user_key: str, proof: str | None) -> Evaluation:
         """Ask the brand's method about ``user_key``; never raises (a failing method is ``unavailable``)."""

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.audit.resources import audited_resource, fields_snapshot
 from app.db import Base, UTCDateTime, utcnow
 
 USER_STATUSES = ("active", "suspended")
@@ -15,10 +16,8 @@ ALLOCATION_ACTIONS = ("added", "changed", "removed")
 DEFAULT_LICENCE_TYPES = ["standard"]
 
 
-class Reseller(Base):
-    """A partner's reseller; its end customers' users count against its optional seat cap."""
-
-    __tablename__ = "resellers"
+class _Organisation:
+    """What resellers and end customers share: a partner, a name, an external id and a seat cap."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
@@ -29,26 +28,23 @@ class Reseller(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    __mapper_args__ = {"version_id_col": version}
+
+class Reseller(_Organisation, Base):
+    """A partner's reseller; its end customers' users count against its optional seat cap."""
+
+    __tablename__ = "resellers"
+    __mapper_args__ = {"version_id_col": _Organisation.version}
     __table_args__ = (Index("ix_resellers_partner_id_id", "partner_id", "id"),)
 
 
-class Customer(Base):
+class Customer(_Organisation, Base):
     """An end customer, directly under the partner or under one of its resellers (fixed at creation)."""
 
     __tablename__ = "customers"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
     reseller_id: Mapped[int | None] = mapped_column(ForeignKey("resellers.id", ondelete="RESTRICT"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    external_id: Mapped[str | None] = mapped_column(String(200))
-    seat_cap: Mapped[int | None]
-    version: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": _Organisation.version}
     __table_args__ = (Index("ix_customers_partner_id_id", "partner_id", "id"),)
 
 
@@ -147,3 +143,62 @@ class UsageFact(Base):
     check_count: Mapped[int] = mapped_column(default=1)
 
     __table_args__ = (UniqueConstraint("partner_id", "month", "user_key"),)
+
+
+# -- how each table is audited and announced (app/audit/resources.py) ------------------------
+# allocation_events and usage_facts are history and facts written beside audited changes.
+# session.info: during a bulk import, the partners already announced (once each, not once per user)
+BULK_KEY = "livery.licensing.bulk"
+
+
+def _org_announces(_session, row, before):
+    # checks depend on seat caps only
+    if (before or {}).get("seat_cap") != row.seat_cap:
+        return [("licensing", row.partner_id)]
+    return []
+
+
+def _user_announces(session, user, before):
+    """One licensed user changed: the index reloads its row and drops its previous key."""
+    from app.licensing.portal_index import index_key
+
+    bulk = session.info.get(BULK_KEY)
+    if bulk is not None:  # a bulk import: the partner's whole user list reloads, once
+        if user.partner_id in bulk:
+            return []
+        bulk.add(user.partner_id)
+        return [("licensing", user.partner_id)]
+    previous = before["user_key"] if before else user.user_key
+    return [("licensed_user", f"{user.partner_id}:{user.id}:{index_key(previous)}")]
+
+
+def _settings_snapshot(row):
+    from app.licensing.settings import redacted, settings_values
+
+    return redacted(settings_values(row))  # never a secret in the audit log
+
+
+audited_resource(
+    Reseller, "reseller", snapshot=fields_snapshot("id", "name", "external_id", "seat_cap"), announces=_org_announces
+)
+audited_resource(
+    Customer,
+    "customer",
+    snapshot=fields_snapshot("id", "name", "external_id", "seat_cap", "reseller_id"),
+    announces=_org_announces,
+)
+audited_resource(
+    LicensedUser,
+    "licensed_user",
+    snapshot=fields_snapshot(
+        "id", "user_id", "user_key", "customer_id", "reseller_id", "external_id", "licence_type", "status"
+    ),
+    announces=_user_announces,
+)
+audited_resource(
+    LicensingSettings,
+    "licensing_settings",
+    snapshot=_settings_snapshot,
+    announces=lambda _s, row, _b: [("licensing", row.partner_id)],
+    ident=lambda row: row.partner_id,
+)

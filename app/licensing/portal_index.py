@@ -29,7 +29,6 @@ from app.licensing.models import Customer, LicensedUser, Reseller, UsageFact
 from app.licensing.usage import month_of
 
 STREAM_ROWS = 50_000
-WARM_BUDGET = 10.0  # seconds a starting worker may spend loading (gunicorn's timeout is 30 s)
 
 
 def index_key(user_key: str) -> int:
@@ -113,7 +112,7 @@ class PortalIndex:
             self._partners[partner_id] = seats
             return seats
 
-    def warm(self, budget: float = WARM_BUDGET) -> int:
+    def warm(self, budget: float) -> int:
         """Load partners' users for up to ``budget`` seconds (gunicorn calls this before a worker
         accepts requests; the rest load on first use); returns how many partners were loaded."""
         deadline = time.monotonic() + budget

@@ -1,7 +1,9 @@
 """Which object answers checks for a method name: ``portal``, ``web_service``, ``proprietary``.
 
-Method modules register an instance at import (``register(WebServiceMethod())``); the check asks
-``method_for(brand's licensing_method)``. A name nobody registered answers ``unavailable``.
+The check answers ``portal``, ``web_service`` and ``proprietary`` with the app's own methods
+(app/__init__.py builds them from the settings); a plug-in method registers an instance here
+(``register(method)``) and the check asks ``method_for(name)`` for any other name, or to replace
+nothing of the built-in ones. A name nobody answers for answers ``unavailable``.
 
 Each method receives, as its ``settings`` mapping, the partner's licensing settings
 (``app.licensing.services.settings_mapping``): ``partner_id``, ``licence_types``, ``lease_days``,

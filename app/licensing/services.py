@@ -1,5 +1,6 @@
 """Portal licensing services: resellers, end customers and licensed users, with their allocation
-history and audit. No commits: the caller owns the unit of work."""
+history. Every change goes through ``audited`` (audit event and change announcement; the models
+register both). No commits: the caller owns the unit of work."""
 
 from __future__ import annotations
 
@@ -8,79 +9,46 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.audit.services import record_event
-from app.freshness.services import announce_change
-from app.licensing.models import USER_STATUSES, AllocationEvent, Customer, LicensedUser, Reseller
-from app.licensing.portal_index import index_key
+from app.audit.services import audited
+from app.licensing.models import BULK_KEY, USER_STATUSES, AllocationEvent, Customer, LicensedUser, Reseller
 from app.licensing.settings import licence_types_of
 from app.licensing.user_ids import InvalidUserId, display_user_id, normalise_user_id
 from app.problems import Conflict, ValidationProblem
 
 ORG_FIELDS = ("name", "external_id", "seat_cap")
-USER_FIELDS = ("customer_id", "external_id", "licence_type", "status")
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database; a bigger one names nothing
+SCIM_CUSTOMER_NAME = "Provisioned by SCIM"
 
 
-def org_snapshot(row: Reseller | Customer) -> dict[str, Any]:
-    """A reseller or customer as recorded in the audit log."""
-    snap = {"id": row.id, **{name: getattr(row, name) for name in ORG_FIELDS}}
-    if isinstance(row, Customer):
-        snap["reseller_id"] = row.reseller_id
-    return snap
+def _get(session: Session, model: type, ident: object):
+    """The row ``ident`` of ``model``, or None (also for ids no row can have)."""
+    if not isinstance(ident, int) or isinstance(ident, bool) or not 0 < ident <= MAX_ID:
+        return None
+    return session.get(model, ident)
 
 
-def user_snapshot(user: LicensedUser) -> dict[str, Any]:
-    """A licensed user as recorded in the audit log (the id as the partner wrote it is data it owns)."""
-    return {"id": user.id, "user_id": user.user_id, **{name: getattr(user, name) for name in USER_FIELDS}}
-
-
-def _kind(row: Reseller | Customer) -> str:
-    return "reseller" if isinstance(row, Reseller) else "customer"
+def _kind(model: type) -> str:
+    return "reseller" if model is Reseller else "customer"
 
 
 def create_org(session: Session, model: type, partner_id: int, fields: dict[str, Any], *, actor: str):
     """A new reseller or customer of ``partner_id`` (a customer's reseller must be the partner's)."""
     if model is Customer and fields.get("reseller_id") is not None:
-        reseller = session.get(Reseller, fields["reseller_id"])
+        reseller = _get(session, Reseller, fields["reseller_id"])
         if reseller is None or reseller.partner_id != partner_id:
             raise ValidationProblem({"reseller_id": ["No such reseller of this partner."]})
-    row = model(partner_id=partner_id, **fields)
-    session.add(row)
-    session.flush()
-    kind = _kind(row)
-    record_event(
-        session,
-        actor=actor,
-        action=f"{kind}.create",
-        resource_type=kind,
-        resource_id=row.id,
-        partner_id=partner_id,
-        after=org_snapshot(row),
-    )
-    if row.seat_cap is not None:
-        announce_change(session, "licensing", partner_id)  # checks follow the new cap
-    return row
+    with audited(session, actor, f"{_kind(model)}.create") as change:
+        change.row = model(partner_id=partner_id, **fields)
+        session.add(change.row)
+    return change.row
 
 
 def update_org(session: Session, row: Reseller | Customer, changes: dict[str, Any], *, actor: str):
     """Change a reseller's or customer's name, external id or seat cap."""
-    before = org_snapshot(row)
-    for name in ORG_FIELDS:
-        if name in changes:
-            setattr(row, name, changes[name])
-    session.flush()
-    kind = _kind(row)
-    record_event(
-        session,
-        actor=actor,
-        action=f"{kind}.update",
-        resource_type=kind,
-        resource_id=row.id,
-        partner_id=row.partner_id,
-        before=before,
-        after=org_snapshot(row),
-    )
-    if before["seat_cap"] != row.seat_cap:
-        announce_change(session, "licensing", row.partner_id)
+    with audited(session, actor, f"{_kind(type(row))}.update", row):
+        for name in ORG_FIELDS:
+            if name in changes:
+                setattr(row, name, changes[name])
     return row
 
 
@@ -94,23 +62,8 @@ def delete_org(session: Session, row: Reseller | Customer, *, actor: str) -> Non
         what = "licensed users"
     if held:
         raise Conflict(f"It still has {held} {what}; move or remove them first.", code="not_empty")
-    kind = _kind(row)
-    record_event(
-        session,
-        actor=actor,
-        action=f"{kind}.delete",
-        resource_type=kind,
-        resource_id=row.id,
-        partner_id=row.partner_id,
-        before=org_snapshot(row),
-    )
-    session.delete(row)
-    session.flush()
-
-
-def _announce_user(session: Session, user: LicensedUser, old_key: str) -> None:
-    # the index key before the change: a renamed or removed user leaves no stale entry behind
-    announce_change(session, "licensed_user", f"{user.partner_id}:{user.id}:{index_key(old_key)}")
+    with audited(session, actor, f"{_kind(type(row))}.delete", row):
+        session.delete(row)
 
 
 def _allocation(session: Session, user: LicensedUser, action: str, actor: str) -> None:
@@ -138,7 +91,7 @@ def check_user_fields(session: Session, partner_id: int, fields: dict[str, Any])
         except InvalidUserId as exc:
             problems["user_id"] = [str(exc)]
     if "customer_id" in fields:
-        customer = session.get(Customer, fields["customer_id"]) if fields["customer_id"] is not None else None
+        customer = _get(session, Customer, fields["customer_id"])
         if customer is None or customer.partner_id != partner_id:
             problems["customer_id"] = ["No such customer of this partner."]
     if "licence_type" in fields:
@@ -158,13 +111,8 @@ def find_user(session: Session, partner_id: int, user_id: str) -> LicensedUser |
     )
 
 
-def add_user(
-    session: Session, partner_id: int, fields: dict[str, Any], *, actor: str, announce: bool = True
-) -> LicensedUser:
-    """License a user id under a customer; 409 ``duplicate_user_id`` when the partner has it already.
-
-    ``announce=False`` leaves announcing to the caller (a bulk import announces once per partner).
-    """
+def add_user(session: Session, partner_id: int, fields: dict[str, Any], *, actor: str) -> LicensedUser:
+    """License a user id under a customer; 409 ``duplicate_user_id`` when the partner has it already."""
     fields = {"licence_type": licence_types_of(session, partner_id)[0], "status": "active", **fields}
     problems = check_user_fields(session, partner_id, fields)
     if problems:
@@ -173,36 +121,24 @@ def add_user(
         raise Conflict("This partner already licensed this user id (ids match case-insensitively).",
                        code="duplicate_user_id")  # fmt: skip
     customer = session.get(Customer, fields["customer_id"])
-    user = LicensedUser(
-        partner_id=partner_id,
-        customer_id=customer.id,
-        reseller_id=customer.reseller_id,
-        user_id=display_user_id(fields["user_id"]),
-        user_key=normalise_user_id(fields["user_id"]),
-        external_id=fields.get("external_id"),
-        licence_type=fields["licence_type"],
-        status=fields["status"],
-    )
-    session.add(user)
-    session.flush()
-    _allocation(session, user, "added", actor)
-    if announce:
-        _announce_user(session, user, user.user_key)
-    record_event(
-        session,
-        actor=actor,
-        action="licensed_user.create",
-        resource_type="licensed_user",
-        resource_id=user.id,
-        partner_id=partner_id,
-        after=user_snapshot(user),
-    )
+    with audited(session, actor, "licensed_user.create") as change:
+        change.row = user = LicensedUser(
+            partner_id=partner_id,
+            customer_id=customer.id,
+            reseller_id=customer.reseller_id,
+            user_id=display_user_id(fields["user_id"]),
+            user_key=normalise_user_id(fields["user_id"]),
+            external_id=fields.get("external_id"),
+            licence_type=fields["licence_type"],
+            status=fields["status"],
+        )
+        session.add(user)
+        session.flush()
+        _allocation(session, user, "added", actor)
     return user
 
 
-def update_user(
-    session: Session, user: LicensedUser, changes: dict[str, Any], *, actor: str, announce: bool = True
-) -> LicensedUser:
+def update_user(session: Session, user: LicensedUser, changes: dict[str, Any], *, actor: str) -> LicensedUser:
     """Change a licensed user's id, customer, external id, licence type or status (history kept)."""
     problems = check_user_fields(session, user.partner_id, changes)
     if problems:
@@ -211,51 +147,27 @@ def update_user(
         other = find_user(session, user.partner_id, changes["user_id"])
         if other is not None and other.id != user.id:
             raise Conflict("This partner already licensed this user id.", code="duplicate_user_id")
-    before = user_snapshot(user)
-    old_key = user.user_key
-    for name in ("external_id", "licence_type", "status"):
-        if name in changes:
-            setattr(user, name, changes[name])
-    if "customer_id" in changes:
-        user.customer_id = changes["customer_id"]
-        user.reseller_id = session.get(Customer, changes["customer_id"]).reseller_id
-    if "user_id" in changes:
-        user.user_id = display_user_id(changes["user_id"])
-        user.user_key = normalise_user_id(changes["user_id"])
-    if user_snapshot(user) == before:
-        return user
-    session.flush()
-    _allocation(session, user, "changed", actor)
-    if announce:
-        _announce_user(session, user, old_key)
-    record_event(
-        session,
-        actor=actor,
-        action="licensed_user.update",
-        resource_type="licensed_user",
-        resource_id=user.id,
-        partner_id=user.partner_id,
-        before=before,
-        after=user_snapshot(user),
-    )
+    wanted = dict(changes)
+    if "customer_id" in wanted:
+        wanted["reseller_id"] = session.get(Customer, wanted["customer_id"]).reseller_id
+    if "user_id" in wanted:
+        wanted["user_key"] = normalise_user_id(wanted["user_id"])
+        wanted["user_id"] = display_user_id(wanted["user_id"])
+    if all(getattr(user, name) == value for name, value in wanted.items()):
+        return user  # nothing changes: no event, no history row
+    with audited(session, actor, "licensed_user.update", user):
+        for name, value in wanted.items():
+            setattr(user, name, value)
+        session.flush()
+        _allocation(session, user, "changed", actor)
     return user
 
 
 def remove_user(session: Session, user: LicensedUser, *, actor: str) -> None:
     """Remove a licensed user; its allocation history stays."""
-    _allocation(session, user, "removed", actor)
-    _announce_user(session, user, user.user_key)
-    record_event(
-        session,
-        actor=actor,
-        action="licensed_user.delete",
-        resource_type="licensed_user",
-        resource_id=user.id,
-        partner_id=user.partner_id,
-        before=user_snapshot(user),
-    )
-    session.delete(user)
-    session.flush()
+    with audited(session, actor, "licensed_user.delete", user):
+        _allocation(session, user, "removed", actor)
+        session.delete(user)
 
 
 def import_users(session: Session, partner_id: int, rows: list, *, actor: str) -> dict[str, int]:
@@ -263,6 +175,7 @@ def import_users(session: Session, partner_id: int, rows: list, *, actor: str) -
 
     Every row is checked before anything is written; any bad row raises ValidationProblem whose
     ``errors`` lists each bad line (``{"line": n, "errors": {field: [...]}}``) and nothing changes.
+    Each user's change is audited; the partner's users are announced once, not once per row.
     """
     bad = []
     for row in rows:
@@ -273,21 +186,20 @@ def import_users(session: Session, partner_id: int, rows: list, *, actor: str) -
         lines = ", ".join(str(item["line"]) for item in bad[:20])
         raise ValidationProblem(bad, detail=f"{len(bad)} line(s) are wrong ({lines}); nothing was imported.")
     counts = {"created": 0, "updated": 0, "unchanged": 0}
-    for row in rows:
-        user = find_user(session, partner_id, row.fields["user_id"])
-        if user is None:
-            add_user(session, partner_id, row.fields, actor=actor, announce=False)
-            counts["created"] += 1
-            continue
-        before = user_snapshot(user)
-        changes = {k: v for k, v in row.fields.items() if k != "user_id"}
-        update_user(session, user, changes, actor=actor, announce=False)
-        counts["updated" if user_snapshot(user) != before else "unchanged"] += 1
-    announce_change(session, "licensing", partner_id)  # one reload of the partner's users, not one per row
+    session.info[BULK_KEY] = set()  # partners announced once (models._user_announces)
+    try:
+        for row in rows:
+            user = find_user(session, partner_id, row.fields["user_id"])
+            if user is None:
+                add_user(session, partner_id, row.fields, actor=actor)
+                counts["created"] += 1
+                continue
+            version = user.version
+            update_user(session, user, {k: v for k, v in row.fields.items() if k != "user_id"}, actor=actor)
+            counts["updated" if user.version != version else "unchanged"] += 1
+    finally:
+        session.info.pop(BULK_KEY, None)
     return counts
-
-
-SCIM_CUSTOMER_NAME = "Provisioned by SCIM"
 
 
 def scim_customer_id(session: Session, partner_id: int, *, actor: str) -> int:

@@ -9,8 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.audit.services import record_event
-from app.freshness.services import announce_change
+from app.audit.services import audited
 from app.licensing.models import DEFAULT_LICENCE_TYPES, LicensingSettings
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the Standard Webhooks prefix, not a secret)
@@ -93,26 +92,14 @@ def update_settings(
     """Apply ``changes``; ``rotate_secret`` adds a new secret (kept with the previous one until
     ``drop_old``). Returns the row and the new secret, which is shown only now."""
     row = settings_row(session, partner_id, create=True)
-    before = redacted(settings_values(row))
-    for name in EDITABLE:
-        if name in changes:
-            setattr(row, name, _copy(changes[name]))
     secret = None
-    if rotate_secret:
-        secret = new_secret()
-        row.web_service_secrets = [secret, *row.web_service_secrets][:MAX_SECRETS]
-    if drop_old:
-        row.web_service_secrets = list(row.web_service_secrets[:1])
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="licensing_settings.update",
-        resource_type="licensing_settings",
-        resource_id=partner_id,
-        partner_id=partner_id,
-        before=before,
-        after=redacted(settings_values(row)),
-    )
-    announce_change(session, "licensing", partner_id)
+    with audited(session, actor, "licensing_settings.update", row):  # secrets redacted by the snapshot
+        for name in EDITABLE:
+            if name in changes:
+                setattr(row, name, _copy(changes[name]))
+        if rotate_secret:
+            secret = new_secret()
+            row.web_service_secrets = [secret, *row.web_service_secrets][:MAX_SECRETS]
+        if drop_old:
+            row.web_service_secrets = list(row.web_service_secrets[:1])
     return row, secret

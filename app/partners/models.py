@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.audit.resources import NOTHING_PUBLIC, audited_resource, fields_snapshot
 from app.db import Base, UTCDateTime, utcnow
 
 PARTNER_STATUSES = ("onboarding", "live", "suspended")
@@ -54,3 +55,25 @@ class OperatorSetting(Base):
     name: Mapped[str] = mapped_column(String(63), primary_key=True)
     value: Mapped[str] = mapped_column(String(2000))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# A partner's status decides whether its codes answer; settings show in every discovery document.
+audited_resource(
+    Partner,
+    "partner",
+    snapshot=fields_snapshot("id", "slug", "name", "status"),
+    announces=lambda _s, partner, _b: [("partner", partner.id)],
+    partner_of=lambda partner: partner.id,
+)
+# never an API key or its digest in the audit log
+audited_resource(
+    ApiKey, "api_key", snapshot=fields_snapshot("id", "role", "prefix", "label", "revoked_at"), announces=NOTHING_PUBLIC
+)
+audited_resource(
+    OperatorSetting,
+    "setting",
+    snapshot=fields_snapshot("value"),
+    announces=lambda _s, row, _b: [("settings", row.name)],
+    ident=lambda row: row.name,
+    partner_of=lambda _row: None,
+)

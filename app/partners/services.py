@@ -5,14 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit.services import record_event
+from app.audit.services import audited
 from app.db import utcnow
-from app.freshness.services import announce_change
 from app.partners.models import KEY_ROLES, PARTNER_STATUSES, ApiKey, OperatorSetting, Partner
 from app.problems import Conflict, ValidationProblem
 
@@ -21,11 +19,6 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 STATUS_TRANSITIONS = {"onboarding": {"live", "suspended"}, "live": {"suspended"}, "suspended": {"live"}}
 KEY_PREFIX = "lvk_"
 SETTING_STANDARD_VIEWER_URL = "standard_viewer_url"
-
-
-def partner_snapshot(partner: Partner) -> dict[str, Any]:
-    """A partner as recorded in the audit log."""
-    return {"id": partner.id, "slug": partner.slug, "name": partner.name, "status": partner.status}
 
 
 def create_partner(session: Session, *, slug: str, name: str, actor: str) -> Partner:
@@ -39,18 +32,9 @@ def create_partner(session: Session, *, slug: str, name: str, actor: str) -> Par
         raise ValidationProblem(problems)
     if session.scalar(select(Partner.id).where(Partner.slug == slug)) is not None:
         raise Conflict(f"A partner with slug {slug!r} already exists.", code="duplicate_slug")
-    partner = Partner(slug=slug, name=name.strip())
-    session.add(partner)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="partner.create",
-        resource_type="partner",
-        resource_id=partner.id,
-        partner_id=partner.id,
-        after=partner_snapshot(partner),
-    )
+    with audited(session, actor, "partner.create") as change:
+        change.row = partner = Partner(slug=slug, name=name.strip())
+        session.add(partner)
     return partner
 
 
@@ -62,20 +46,8 @@ def set_partner_status(session: Session, partner: Partner, status: str, *, actor
         return partner
     if status not in STATUS_TRANSITIONS[partner.status]:
         raise ValidationProblem({"status": [f"A partner cannot go from {partner.status} to {status}."]})
-    before = partner_snapshot(partner)
-    partner.status = status
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="partner.set_status",
-        resource_type="partner",
-        resource_id=partner.id,
-        partner_id=partner.id,
-        before=before,
-        after=partner_snapshot(partner),
-    )
-    announce_change(session, "partner", partner.id)
+    with audited(session, actor, "partner.set_status", partner):
+        partner.status = status
     return partner
 
 
@@ -91,25 +63,16 @@ def create_api_key(
     if role not in KEY_ROLES or (role == "operator") != (partner is None):
         raise ValidationProblem({"role": ["Operator keys have no partner; partner keys are admin or viewer."]})
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(
-        partner_id=partner.id if partner else None,
-        role=role,
-        digest=key_digest(plain),
-        prefix=plain[: len(KEY_PREFIX) + 6],
-        label=label,
-        created_by=actor,
-    )
-    session.add(key)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="api_key.create",
-        resource_type="api_key",
-        resource_id=key.id,
-        partner_id=key.partner_id,
-        after={"id": key.id, "role": role, "prefix": key.prefix, "label": label},
-    )
+    with audited(session, actor, "api_key.create") as change:
+        change.row = key = ApiKey(
+            partner_id=partner.id if partner else None,
+            role=role,
+            digest=key_digest(plain),
+            prefix=plain[: len(KEY_PREFIX) + 6],
+            label=label,
+            created_by=actor,
+        )
+        session.add(key)
     return key, plain
 
 
@@ -135,51 +98,19 @@ def get_setting(session: Session, name: str, default: str) -> str:
 def set_setting(session: Session, name: str, value: str, *, actor: str, default: str) -> None:
     """Change an operator setting; public answers that show it are refreshed."""
     row = session.get(OperatorSetting, name)
-    before = {"value": row.value if row else default}
-    if row is None:
-        session.add(OperatorSetting(name=name, value=value))
-    else:
-        row.value = value
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="settings.update",
-        resource_type="setting",
-        resource_id=name,
-        partner_id=None,
-        before=before,
-        after={"value": value},
-    )
-    announce_change(session, "settings", name)
+    with audited(session, actor, "settings.update", row) as change:
+        if row is None:
+            change.before = {"value": default}  # never set: the deployment's configuration applied
+            change.row = row = OperatorSetting(name=name, value=value)
+            session.add(row)
+        else:
+            row.value = value
 
 
 def revoke_api_key(session: Session, key: ApiKey, *, actor: str) -> ApiKey:
     """Revoke ``key`` at once; requests with it answer 401 from now on."""
     if key.revoked_at is not None:
         raise Conflict("This API key is already revoked.", code="already_revoked")
-    before = api_key_snapshot(key)
-    key.revoked_at = utcnow()
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="api_key.revoke",
-        resource_type="api_key",
-        resource_id=key.id,
-        partner_id=key.partner_id,
-        before=before,
-        after=api_key_snapshot(key),
-    )
+    with audited(session, actor, "api_key.revoke", key):
+        key.revoked_at = utcnow()
     return key
-
-
-def api_key_snapshot(key: ApiKey) -> dict[str, Any]:
-    """An API key as recorded in the audit log (never the key or its digest)."""
-    return {
-        "id": key.id,
-        "role": key.role,
-        "prefix": key.prefix,
-        "label": key.label,
-        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
-    }

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 CHUNK = 1024 * 1024
@@ -44,6 +44,7 @@ class StoredObject:
     size: int
     sha256: str | None = None
     content_type: str | None = None
+    written: bool = field(default=False, compare=False)  # put_*: False when an equal object was there
 
 
 def check_key(key: str) -> str:
@@ -117,8 +118,12 @@ class ObjectStore(ABC):
         """A time-limited URL a client can download ``key`` from directly, if the backend has one."""
         return None
 
+    def local_path(self, key: str) -> str | None:
+        """A file on this machine holding ``key``'s bytes, if the backend keeps one (else None)."""
+        return None
+
     def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> StoredObject:
-        """Store ``data`` under ``key``; the same bytes again is a no-op."""
+        """Store ``data`` under ``key``; the same bytes again is a no-op (``written`` False)."""
         sha = hashlib.sha256(data).hexdigest()
         existing = self.stat(key)
         if existing is not None and existing.size == len(data) and existing.sha256 == sha:
@@ -127,7 +132,7 @@ class ObjectStore(ABC):
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
-            return self.put_file(key, path, sha256=sha, content_type=content_type)
+            return replace(self.put_file(key, path, sha256=sha, content_type=content_type), written=True)
         finally:
             os.unlink(path)
 
@@ -143,7 +148,7 @@ class ObjectStore(ABC):
         existing = self.stat(key)
         if existing is not None and existing.size == upload.size:
             return existing
-        return self.put_file(key, upload.path, sha256=upload.sha256, content_type=content_type)
+        return replace(self.put_file(key, upload.path, sha256=upload.sha256, content_type=content_type), written=True)
 
     def read(self, key: str) -> bytes:
         """The whole object (for small objects only)."""
@@ -188,6 +193,10 @@ class LocalObjectStore(ObjectStore):
         except FileNotFoundError:
             sha = None
         return StoredObject(key, size, sha)
+
+    def local_path(self, key: str) -> str | None:
+        path = self._path(key)
+        return path if os.path.isfile(path) else None
 
     def open(self, key: str) -> Iterator[bytes]:
         path = self._path(key)

@@ -8,19 +8,32 @@ the first mistake: every problem comes back as ``{"path": "releases[0].version",
 ``parse_control_file`` checks the document on its own; the second gate, against the partner's
 releases just before activation, is ``upgrades/readiness.py``. Validation is plain code
 rather than marshmallow because it needs JSON-exact types (``true`` is not ``1``, ``20.0`` is not
-an integer serial), duplicate-key detection and one path syntax all the way down.
+an integer serial), duplicate-key detection and one path syntax all the way down (the field
+readers are in document_fields.py).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from app.upgrades.versions import PLATFORMS, InvalidVersion, Version
+from app.formats import CHANNEL_NAME_HINT, is_channel_name
+from app.upgrades.document_fields import (
+    BAD,
+    FieldProblem,
+    Problems,
+    check_fields,
+    load_json,
+    read_integer,
+    read_platforms,
+    read_rollout_bp,
+    read_timestamp,
+    read_version,
+)
+from app.upgrades.versions import PLATFORMS, Version
 
 SCHEMA_VERSIONS = (1,)
 MODES = ("passive", "dynamic")
@@ -28,26 +41,18 @@ FULL_ROLLOUT_BP = 10_000
 MAX_DOCUMENT_BYTES = 256 * 1024
 MAX_NOTES = 2000
 MAX_SERIAL = 2**31 - 1  # fits every SQL integer column
-# The same rule as a brand's upgrade_channel (app.branding.content).
-_CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-_RFC3339_RE = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
-)
 _TOP_FIELDS = {
     "schema_version", "channel", "serial", "default_mode", "minimum_version", "blocked_versions", "notes", "releases"
 }  # fmt: skip
 _TOP_REQUIRED = ("schema_version", "channel", "default_mode", "releases")
 _RELEASE_FIELDS = {"version", "rollout_percent", "available_from", "critical", "platforms"}
 _RELEASE_REQUIRED = ("version", "rollout_percent")
-_BAD = object()  # a field whose problem is already recorded
-
-Problem = dict[str, str]
 
 
 class ControlFileInvalid(ValueError):
     """A control file that cannot be used; ``problems`` lists every reason."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[FieldProblem]) -> None:
         self.problems = problems
         first = problems[0]
         where = f"{first['path']}: " if first["path"] else ""
@@ -70,11 +75,6 @@ class ReleaseEntry:
         """The rollout share as written, e.g. Decimal("12.5")."""
         return Decimal(self.rollout_bp) / 100
 
-    @property
-    def fully_rolled_out(self) -> bool:
-        """Whether every install is in the rollout."""
-        return self.rollout_bp >= FULL_ROLLOUT_BP
-
 
 @dataclass(frozen=True)
 class ControlFile:
@@ -90,131 +90,23 @@ class ControlFile:
     notes: str = ""
 
 
-class Problems(list):
-    """Problems found so far, each with the path of the field it is about."""
-
-    def add(self, path: str, message: str) -> None:
-        self.append({"path": path, "message": message})
-
-
-def _load_json(raw: bytes | str, problems: Problems) -> Any:
-    if len(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
-        problems.add("", f"The document is larger than {MAX_DOCUMENT_BYTES} bytes.")
-        return _BAD
-    if isinstance(raw, bytes):
-        try:
-            raw = raw.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
-        except UnicodeDecodeError as exc:
-            problems.add("", f"The document is not UTF-8 text (bad byte at offset {exc.start}).")
-            return _BAD
-
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in seen:
-                problems.add("", f"Key {key!r} appears twice in the same object; keep one.")
-            seen[key] = value
-        return seen
-
-    def no_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not a JSON number")
-
-    try:
-        # Decimal keeps 12.34 exact; floats would turn 0.07 into 7.000000000000001 basis points.
-        return json.loads(
-            raw.lstrip("\ufeff"), parse_float=Decimal, parse_constant=no_constant, object_pairs_hook=no_duplicates
-        )
-    except json.JSONDecodeError as exc:
-        problems.add("", f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.")
-    except ValueError as exc:
-        problems.add("", f"Malformed JSON: {exc}.")
-    return _BAD
-
-
-def _check_fields(
-    obj: dict[str, Any], path: str, allowed: set[str], required: tuple[str, ...], problems: Problems
-) -> None:
-    prefix = f"{path}." if path else ""
-    for key in sorted(set(obj) - allowed):
-        problems.add(f"{prefix}{key}", f"Unknown field {key!r}; allowed fields are {', '.join(sorted(allowed))}.")
-    for key in required:
-        if key not in obj:
-            problems.add(f"{prefix}{key}", "This field is required.")
-
-
-def _version(value: Any, path: str, problems: Problems) -> Any:
-    try:
-        return Version(value)
-    except InvalidVersion as exc:
-        problems.add(path, str(exc))
-        return _BAD
-
-
-def _integer(value: Any, path: str, low: int, high: int, problems: Problems) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int):
-        problems.add(path, f"Must be a whole number from {low} to {high}.")
-        return _BAD
-    if not low <= value <= high:
-        problems.add(path, f"{value} is out of range; must be from {low} to {high}.")
-        return _BAD
-    return value
-
-
-def _rollout_bp(value: Any, path: str, problems: Problems) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        problems.add(path, "Must be a number from 0 to 100 (a percentage, up to 2 decimals).")
-        return _BAD
-    if not 0 <= value <= 100:
-        problems.add(path, f"{value} is not a percentage; must be from 0 to 100.")
-        return _BAD
-    bp = Decimal(value) * 100
-    if bp != bp.to_integral_value():
-        problems.add(path, f"{value} has more than 2 decimals; round it, e.g. to {Decimal(value):.2f}.")
-        return _BAD
-    return int(bp)
-
-
-def _timestamp(value: Any, path: str, problems: Problems) -> Any:
-    if value is None:
-        return None
-    message = "Must be an RFC 3339 date-time with an offset, e.g. 2026-12-01T09:00:00Z, or null."
-    if not isinstance(value, str) or not _RFC3339_RE.fullmatch(value):
-        problems.add(path, message)
-        return _BAD
-    try:
-        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-    except ValueError as exc:
-        problems.add(path, f"{value!r} is not a real date-time ({exc}).")
-        return _BAD
-    return parsed.astimezone(UTC)
-
-
-def _platforms(value: Any, path: str, problems: Problems) -> Any:
-    if not isinstance(value, list) or not value:
-        problems.add(path, "Must be a non-empty list of platforms; leave it out to mean every published platform.")
-        return _BAD
-    before = len(problems)
-    for j, item in enumerate(value):
-        if item not in PLATFORMS:
-            problems.add(f"{path}[{j}]", f"Unknown platform {item!r}; expected one of: {', '.join(PLATFORMS)}.")
-        elif value.index(item) != j:
-            problems.add(f"{path}[{j}]", f"Platform {item!r} is listed twice.")
-    return frozenset(value) if len(problems) == before else _BAD
-
-
 def _release(item: Any, path: str, problems: Problems) -> ReleaseEntry | None:
     if not isinstance(item, dict):
         problems.add(path, "Must be an object with at least version and rollout_percent.")
         return None
     before = len(problems)
-    _check_fields(item, path, _RELEASE_FIELDS, _RELEASE_REQUIRED, problems)
-    version = _version(item["version"], f"{path}.version", problems) if "version" in item else _BAD
-    bp = _rollout_bp(item["rollout_percent"], f"{path}.rollout_percent", problems) if "rollout_percent" in item else 0
-    available_from = _timestamp(item.get("available_from"), f"{path}.available_from", problems)
+    check_fields(item, path, _RELEASE_FIELDS, _RELEASE_REQUIRED, problems)
+    version = read_version(item["version"], f"{path}.version", problems) if "version" in item else BAD
+    bp = (
+        read_rollout_bp(item["rollout_percent"], f"{path}.rollout_percent", problems)
+        if "rollout_percent" in item
+        else 0
+    )
+    available_from = read_timestamp(item.get("available_from"), f"{path}.available_from", problems)
     critical = item.get("critical", False)
     if not isinstance(critical, bool):
         problems.add(f"{path}.critical", "Must be true or false.")
-    platforms = _platforms(item["platforms"], f"{path}.platforms", problems) if "platforms" in item else frozenset()
+    platforms = read_platforms(item["platforms"], f"{path}.platforms", problems) if "platforms" in item else frozenset()
     if len(problems) != before:
         return None
     return ReleaseEntry(version, bp, available_from, critical, platforms)
@@ -222,31 +114,31 @@ def _release(item: Any, path: str, problems: Problems) -> ReleaseEntry | None:
 
 def _parse_v1(doc: dict[str, Any], problems: Problems) -> ControlFile | None:
     before = len(problems)
-    _check_fields(doc, "", _TOP_FIELDS, _TOP_REQUIRED, problems)
+    check_fields(doc, "", _TOP_FIELDS, _TOP_REQUIRED, problems)
     channel = doc.get("channel")
-    if "channel" in doc and not (isinstance(channel, str) and _CHANNEL_RE.fullmatch(channel)):
-        problems.add("channel", "Must be a channel name: lower-case letters, digits and hyphens, e.g. 'stable'.")
+    if "channel" in doc and not is_channel_name(channel):
+        problems.add("channel", f"Must be a channel name: {CHANNEL_NAME_HINT}.")
     serial = doc.get("serial")
     if serial is not None:
-        _integer(serial, "serial", 1, MAX_SERIAL, problems)
+        read_integer(serial, "serial", 1, MAX_SERIAL, problems)
     mode = doc.get("default_mode")
     if "default_mode" in doc and mode not in MODES:
         problems.add("default_mode", f"Must be one of: {', '.join(MODES)}.")
     minimum = doc.get("minimum_version")
     if minimum is not None:
-        minimum = _version(minimum, "minimum_version", problems)
+        minimum = read_version(minimum, "minimum_version", problems)
     blocked_raw = doc.get("blocked_versions", [])
     blocked: dict[Version, int] = {}
     if not isinstance(blocked_raw, list):
         problems.add("blocked_versions", "Must be a list of version strings (may be empty).")
         blocked_raw = []
     for j, text in enumerate(blocked_raw):
-        version = _version(text, f"blocked_versions[{j}]", problems)
-        if version is not _BAD and version in blocked:
+        version = read_version(text, f"blocked_versions[{j}]", problems)
+        if version is not BAD and version in blocked:
             problems.add(
                 f"blocked_versions[{j}]", f"{text} is listed twice (also blocked_versions[{blocked[version]}])."
             )
-        elif version is not _BAD:
+        elif version is not BAD:
             blocked[version] = j
     notes = doc.get("notes", "")
     if not isinstance(notes, str) or len(notes) > MAX_NOTES:
@@ -268,7 +160,7 @@ def _parse_v1(doc: dict[str, Any], problems: Problems) -> ControlFile | None:
         # Offering a blocked or too-old version would send clients to a version they must leave at once.
         if entry.version in blocked:
             problems.add(where, f"{entry.version} is in blocked_versions; it cannot also be offered.")
-        if minimum not in (None, _BAD) and entry.version < minimum:
+        if minimum not in (None, BAD) and entry.version < minimum:
             problems.add(where, f"{entry.version} is below minimum_version {minimum}; offer a newer version.")
         releases.append(entry)
     if len(problems) != before:
@@ -282,8 +174,8 @@ _PARSERS = {1: _parse_v1}
 def parse_control_file(raw: bytes | str) -> ControlFile:
     """The control file in ``raw``; raises ControlFileInvalid listing every problem."""
     problems = Problems()
-    doc = _load_json(raw, problems)
-    if doc is not _BAD and not isinstance(doc, dict):
+    doc = load_json(raw, problems, MAX_DOCUMENT_BYTES)
+    if doc is not BAD and not isinstance(doc, dict):
         problems.add("", 'The document must be a JSON object, e.g. {"schema_version": 1, ...}.')
     if problems:
         raise ControlFileInvalid(list(problems))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.audit.resources import audited_resource, fields_snapshot
 from app.db import Base, UTCDateTime, utcnow
 
 RELEASE_STATUSES = ("draft", "published", "yanked")
@@ -88,3 +90,39 @@ class ControlFile(Base):
     created_by: Mapped[str] = mapped_column(String(100), default="")
 
     __table_args__ = (UniqueConstraint("channel_id", "serial"),)
+
+
+RELEASE_FIELDS = (
+    "id",
+    "version",
+    "platform",
+    "source",
+    "external_url",
+    "sha256",
+    "bytes",
+    "release_notes_url",
+    "status",
+)
+
+
+def _release_announces(session: Session, release: Release, before: dict[str, Any] | None) -> list[tuple[str, str]]:
+    # Upgrade answers show published releases (their notes URLs) and skip yanked ones: a change to a
+    # release that is and was a draft shows nowhere; any other may change every channel of the partner.
+    if release.status == "draft" and (before is None or before["status"] == "draft"):
+        return []
+    names = session.scalars(select(Channel.name).where(Channel.partner_id == release.partner_id))
+    return [("channel", f"{release.partner_id}:{name}") for name in names]
+
+
+def _channel_key(channel: Channel) -> str:
+    return f"{channel.partner_id}:{channel.name}"
+
+
+audited_resource(Release, "release", snapshot=fields_snapshot(*RELEASE_FIELDS), announces=_release_announces)
+audited_resource(
+    Channel,
+    "channel",
+    snapshot=fields_snapshot("name", "active_serial", "halted", "halt_reason"),
+    announces=lambda _s, channel, _b: [("channel", _channel_key(channel))],
+    ident=_channel_key,
+)

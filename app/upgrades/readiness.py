@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from app.upgrades.control_file import ControlFile, Problem, Problems
+from app.upgrades.control_file import ControlFile
+from app.upgrades.document_fields import FieldProblem, Problems
 from app.upgrades.versions import Version
 
 
@@ -48,7 +49,7 @@ def check_against_catalogue(
     *,
     current_serial: int,
     expected_channel: str,
-) -> list[Problem]:
+) -> list[FieldProblem]:
     """Every reason ``cf`` cannot be activated now (empty when it is ready).
 
     ``catalogue`` is keyed by (version text, platform). A control file must write a version

@@ -2,52 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit.services import record_event
-from app.freshness.services import announce_change
+from app.audit.services import audited
+from app.formats import https_url_problem, is_sha256
 from app.partners.models import Partner
 from app.problems import Conflict, ValidationProblem
 from app.storage import ObjectStore, SpooledUpload
-from app.upgrades.models import Channel, Release
+from app.upgrades.models import Release
 from app.upgrades.versions import PLATFORMS, InvalidVersion, parse_version
 
 INSTALLER_CONTENT_TYPE = "application/octet-stream"
-_SHA_RE = re.compile(r"[0-9a-f]{64}")
 # Who may move a release where: a yanked release can be republished if the yank was a mistake.
 _TRANSITIONS = {("draft", "published"), ("published", "yanked"), ("yanked", "published")}
-
-
-def release_snapshot(release: Release) -> dict[str, Any]:
-    """A release as recorded in the audit log."""
-    return {
-        name: getattr(release, name)
-        for name in (
-            "id",
-            "version",
-            "platform",
-            "source",
-            "external_url",
-            "sha256",
-            "bytes",
-            "release_notes_url",
-            "status",
-        )
-    }
-
-
-def _https_problem(url: str | None) -> str | None:
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.netloc or len(url) > 2000:
-        return "Must be an https:// URL of at most 2000 characters."
-    return None
 
 
 def create_release(
@@ -71,10 +41,10 @@ def create_release(
     if platform not in PLATFORMS:
         problems["platform"] = [f"Unknown platform {platform!r}; expected one of: {', '.join(PLATFORMS)}."]
     for name, url in (("release_notes_url", release_notes_url), ("external_url", external_url)):
-        if message := _https_problem(url):
+        if url is not None and (message := https_url_problem(url)):
             problems[name] = [message]
     if external_url is not None:
-        if sha256 is None or not _SHA_RE.fullmatch(sha256):
+        if not is_sha256(sha256):
             problems["sha256"] = ["An external installer needs its sha256: 64 lower-case hex digits."]
         if size is None or size <= 0:
             problems["bytes"] = ["An external installer needs its size in bytes (a positive number)."]
@@ -91,28 +61,19 @@ def create_release(
             raise Conflict(
                 f"Release {other.version} for {platform} already exists (id {other.id}).", code="release_exists"
             )
-    release = Release(
-        partner_id=partner.id,
-        version=version,
-        platform=platform,
-        source="external" if external_url else "stored",
-        external_url=external_url,
-        sha256=sha256,
-        bytes=size,
-        release_notes_url=release_notes_url,
-        status="draft",
-    )
-    session.add(release)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="release.create",
-        resource_type="release",
-        resource_id=release.id,
-        partner_id=partner.id,
-        after=release_snapshot(release),
-    )
+    with audited(session, actor, "release.create") as change:
+        change.row = release = Release(
+            partner_id=partner.id,
+            version=version,
+            platform=platform,
+            source="external" if external_url else "stored",
+            external_url=external_url,
+            sha256=sha256,
+            bytes=size,
+            release_notes_url=release_notes_url,
+            status="draft",
+        )
+        session.add(release)
     return release
 
 
@@ -127,21 +88,10 @@ def store_installer(session: Session, store: ObjectStore, release: Release, uplo
         )
     if upload.size == 0:
         raise ValidationProblem({"body": ["The installer is empty."]})
-    before = release_snapshot(release)
     store.put_spooled(upload, content_type=INSTALLER_CONTENT_TYPE)
-    release.sha256 = upload.sha256
-    release.bytes = upload.size
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="release.upload_installer",
-        resource_type="release",
-        resource_id=release.id,
-        partner_id=release.partner_id,
-        before=before,
-        after=release_snapshot(release),
-    )
+    with audited(session, actor, "release.upload_installer", release):
+        release.sha256 = upload.sha256
+        release.bytes = upload.size
     return release
 
 
@@ -149,34 +99,23 @@ def update_release(
     session: Session, release: Release, changes: dict[str, Any], *, actor: str, store: ObjectStore
 ) -> Release:
     """Change status (draft → published → yanked → published) and/or the release-notes URL."""
-    before = release_snapshot(release)
-    if "release_notes_url" in changes:
-        if message := _https_problem(changes["release_notes_url"]):
-            raise ValidationProblem({"release_notes_url": [message]})
-        release.release_notes_url = changes["release_notes_url"]
-    status = changes.get("status", release.status)
-    if status != release.status:
-        if (release.status, status) not in _TRANSITIONS:
-            raise Conflict(f"A {release.status} release cannot become {status}.", code="invalid_transition")
-        if status == "published" and release.source == "stored":
-            stat = store.stat(release.sha256) if release.sha256 else None
-            if stat is None or stat.size != release.bytes:
-                raise Conflict("Upload the installer (PUT .../installer) before publishing.", code="installer_missing")
-        release.status = status
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="release.update",
-        resource_type="release",
-        resource_id=release.id,
-        partner_id=release.partner_id,
-        before=before,
-        after=release_snapshot(release),
-    )
-    # Public answers show notes URLs and skip yanked releases: every channel of the partner may change.
-    for name in session.scalars(select(Channel.name).where(Channel.partner_id == release.partner_id)):
-        announce_change(session, "channel", f"{release.partner_id}:{name}")
+    with audited(session, actor, "release.update", release):
+        if "release_notes_url" in changes:
+            url = changes["release_notes_url"]
+            if url is not None and (message := https_url_problem(url)):
+                raise ValidationProblem({"release_notes_url": [message]})
+            release.release_notes_url = url
+        status = changes.get("status", release.status)
+        if status != release.status:
+            if (release.status, status) not in _TRANSITIONS:
+                raise Conflict(f"A {release.status} release cannot become {status}.", code="invalid_transition")
+            if status == "published" and release.source == "stored":
+                stat = store.stat(release.sha256) if release.sha256 else None
+                if stat is None or stat.size != release.bytes:
+                    raise Conflict(
+                        "Upload the installer (PUT .../installer) before publishing.", code="installer_missing"
+                    )
+            release.status = status
     return release
 
 

@@ -11,17 +11,14 @@ halted channel answers every poll with ``none``/``halted`` until it is resumed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import replace
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.audit.services import record_event
+from app.audit.services import audited
 from app.db import utcnow
-from app.freshness.services import announce_change
+from app.formats import canonical_json, sha256_hex
 from app.problems import NotFound, Problem, ValidationProblem
 from app.storage import ObjectStore, Stores
 from app.upgrades.control_file import ControlFileInvalid, control_file_to_json, parse_control_file
@@ -37,7 +34,7 @@ class ControlFileRejected(Problem):
         detail = "The control file was not activated: " + "; ".join(
             f"{p['path']}: {p['message']}" if p["path"] else p["message"] for p in problems
         )
-        super().__init__(422, "control_file_invalid", "Invalid control file", detail, errors=problems)
+        super().__init__("control_file_invalid", detail, errors=problems)
 
 
 def find_channel(session: Session, partner_id: int, name: str) -> Channel | None:
@@ -59,16 +56,6 @@ def channel_ready(session: Session, partner_id: int, channel: str) -> bool:
     """Whether ``channel`` of ``partner_id`` has an active, valid control file (upgrades enabled)."""
     row = find_channel(session, partner_id, channel)
     return row is not None and row.active_serial is not None
-
-
-def channel_snapshot(channel: Channel) -> dict[str, Any]:
-    """A channel as recorded in the audit log."""
-    return {
-        "name": channel.name,
-        "active_serial": channel.active_serial,
-        "halted": channel.halted,
-        "halt_reason": channel.halt_reason,
-    }
 
 
 def build_catalogue(
@@ -117,7 +104,7 @@ def _activate(
     if problems:
         raise ControlFileRejected(problems)
     cf = resolve_platforms(replace(cf, serial=cf.serial or current + 1), catalogue)
-    data = json.dumps(control_file_to_json(cf), sort_keys=True, separators=(",", ":")).encode()
+    data = canonical_json(control_file_to_json(cf))
     key = f"{channel.partner_id}/{channel.name}/{cf.serial}.json"
     stores.control_files.put_bytes(key, data, content_type="application/json")
     row = ControlFileRow(
@@ -126,27 +113,18 @@ def _activate(
         serial=cf.serial,
         schema_version=cf.schema_version,
         object_key=key,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256_hex(data),
         bytes=len(data),
         rollback_of=rollback_of,
         created_by=actor,
     )
     session.add(row)
-    before = channel_snapshot(channel)
-    channel.active_serial = cf.serial
-    channel.updated_at = utcnow()
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="channel.rollback" if rollback_of is not None else "channel.activate",
-        resource_type="channel",
-        resource_id=f"{channel.partner_id}:{channel.name}",
-        partner_id=channel.partner_id,
-        before=before,
-        after={**channel_snapshot(channel), "sha256": row.sha256, "rollback_of": rollback_of},
-    )
-    announce_change(session, "channel", f"{channel.partner_id}:{channel.name}")
+    with audited(
+        session, actor, "channel.rollback" if rollback_of is not None else "channel.activate", channel
+    ) as change:
+        channel.active_serial = cf.serial
+        channel.updated_at = utcnow()
+        change.extra = {"sha256": row.sha256, "rollback_of": rollback_of}
     return row
 
 
@@ -171,13 +149,8 @@ def rollback_control_file(session: Session, stores: Stores, channel: Channel, se
 def read_control_file(stores: Stores, row: ControlFileRow) -> bytes:
     """The stored bytes of a control file, checked against the digest recorded at activation."""
     data = stores.control_files.read(row.object_key)
-    if hashlib.sha256(data).hexdigest() != row.sha256:
-        raise Problem(
-            503,
-            "control_file_corrupt",
-            "Service unavailable",
-            f"{row.object_key} changed in storage; re-activate a file.",
-        )
+    if sha256_hex(data) != row.sha256:
+        raise Problem("control_file_corrupt", f"{row.object_key} changed in storage; re-activate a file.")
     return data
 
 
@@ -194,21 +167,10 @@ def set_halt(session: Session, channel: Channel, *, halted: bool, reason: str, a
     """Halt (every answer becomes none/halted on the next poll) or resume ``channel``; audited."""
     if halted and not reason.strip():
         raise ValidationProblem({"reason": ["Say why the channel is halted (it is shown in explain and audit)."]})
-    before = channel_snapshot(channel)
-    channel.halted = halted
-    channel.halt_reason = reason.strip() if halted else ""
-    channel.halted_at = utcnow() if halted else None
-    channel.halted_by = actor if halted else ""
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="channel.halt" if halted else "channel.resume",
-        resource_type="channel",
-        resource_id=f"{channel.partner_id}:{channel.name}",
-        partner_id=channel.partner_id,
-        before=before,
-        after={**channel_snapshot(channel), "reason": reason},
-    )
-    announce_change(session, "channel", f"{channel.partner_id}:{channel.name}")
+    with audited(session, actor, "channel.halt" if halted else "channel.resume", channel) as change:
+        channel.halted = halted
+        channel.halt_reason = reason.strip() if halted else ""
+        channel.halted_at = utcnow() if halted else None
+        channel.halted_by = actor if halted else ""
+        change.extra = {"reason": reason}
     return channel

@@ -15,7 +15,6 @@ import base64
 import binascii
 import contextlib
 import fcntl
-import json
 import os
 import re
 import tempfile
@@ -27,6 +26,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from app.formats import canonical_json
 
 ALG = "Ed25519"
 KEY_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -79,9 +80,8 @@ def canonical_bytes(payload: dict[str, Any]) -> bytes:
     if all(type(v) in _FLAT_TYPES for v in payload.values()) and all(type(k) is str and k.isascii() for k in payload):
         # a flat object of strings, booleans and nulls with ASCII keys (e.g. a licence answer) has
         # nothing to refuse or reorder beyond sorting: skip the walk (the hot path signs per request)
-        return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    ordered = _canonical(payload, "payload")
-    return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return canonical_json(payload)
+    return canonical_json(_canonical(payload, "payload"), sort_keys=False)  # _canonical ordered the keys
 
 
 @dataclass(frozen=True)

@@ -139,10 +139,3 @@ class Version:
 def parse_version(text: str) -> Version:
     """The Version written as ``text``; raises InvalidVersion with what to fix."""
     return Version(text)
-
-
-def check_platform(text: str) -> str:
-    """``text`` when it names a supported platform; raises ValueError otherwise."""
-    if text not in PLATFORMS:
-        raise ValueError(f"Unknown platform {text!r}; expected one of: {', '.join(PLATFORMS)}.")
-    return text

@@ -1,7 +1,7 @@
 """Licensing: resellers, end customers, licensed users, allocation history, per-partner settings, usage facts.
 
 Revision ID: 0003_licensing
-Revises: 0002_upgrades
+Revises: 0009_licensing_verify
 Create Date: 2026-11-30 21:56:21.554354
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db
 
 revision = "0003_licensing"
-down_revision = "0002_upgrades"
+down_revision = "0009_licensing_verify"
 branch_labels = None
 depends_on = None
 

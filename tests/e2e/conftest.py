@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ def start_gunicorn(
 ) -> subprocess.Popen:
     """gunicorn with the repository's gunicorn.conf.py on 127.0.0.1:``port``, ``env`` on top of
     os.environ; returns once it answers ``/healthz`` with 200."""
-    args = [str(REPO_ROOT / ".venv" / "bin" / "gunicorn"), "--config", str(REPO_ROOT / "gunicorn.conf.py")]
+    args = [str(Path(sys.executable).parent / "gunicorn"), "--config", str(REPO_ROOT / "gunicorn.conf.py")]
     args += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync"]
     args += [*(extra_args or []), "wsgi:app"]
     with open(stderr_path, "ab") as stderr:  # the child keeps its own copy of the descriptor

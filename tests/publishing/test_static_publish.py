@@ -152,7 +152,7 @@ def test_s3_root_gets_the_same_bytes_and_loses_revoked_codes(make_app, s3_server
     assert f"static/{_key(seeded.test_code)}" in keys
 
 
-def test_local_root_writes_atomically_readable_files(published):
+def test_local_root_writes_world_readable_files(published):
     _app, root, seeded = published
     path = Path(root / _key(seeded.live_code))
     assert oct(os.stat(path).st_mode & 0o777) == "0o644"

@@ -106,3 +106,9 @@ def test_unreachable_s3_raises_storage_error():
     dead.client.meta.config.retries = {"max_attempts": 1}
     with pytest.raises(StorageError):
         dead.check()
+
+
+def test_put_bytes_says_whether_it_wrote(store):
+    assert store.put_bytes("written/a", b"one").written
+    assert not store.put_bytes("written/a", b"one").written
+    assert store.put_bytes("written/a", b"two").written

@@ -15,21 +15,24 @@ same recipe::
         \"\"\"Change a release (the docstring is the OpenAPI summary).\"\"\"
         release = load_owned(Release, release_id, "release")   # 404 for another partner's
         actor = require_role("admin")                           # 403 for a viewer key
-        require_if_match(etag_for("release", release.id, release.version))  # 428 / 412
+        require_if_match(etag_of(release))                      # 428 / 412
         ...call the domain service with actor=actor.name...
         session().commit()
-        return release, {"ETag": etag_for("release", release.id, release.version)}
+        return release, {"ETag": etag_of(release)}
 
 - auth.py: ``current_actor``, ``require_role``, ``require_operator``, ``load_owned`` (404 across
   partners), ``acting_partner`` (creates), ``partner_filter`` (lists).
-- concurrency.py: ``etag_for``, ``require_if_match``, ``documents_if_match``; a lost update
-  surfaces as StaleDataError from the ``version`` column and is answered 412 by the handler
-  registered here. Out schemas also carry the ETag as an ``etag`` field.
+- concurrency.py: ``etag_of(row)`` (from the row's version column), ``require_if_match``,
+  ``documents_if_match``; a lost update surfaces as StaleDataError from the ``version`` column
+  and is answered 412 by the handler registered here. Out schemas also carry the ETag as ``etag``.
+- Domain services write through ``app.audit.services.audited`` (audit event and change
+  announcement in one step); a new model registers itself in its models.py.
 - pagination.py: ``PageQuery`` (subclass it for filters), ``page_of(ItemOut)``, ``paginate``.
 - spec.py: ``problems(blp, ...)`` documents error responses (401 always); ``WithExtra(row, ...)``
   adds values shown once (a new key or code) to a row for its Out schema; the explorer at /docs.
 
-Every request is authenticated before the route runs; JSON bodies are capped at 1 MiB. Errors
+Every request is authenticated before the route runs; bodies are capped at 1 MiB unless the
+route reads a bigger one through ``auth.body_limit``/``auth.read_body``. Errors
 are raised as app.problems.Problem subclasses (domain services already do) and leave as
 problem+json through app/problems.py.
 
@@ -57,6 +60,7 @@ RESOURCE_MODULES = (
     "customers",
     "licensed_users",
     "licensing",
+    "licensing_verify",
     "reports",
     "usage_submissions",
 )

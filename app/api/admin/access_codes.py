@@ -7,19 +7,15 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.api.admin.auth import admin_blueprint, current_actor, load_owned, partner_filter, require_role
-from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
+from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_of, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import WithExtra, problems
+from app.api.admin.validators import channel_name
 from app.branding.models import CODE_KINDS, CODE_STATUSES, AccessCode, Brand
 from app.branding.services import issue_code, revoke_code, rotate_code
 from app.db import session
 
 blp = admin_blueprint("access-codes", "Access codes clients launch with. Stored as digests; shown once.")
-
-
-def code_etag(code: AccessCode) -> str:
-    """The ETag of an access code's current version."""
-    return etag_for("access_code", code.id, code.version)
 
 
 class AccessCodeIn(ma.Schema):
@@ -35,7 +31,7 @@ class AccessCodeIn(ma.Schema):
     channel = ma.fields.String(
         load_default=None,
         allow_none=True,
-        validate=ma.validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,62}$", error="Must be lower-case letters, digits, hyphens."),
+        validate=channel_name,
         metadata={"description": "Optional upgrade channel for this code; default: the brand's."},
     )
 
@@ -60,7 +56,7 @@ class AccessCodeOut(ma.Schema):
     revoked_at = ma.fields.DateTime(allow_none=True)
     replaced_by_id = ma.fields.Integer(allow_none=True)
     created_at = ma.fields.DateTime()
-    etag = ma.fields.Function(code_etag)
+    etag = ma.fields.Function(etag_of)
 
 
 class NewAccessCodeOut(AccessCodeOut):
@@ -98,7 +94,7 @@ def issue(data, brand_id):
         channel=data["channel"],
     )
     session().commit()
-    return _shown_once(code, plain), {"ETag": code_etag(code)}
+    return _shown_once(code, plain), {"ETag": etag_of(code)}
 
 
 @blp.route("/access-codes", methods=["GET"])
@@ -127,7 +123,7 @@ def list_codes(args):
 def get(code_id):
     """Read an access code's metadata."""
     code = load_owned(AccessCode, code_id, "access code")
-    return code, {"ETag": code_etag(code)}
+    return code, {"ETag": etag_of(code)}
 
 
 @blp.route("/access-codes/<int:code_id>/revoke", methods=["POST"])
@@ -138,10 +134,10 @@ def revoke(code_id):
     """Revoke an access code; clients using it get 410 from their next launch."""
     code = load_owned(AccessCode, code_id, "access code")
     actor = require_role("admin")
-    require_if_match(code_etag(code))
+    require_if_match(etag_of(code))
     revoke_code(session(), code, actor=actor.name)
     session().commit()
-    return code, {"ETag": code_etag(code)}
+    return code, {"ETag": etag_of(code)}
 
 
 @blp.route("/access-codes/<int:code_id>/rotate", methods=["POST"])
@@ -153,9 +149,9 @@ def rotate(data, code_id):
     """Issue a successor code; the old one keeps working until old_valid_until."""
     code = load_owned(AccessCode, code_id, "access code")
     actor = require_role("admin")
-    require_if_match(code_etag(code))
+    require_if_match(etag_of(code))
     new_code, plain = rotate_code(
         session(), code, old_valid_until=data["old_valid_until"], actor=actor.name, label=data.get("label")
     )
     session().commit()
-    return _shown_once(new_code, plain), {"ETag": code_etag(new_code)}
+    return _shown_once(new_code, plain), {"ETag": etag_of(new_code)}

@@ -14,7 +14,7 @@ from app.api.admin.auth import (
     partner_filter,
     require_role,
 )
-from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
+from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_of, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import WithExtra, problems
 from app.db import session
@@ -23,12 +23,6 @@ from app.partners.services import create_api_key, revoke_api_key
 from app.problems import ValidationProblem
 
 blp = admin_blueprint("api-keys", "API keys. Stored as digests: the key itself is shown once, at creation.")
-
-
-def api_key_etag(key: ApiKey) -> str:
-    """The ETag of an API key: it changes once, when the key is revoked."""
-    # keys have no version column; revocation is the only change they undergo
-    return etag_for("api_key", key.id, "revoked" if key.revoked_at else "active")
 
 
 class ApiKeyIn(ma.Schema):
@@ -53,7 +47,7 @@ class ApiKeyOut(ma.Schema):
     created_by = ma.fields.String()
     last_used_at = ma.fields.DateTime(allow_none=True)
     revoked_at = ma.fields.DateTime(allow_none=True)
-    etag = ma.fields.Function(api_key_etag)
+    etag = ma.fields.Function(etag_of)
 
 
 class NewApiKeyOut(ApiKeyOut):
@@ -82,7 +76,7 @@ def create(data):
         require_role("admin")
     key, plain = create_api_key(session(), role=data["role"], actor=actor.name, partner=partner, label=data["label"])
     session().commit()
-    return WithExtra(key, key=plain), {"ETag": api_key_etag(key)}
+    return WithExtra(key, key=plain), {"ETag": etag_of(key)}
 
 
 @blp.route("/api-keys", methods=["GET"])
@@ -105,7 +99,7 @@ def list_keys(args):
 def get(key_id):
     """Read an API key's metadata."""
     key = load_owned(ApiKey, key_id, "API key")
-    return key, {"ETag": api_key_etag(key)}
+    return key, {"ETag": etag_of(key)}
 
 
 @blp.route("/api-keys/<int:key_id>", methods=["DELETE"])
@@ -116,7 +110,7 @@ def revoke(key_id):
     """Revoke an API key at once."""
     key = load_owned(ApiKey, key_id, "API key")
     actor = require_role("admin")
-    require_if_match(api_key_etag(key))
+    require_if_match(etag_of(key))
     revoke_api_key(session(), key, actor=actor.name)
     session().commit()
-    return key, {"ETag": api_key_etag(key)}
+    return key, {"ETag": etag_of(key)}

@@ -17,7 +17,14 @@ from sqlalchemy import select
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict, FileStorage
 
-from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, partner_filter, require_role
+from app.api.admin.auth import (
+    acting_partner,
+    admin_blueprint,
+    body_limit,
+    current_actor,
+    partner_filter,
+    require_role,
+)
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import WithExtra, problems
 from app.branding.content import ASSET_ROLES
@@ -26,7 +33,7 @@ from app.branding.images import ROLE_RULES
 from app.branding.models import Asset
 from app.branding.services import add_asset
 from app.db import session
-from app.problems import NotFound, Problem
+from app.problems import NotFound, UnsupportedMediaType
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and the small form fields
 
@@ -100,16 +107,8 @@ def refuse_early(view: Callable) -> Callable:
     def guarded(*args, **kwargs):
         limit = current_app.config["LIVERY"].max_asset_bytes
         if request.mimetype != "multipart/form-data":
-            raise Problem(
-                415,
-                "unsupported_media_type",
-                "Unsupported media type",
-                "Upload images as multipart/form-data with the fields role and file.",
-            )
-        if request.content_length is not None and request.content_length > limit + MULTIPART_OVERHEAD:
-            raise Problem(413, "payload_too_large", "Payload too large", f"Images may be at most {limit} bytes.")
-        # also caps bodies without Content-Length (chunked): werkzeug stops reading past this
-        request.max_content_length = limit + MULTIPART_OVERHEAD
+            raise UnsupportedMediaType("Upload images as multipart/form-data with the fields role and file.")
+        body_limit(limit + MULTIPART_OVERHEAD, "Image uploads (with their form fields)")
         return view(*args, **kwargs)
 
     return guarded

@@ -21,7 +21,7 @@ from flask_smorest import Blueprint
 from app.db import session
 from app.partners.models import ApiKey, Partner
 from app.partners.services import authenticate, partner_is_read_only
-from app.problems import NotFound, Problem, ValidationProblem
+from app.problems import NotFound, PayloadTooLarge, Problem, ValidationProblem
 
 ADMIN_PREFIX = "/admin/v1"
 MAX_JSON_BYTES = 1024 * 1024
@@ -51,24 +51,20 @@ class Actor:
 
 class Unauthenticated(Problem):
     def __init__(self, detail: str) -> None:
-        super().__init__(
-            401, "unauthenticated", "Unauthenticated", detail, headers={"WWW-Authenticate": 'Bearer realm="livery"'}
-        )
+        super().__init__("unauthenticated", detail, headers={"WWW-Authenticate": 'Bearer realm="livery"'})
 
 
 class PartnerSuspended(Problem):
     def __init__(self) -> None:
         super().__init__(
-            403,
             "partner_suspended",
-            "Partner suspended",
             "This partner is suspended: its keys may read but not change anything. Ask your operator.",
         )
 
 
 class InsufficientRole(Problem):
     def __init__(self, detail: str) -> None:
-        super().__init__(403, "insufficient_role", "Insufficient role", detail)
+        super().__init__("insufficient_role", detail)
 
 
 def authenticate_request() -> Actor:
@@ -95,14 +91,35 @@ def admin_blueprint(name: str, description: str) -> Blueprint:
     """A flask-smorest blueprint under /admin/v1 whose every request must be authenticated."""
     blp = Blueprint(name, __name__, url_prefix=ADMIN_PREFIX, description=description)
     blp.before_request(_require_key)
-    blp.before_request(_cap_json_body)
+    blp.before_request(_cap_body)
     return blp
 
 
-def _cap_json_body() -> None:
-    # The app-wide limit is sized for installer uploads; a JSON document never needs that much.
-    if request.mimetype == "application/json":
-        request.max_content_length = MAX_JSON_BYTES
+def _cap_body() -> None:
+    # The app-wide limit is sized for installer uploads; every other body is a JSON document (or
+    # a form) that never needs more. Routes that take more raise it with body_limit() before
+    # reading; Werkzeug answers a body past the cap with 413 (payload_too_large) when it is read.
+    request.max_content_length = MAX_JSON_BYTES
+
+
+def body_limit(max_bytes: int, what: str = "The body") -> None:
+    """Cap this request's body at ``max_bytes``, before any of it is read.
+
+    413 at once when Content-Length announces more; without one (chunked), Werkzeug stops reading
+    past the cap and the 413 it raises is the same ``payload_too_large`` problem.
+    """
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(max_bytes, what)
+    request.max_content_length = max_bytes
+
+
+def read_body(max_bytes: int, what: str = "The body") -> bytes:
+    """The whole body of this request, at most ``max_bytes`` (413 otherwise, never truncated)."""
+    body_limit(max_bytes, what)
+    data = request.stream.read()
+    # a body without Content-Length is cut at the cap: Werkzeug raises its 413 on the next read
+    request.stream.read(1)
+    return data
 
 
 def _require_key() -> None:

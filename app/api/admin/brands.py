@@ -14,7 +14,7 @@ import marshmallow as ma
 from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, load_owned, partner_filter, require_role
-from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
+from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_of, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.branding.content import (
@@ -31,11 +31,6 @@ from app.db import session
 from app.problems import ValidationProblem
 
 blp = admin_blueprint("brands", "Brands: the draft, publishing, rollback and the diff of draft vs published.")
-
-
-def brand_etag(brand: Brand) -> str:
-    """The ETag of a brand's current version (draft, name and live revision)."""
-    return etag_for("brand", brand.id, brand.version)
 
 
 def _text(name: str, **kw: Any) -> ma.fields.String:
@@ -124,12 +119,12 @@ def brand_view(brand: Brand, live: BrandRevision | None) -> dict[str, Any]:
         "has_unpublished_changes": live is None or live.content_sha256 != content_sha256(brand.draft),
         "created_at": brand.created_at,
         "updated_at": brand.updated_at,
-        "etag": brand_etag(brand),
+        "etag": etag_of(brand),
     }
 
 
 def _respond(brand: Brand, status: int = 200):
-    return brand_view(brand, live_revision(session(), brand)), status, {"ETag": brand_etag(brand)}
+    return brand_view(brand, live_revision(session(), brand)), status, {"ETag": etag_of(brand)}
 
 
 @contextmanager
@@ -190,7 +185,7 @@ def update(data, brand_id):
     """Change draft fields (and the brand's name); test codes see the change at once."""
     brand = load_owned(Brand, brand_id, "brand")
     actor = require_role("admin")
-    require_if_match(brand_etag(brand))
+    require_if_match(etag_of(brand))
     with draft_errors():
         update_draft(session(), brand, data.get("draft") or {}, actor=actor.name, name=data.get("name"))
     session().commit()
@@ -202,8 +197,8 @@ def _publish_answer(brand: Brand, revision: BrandRevision, created: bool):
         message = f"Published revision {revision.number}; live codes see it from their next launch."
     else:
         message = f"Identical to revision {revision.number}; nothing published."
-    body = {"revision": revision.number, "created": created, "message": message, "etag": brand_etag(brand)}
-    return body, 201 if created else 200, {"ETag": brand_etag(brand)}
+    body = {"revision": revision.number, "created": created, "message": message, "etag": etag_of(brand)}
+    return body, 201 if created else 200, {"ETag": etag_of(brand)}
 
 
 @blp.route("/brands/<int:brand_id>/publish", methods=["POST"])
@@ -211,13 +206,13 @@ def _publish_answer(brand: Brand, revision: BrandRevision, created: bool):
 @blp.alt_response(
     200, schema=PublishOut, description="Nothing changed since the live revision.", success=True, headers=ETAG_HEADER
 )
-@problems(blp, 403, 404, 412, 422, 428)
+@problems(blp, 403, 404, 409, 412, 422, 428)
 @documents_if_match(blp)
 def publish(brand_id):
     """Publish the draft as a new revision (none when identical to the live one)."""
     brand = load_owned(Brand, brand_id, "brand")
     actor = require_role("admin")
-    require_if_match(brand_etag(brand))
+    require_if_match(etag_of(brand))
     with draft_errors():
         revision, created = publish_draft(session(), brand, actor=actor.name)
     session().commit()
@@ -230,13 +225,13 @@ def publish(brand_id):
 @blp.alt_response(
     200, schema=PublishOut, description="That revision's content is already live.", success=True, headers=ETAG_HEADER
 )
-@problems(blp, 403, 404, 412, 422, 428)
+@problems(blp, 403, 404, 409, 412, 422, 428)
 @documents_if_match(blp)
 def roll_back(data, brand_id):
     """Publish a copy of an earlier revision as a new revision; history is never rewritten."""
     brand = load_owned(Brand, brand_id, "brand")
     actor = require_role("admin")
-    require_if_match(brand_etag(brand))
+    require_if_match(etag_of(brand))
     revision, created = rollback(session(), brand, data["revision"], actor=actor.name)
     session().commit()
     return _publish_answer(brand, revision, created)

@@ -8,22 +8,22 @@ no If-Match: stopping a bad rollout is one call.
 
 from __future__ import annotations
 
-import re
-
 import marshmallow as ma
-from flask import Response, current_app, request
+from flask import Response, current_app
 from sqlalchemy import select
 
-from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, partner_filter, require_role
-from app.api.admin.concurrency import ETAG_HEADER, etag_for
+from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, partner_filter, read_body, require_role
+from app.api.admin.concurrency import ETAG_HEADER, etag_of
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
+from app.api.admin.validators import install_id as install_id_rule
 from app.db import session, utcnow
+from app.formats import CHANNEL_NAME_HINT, is_channel_name
 from app.problems import NotFound, ValidationProblem
 from app.upgrades.channel_state import explain, load_channel_state
+from app.upgrades.control_file import MAX_DOCUMENT_BYTES
 from app.upgrades.models import Channel, ControlFile
 from app.upgrades.services import (
-    ControlFileRejected,
     find_channel,
     read_control_file,
     rollback_control_file,
@@ -33,14 +33,6 @@ from app.upgrades.services import (
 from app.upgrades.versions import PLATFORMS, InvalidVersion, parse_version
 
 blp = admin_blueprint("admin_channels", "Upgrade channels, their control files, the emergency halt and explain.")
-
-
-_CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-MAX_CONTROL_FILE_BYTES = 256 * 1024
-
-
-def channel_etag(channel: Channel) -> str:
-    return etag_for("channel", channel.id, channel.version)
 
 
 class PartnerArg(ma.Schema):
@@ -56,7 +48,7 @@ class ChannelOut(ma.Schema):
     halted_at = ma.fields.DateTime(allow_none=True)
     halted_by = ma.fields.String()
     updated_at = ma.fields.DateTime()
-    etag = ma.fields.Function(channel_etag)
+    etag = ma.fields.Function(etag_of)
 
 
 class ControlFileOut(ma.Schema):
@@ -89,7 +81,7 @@ class RollbackIn(PartnerArg):
 class ExplainQuery(PartnerArg):
     version = ma.fields.String(required=True, metadata={"example": "5.2.0"})
     platform = ma.fields.String(required=True, validate=ma.validate.OneOf(PLATFORMS))
-    install_id = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 128))
+    install_id = ma.fields.String(load_default=None, validate=install_id_rule)
 
 
 def _partner_id(partner_id: int | None) -> int:
@@ -97,7 +89,7 @@ def _partner_id(partner_id: int | None) -> int:
 
 
 def _channel(name: str, partner_id: int | None) -> Channel:
-    channel = find_channel(session(), _partner_id(partner_id), name) if _CHANNEL_RE.fullmatch(name) else None
+    channel = find_channel(session(), _partner_id(partner_id), name) if is_channel_name(name) else None
     if channel is None:
         raise NotFound(f"No channel {name!r}; upload a control file to create it.")
     return channel
@@ -122,7 +114,7 @@ def list_channels(args):
 def get(args, name):
     """Read a channel: its active serial and halt switch."""
     channel = _channel(name, args.get("partner_id"))
-    return channel, {"ETag": channel_etag(channel)}
+    return channel, {"ETag": etag_of(channel)}
 
 
 @blp.route("/channels/<name>/control-files", methods=["POST"])
@@ -134,11 +126,9 @@ def upload(args, name):
     """Upload a control file; when it passes the readiness gate it becomes the channel's active file at once."""
     partner_id = _partner_id(args.get("partner_id"))
     actor = require_role("admin")
-    if not _CHANNEL_RE.fullmatch(name):
-        raise ValidationProblem({"channel": ["Lower-case letters, digits and hyphens, e.g. 'stable'."]})
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_CONTROL_FILE_BYTES:
-        raise ControlFileRejected([{"path": "", "message": f"Larger than {MAX_CONTROL_FILE_BYTES} bytes."}])
+    if not is_channel_name(name):
+        raise ValidationProblem({"channel": [f"Must be a channel name: {CHANNEL_NAME_HINT}."]})
+    raw = read_body(MAX_DOCUMENT_BYTES, "Control files")  # whatever the content type: refused before it is read
     stores = current_app.extensions["livery.stores"]
     row = upload_control_file(session(), stores, partner_id, name, raw, actor=actor.name)
     session().commit()
@@ -195,7 +185,7 @@ def halt(data, name):
     actor = require_role("admin")
     set_halt(session(), channel, halted=True, reason=data["reason"], actor=actor.name)
     session().commit()
-    return channel, {"ETag": channel_etag(channel)}
+    return channel, {"ETag": etag_of(channel)}
 
 
 @blp.route("/channels/<name>/resume", methods=["POST"])
@@ -208,7 +198,7 @@ def resume(data, name):
     actor = require_role("admin")
     set_halt(session(), channel, halted=False, reason="", actor=actor.name)
     session().commit()
-    return channel, {"ETag": channel_etag(channel)}
+    return channel, {"ETag": etag_of(channel)}
 
 
 @blp.route("/channels/<name>/explain", methods=["GET"])

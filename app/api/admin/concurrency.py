@@ -10,12 +10,16 @@ handler registered here answers 412.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from flask import Flask, request
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.api.conditional import match
+from app.audit.resources import resource_of
+from app.formats import canonical_json, sha256_hex
 from app.problems import Conflict, Problem, problem_response
 
 STALE_DETAIL = "The resource changed since you read it; GET it again and retry with its new ETag."
@@ -24,21 +28,32 @@ STALE_DETAIL = "The resource changed since you read it; GET it again and retry w
 class PreconditionRequired(Problem):
     def __init__(self) -> None:
         super().__init__(
-            428,
             "precondition_required",
-            "Precondition required",
             "Send If-Match with the ETag of your last GET, so that you cannot overwrite someone else's change.",
         )
 
 
 class PreconditionFailed(Problem):
     def __init__(self, detail: str = STALE_DETAIL) -> None:
-        super().__init__(412, "precondition_failed", "Precondition failed", detail)
+        super().__init__("precondition_failed", detail)
 
 
 def etag_for(kind: str, ident: object, version: object) -> str:
     """A strong ETag for version ``version`` of resource ``kind``/``ident``."""
     return '"' + hashlib.sha256(f"{kind}:{ident}:{version}".encode()).hexdigest()[:24] + '"'
+
+
+def etag_of(row: Any) -> str:
+    """The ETag of an audited row's current version: its mapper's version column (the one the
+    lost-update check uses), or for a model without one a digest of its audit snapshot."""
+    row = getattr(row, "__wrapped__", row)  # a row shown with extra values (spec.WithExtra)
+    resource = resource_of(row)
+    mapper = sa_inspect(type(row))
+    if mapper.version_id_col is not None:
+        version = getattr(row, mapper.get_property_by_column(mapper.version_id_col).key)
+    else:
+        version = sha256_hex(canonical_json(resource.snapshot(row)))[:16]
+    return etag_for(resource.type, resource.ident(row), version)
 
 
 IF_MATCH_PARAMETER = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.api.admin.auth import admin_blueprint
-from app.api.admin.concurrency import etag_for
+from app.api.admin.ids import ID_RANGE
 from app.api.admin.organisations import OrgIn, OrgOut, OrgQuery, register_org_routes
 from app.licensing.models import Customer
 
@@ -14,17 +14,19 @@ blp = admin_blueprint("customers", "End customers; licensed users belong to one.
 
 class CustomerIn(OrgIn):
     reseller_id = ma.fields.Integer(
-        load_default=None, allow_none=True, metadata={"description": "The reseller it buys through; fixed once set."}
+        validate=ID_RANGE,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The reseller it buys through; fixed once set."},
     )
 
 
 class CustomerOut(OrgOut):
     reseller_id = ma.fields.Integer(allow_none=True)
-    etag = ma.fields.Function(lambda row: etag_for("customer", row.id, row.version))
 
 
 class CustomerQuery(OrgQuery):
-    reseller_id = ma.fields.Integer(metadata={"description": "Only this reseller's customers."})
+    reseller_id = ma.fields.Integer(validate=ID_RANGE, metadata={"description": "Only this reseller's customers."})
 
 
 register_org_routes(

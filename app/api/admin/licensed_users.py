@@ -8,11 +8,19 @@ CSV import: ``POST /licensed-users/import`` with the file as the body (``text/cs
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import request
 from sqlalchemy import select
 
-from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, load_owned, partner_filter, require_role
-from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
+from app.api.admin.auth import (
+    acting_partner,
+    admin_blueprint,
+    current_actor,
+    load_owned,
+    partner_filter,
+    read_body,
+    require_role,
+)
+from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_of, require_if_match
+from app.api.admin.ids import ID_RANGE
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session
@@ -28,7 +36,7 @@ MAX_CSV_BYTES = 16 * 1024 * 1024
 
 def user_etag(user: LicensedUser) -> str:
     """The ETag of a licensed user's current version."""
-    return etag_for("licensed_user", user.id, user.version)
+    return etag_of(user)
 
 
 class LicensedUserPatch(ma.Schema):
@@ -36,7 +44,7 @@ class LicensedUserPatch(ma.Schema):
         validate=ma.validate.Length(min=1, max=256),
         metadata={"description": "The id the partner's client passes (its login id, usually)."},
     )
-    customer_id = ma.fields.Integer(metadata={"description": "The end customer it belongs to."})
+    customer_id = ma.fields.Integer(validate=ID_RANGE, metadata={"description": "The end customer it belongs to."})
     licence_type = ma.fields.String(metadata={"description": "One of the partner's licence types."})
     external_id = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     status = ma.fields.String(validate=ma.validate.OneOf(USER_STATUSES))
@@ -44,8 +52,10 @@ class LicensedUserPatch(ma.Schema):
 
 class LicensedUserIn(LicensedUserPatch):
     user_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=256))
-    customer_id = ma.fields.Integer(required=True)
-    partner_id = ma.fields.Integer(load_default=None, metadata={"description": "Operators: the partner it is for."})
+    customer_id = ma.fields.Integer(validate=ID_RANGE, required=True)
+    partner_id = ma.fields.Integer(
+        validate=ID_RANGE, load_default=None, metadata={"description": "Operators: the partner it is for."}
+    )
 
 
 class LicensedUserOut(ma.Schema):
@@ -64,15 +74,17 @@ class LicensedUserOut(ma.Schema):
 
 
 class LicensedUserQuery(PageQuery):
-    partner_id = ma.fields.Integer(metadata={"description": "Operators: only this partner's."})
+    partner_id = ma.fields.Integer(validate=ID_RANGE, metadata={"description": "Operators: only this partner's."})
     user_id = ma.fields.String(metadata={"description": "Ids starting with this, by the matching rule."})
-    customer_id = ma.fields.Integer()
-    reseller_id = ma.fields.Integer()
+    customer_id = ma.fields.Integer(validate=ID_RANGE)
+    reseller_id = ma.fields.Integer(validate=ID_RANGE)
     status = ma.fields.String(validate=ma.validate.OneOf(USER_STATUSES))
 
 
 class ImportQuery(ma.Schema):
-    partner_id = ma.fields.Integer(load_default=None, metadata={"description": "Operators: the partner it is for."})
+    partner_id = ma.fields.Integer(
+        validate=ID_RANGE, load_default=None, metadata={"description": "Operators: the partner it is for."}
+    )
 
 
 class ImportOut(ma.Schema):
@@ -163,9 +175,8 @@ def import_csv(args):
     """Import licensed users from CSV, all or nothing; every bad line is reported with its number."""
     partner = acting_partner(args.get("partner_id"))
     actor = require_role("admin")
-    request.max_content_length = MAX_CSV_BYTES
     try:
-        rows = parse_users_csv(request.get_data(cache=False))
+        rows = parse_users_csv(read_body(MAX_CSV_BYTES, "A CSV import"))
     except CsvRejected as exc:
         raise BadRequest(str(exc), code="csv_rejected") from None
     counts = import_users(session(), partner.id, rows, actor=actor.name)

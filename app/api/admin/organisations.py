@@ -7,13 +7,12 @@ read, changed (If-Match) and deleted (If-Match; 409 while they hold anything) th
 
 from __future__ import annotations
 
-from typing import Any
-
 import marshmallow as ma
 from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner, current_actor, load_owned, partner_filter, require_role
-from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
+from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_of, require_if_match
+from app.api.admin.ids import ID_RANGE
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session
@@ -36,7 +35,9 @@ class OrgPatch(ma.Schema):
 
 class OrgIn(OrgPatch):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    partner_id = ma.fields.Integer(load_default=None, metadata={"description": "Operators: the partner it is for."})
+    partner_id = ma.fields.Integer(
+        validate=ID_RANGE, load_default=None, metadata={"description": "Operators: the partner it is for."}
+    )
 
 
 class OrgOut(ma.Schema):
@@ -47,19 +48,17 @@ class OrgOut(ma.Schema):
     seat_cap = ma.fields.Integer(allow_none=True)
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
+    etag = ma.fields.Function(etag_of)
 
 
 class OrgQuery(PageQuery):
-    partner_id = ma.fields.Integer(metadata={"description": "Operators: only this partner's."})
+    partner_id = ma.fields.Integer(validate=ID_RANGE, metadata={"description": "Operators: only this partner's."})
     name = ma.fields.String(metadata={"description": "Only those whose name contains this (case-insensitive)."})
 
 
 def register_org_routes(blp, model: type, *, path: str, kind: str, schemas: dict[str, type]) -> None:
     """Add create/list/get/patch/delete routes for ``model`` under ``/{path}`` to ``blp``."""
     what = kind.replace("_", " ")
-
-    def etag(row: Any) -> str:
-        return etag_for(kind, row.id, row.version)
 
     @blp.route(f"/{path}", methods=["POST"], endpoint=f"create_{kind}")
     @blp.arguments(schemas["in"])
@@ -71,7 +70,7 @@ def register_org_routes(blp, model: type, *, path: str, kind: str, schemas: dict
         actor = require_role("admin")
         row = create_org(session(), model, partner.id, data, actor=actor.name)
         session().commit()
-        return row, {"ETag": etag(row)}
+        return row, {"ETag": etag_of(row)}
 
     @blp.route(f"/{path}", methods=["GET"], endpoint=f"list_{kind}s")
     @blp.arguments(schemas["query"], location="query")
@@ -97,7 +96,7 @@ def register_org_routes(blp, model: type, *, path: str, kind: str, schemas: dict
     @blp.doc(summary=f"Read a {what}.")
     def get(row_id):
         row = load_owned(model, row_id, what)
-        return row, {"ETag": etag(row)}
+        return row, {"ETag": etag_of(row)}
 
     @blp.route(f"/{path}/<int:row_id>", methods=["PATCH"], endpoint=f"update_{kind}")
     @blp.arguments(OrgPatch)
@@ -108,10 +107,10 @@ def register_org_routes(blp, model: type, *, path: str, kind: str, schemas: dict
     def patch(changes, row_id):
         row = load_owned(model, row_id, what)
         actor = require_role("admin")
-        require_if_match(etag(row))
+        require_if_match(etag_of(row))
         update_org(session(), row, changes, actor=actor.name)
         session().commit()
-        return row, {"ETag": etag(row)}
+        return row, {"ETag": etag_of(row)}
 
     @blp.route(f"/{path}/<int:row_id>", methods=["DELETE"], endpoint=f"delete_{kind}")
     @blp.response(204)
@@ -121,6 +120,6 @@ def register_org_routes(blp, model: type, *, path: str, kind: str, schemas: dict
     def delete(row_id):
         row = load_owned(model, row_id, what)
         actor = require_role("admin")
-        require_if_match(etag(row))
+        require_if_match(etag_of(row))
         delete_org(session(), row, actor=actor.name)
         session().commit()

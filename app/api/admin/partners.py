@@ -6,7 +6,7 @@ import marshmallow as ma
 from sqlalchemy import select
 
 from app.api.admin.auth import admin_blueprint, current_actor, require_operator
-from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
+from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_of, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session
@@ -15,11 +15,6 @@ from app.partners.services import create_partner, set_partner_status
 from app.problems import NotFound
 
 blp = admin_blueprint("partners", "Partners (OEM vendors). Operators only; a partner key may read its own.")
-
-
-def partner_etag(partner: Partner) -> str:
-    """The ETag of a partner's current version."""
-    return etag_for("partner", partner.id, partner.version)
 
 
 class PartnerIn(ma.Schema):
@@ -47,7 +42,7 @@ class PartnerOut(ma.Schema):
     status = ma.fields.String()
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
-    etag = ma.fields.Function(partner_etag, metadata={"description": "Send as If-Match to change it."})
+    etag = ma.fields.Function(etag_of, metadata={"description": "Send as If-Match to change it."})
 
 
 class PartnerQuery(PageQuery):
@@ -63,7 +58,7 @@ def create(data):
     actor = require_operator()
     partner = create_partner(session(), slug=data["slug"], name=data["name"], actor=actor.name)
     session().commit()
-    return partner, {"ETag": partner_etag(partner)}
+    return partner, {"ETag": etag_of(partner)}
 
 
 @blp.route("/partners", methods=["GET"])
@@ -85,7 +80,7 @@ def list_partners(args):
 def get(partner_id):
     """Read a partner (a partner key may read its own)."""
     partner = load_owned_partner(partner_id)
-    return partner, {"ETag": partner_etag(partner)}
+    return partner, {"ETag": etag_of(partner)}
 
 
 @blp.route("/partners/<int:partner_id>", methods=["PATCH"])
@@ -97,10 +92,10 @@ def set_status(data, partner_id):
     """Change a partner's status; suspension makes every access code answer 410."""
     partner = load_owned_partner(partner_id)
     actor = require_operator()
-    require_if_match(partner_etag(partner))
+    require_if_match(etag_of(partner))
     set_partner_status(session(), partner, data["status"], actor=actor.name)
     session().commit()
-    return partner, {"ETag": partner_etag(partner)}
+    return partner, {"ETag": etag_of(partner)}
 
 
 def load_owned_partner(partner_id: int) -> Partner:

@@ -6,12 +6,20 @@ import marshmallow as ma
 from flask import current_app, request
 from sqlalchemy import select
 
-from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, load_owned, partner_filter, require_role
-from app.api.admin.concurrency import ETAG_HEADER, etag_for, require_if_match
+from app.api.admin.auth import (
+    acting_partner,
+    admin_blueprint,
+    body_limit,
+    current_actor,
+    load_owned,
+    partner_filter,
+    require_role,
+)
+from app.api.admin.concurrency import ETAG_HEADER, etag_of, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session
-from app.problems import Problem
+from app.problems import PayloadTooLarge, UnsupportedMediaType
 from app.storage import SpooledUpload, TooLarge
 from app.upgrades.models import RELEASE_STATUSES, Release
 from app.upgrades.releases import create_release, store_installer, update_release
@@ -20,10 +28,6 @@ from app.upgrades.versions import PLATFORMS
 blp = admin_blueprint(
     "admin_releases", "Releases: installers per version and platform, uploaded or at a partner-hosted https URL."
 )
-
-
-def release_etag(release: Release) -> str:
-    return etag_for("release", release.id, release.row_version)
 
 
 class ReleaseIn(ma.Schema):
@@ -63,7 +67,7 @@ class ReleaseOut(ma.Schema):
     status = ma.fields.String()
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
-    etag = ma.fields.Function(release_etag, metadata={"description": "Send as If-Match to change it."})
+    etag = ma.fields.Function(etag_of, metadata={"description": "Send as If-Match to change it."})
 
 
 class ReleaseQuery(PageQuery):
@@ -93,7 +97,7 @@ def create(data):
         size=data["bytes"],
     )
     session().commit()
-    return release, {"ETag": release_etag(release)}
+    return release, {"ETag": etag_of(release)}
 
 
 @blp.route("/releases", methods=["GET"])
@@ -119,7 +123,7 @@ def list_releases(args):
 def get(release_id):
     """Read a release."""
     release = load_owned(Release, release_id, "release")
-    return release, {"ETag": release_etag(release)}
+    return release, {"ETag": etag_of(release)}
 
 
 @blp.route("/releases/<int:release_id>", methods=["PATCH"])
@@ -130,11 +134,11 @@ def update(changes, release_id):
     """Publish, yank or re-publish a release, or change its release-notes URL."""
     release = load_owned(Release, release_id, "release")
     actor = require_role("admin")
-    require_if_match(release_etag(release))
+    require_if_match(etag_of(release))
     store = current_app.extensions["livery.stores"].installers
     update_release(session(), release, changes, actor=actor.name, store=store)
     session().commit()
-    return release, {"ETag": release_etag(release)}
+    return release, {"ETag": etag_of(release)}
 
 
 @blp.route("/releases/<int:release_id>/installer", methods=["PUT"])
@@ -150,20 +154,17 @@ def upload_installer(release_id):
     """Upload a draft release's installer as the raw request body (streamed; sha256 and size computed here)."""
     release = load_owned(Release, release_id, "release")
     actor = require_role("admin")
-    require_if_match(release_etag(release))
+    require_if_match(etag_of(release))
     if request.mimetype != "application/octet-stream":
-        raise Problem(
-            415, "unsupported_media_type", "Unsupported media type", "Send the installer as application/octet-stream."
-        )
-    session().commit()  # end the read transaction: the upload may take minutes
+        raise UnsupportedMediaType("Send the installer as application/octet-stream.")
     limit = current_app.config["LIVERY"].max_installer_bytes
+    body_limit(limit, "Installers")
+    session().commit()  # end the read transaction: the upload may take minutes
     try:
         # request.stream, not request.files/get_data: the body goes to disk in chunks, never into memory
         upload = SpooledUpload.from_stream(request.stream, max_bytes=limit)
     except TooLarge:
-        raise Problem(
-            413, "payload_too_large", "Payload too large", f"Installers may be at most {limit} bytes."
-        ) from None
+        raise PayloadTooLarge(limit, "Installers") from None
     try:
         store_installer(
             session(), current_app.extensions["livery.stores"].installers, release, upload, actor=actor.name
@@ -171,4 +172,4 @@ def upload_installer(release_id):
         session().commit()
     finally:
         upload.discard()
-    return release, {"ETag": release_etag(release)}
+    return release, {"ETag": etag_of(release)}

@@ -14,7 +14,7 @@ from flask import Response, current_app, request, stream_with_context
 
 from app.api.admin.auth import acting_partner, admin_blueprint, require_operator
 from app.api.admin.spec import problems
-from app.billing.counting import Totals, iso, month_bounds
+from app.billing.counting import iso, month_bounds
 from app.billing.models import UsageReport
 from app.billing.overview import COLUMNS as OVERVIEW_COLUMNS
 from app.billing.overview import partner_rows
@@ -27,6 +27,7 @@ from app.billing.reports import (
     live_rows,
     report_versions,
     stored_rows,
+    totals_of,
 )
 from app.billing.submissions import latest_submission, reconcile
 from app.db import session, utcnow
@@ -96,9 +97,7 @@ def usage_report(args):
     if wants_csv():
         return csv_response(csv_chunks(rows), f"usage-{partner.slug}-{month}.csv")
     rows = list(rows)
-    totals = Totals()
-    for row in rows:
-        totals.add_values(row["licence_type"], row["reseller_id"], row["customer_id"], row["basis"])
+    totals = totals_of(rows)
     provisional = report is None and utcnow() < month_bounds(month)[1]
     return {
         "partner_id": partner.id,

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import marshmallow as ma
-
 from app.api.admin.auth import admin_blueprint
-from app.api.admin.concurrency import etag_for
 from app.api.admin.organisations import OrgIn, OrgOut, OrgQuery, register_org_routes
 from app.licensing.models import Reseller
 
@@ -13,7 +10,7 @@ blp = admin_blueprint("resellers", "A partner's resellers; their end customers' 
 
 
 class ResellerOut(OrgOut):
-    etag = ma.fields.Function(lambda row: etag_for("reseller", row.id, row.version))
+    """A reseller."""
 
 
 register_org_routes(

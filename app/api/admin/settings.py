@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import urlsplit
 
 import marshmallow as ma
 from flask import current_app
@@ -11,22 +10,17 @@ from flask import current_app
 from app.api.admin.auth import admin_blueprint, require_operator
 from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
 from app.api.admin.spec import problems
+from app.api.admin.validators import https_url
 from app.db import session
 from app.partners.services import SETTING_STANDARD_VIEWER_URL, get_setting, set_setting
 
 blp = admin_blueprint("settings", "Deployment-wide settings. Operators only.")
 
 
-def _https_url(value: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname or any(ch.isspace() for ch in value):
-        raise ma.ValidationError("Must be an https:// URL without spaces.")
-
-
 class SettingsIn(ma.Schema):
     standard_viewer_url = ma.fields.String(
         required=True,
-        validate=[ma.validate.Length(max=2000), _https_url],
+        validate=https_url,
         metadata={"description": "The CRM viewer CI-B clients (and CI-C ones without their own) open."},
     )
 

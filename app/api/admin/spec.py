@@ -99,7 +99,7 @@ class WithExtra:
     """
 
     def __init__(self, row: object, **extra: object) -> None:
-        self._row = row
+        self._row = self.__wrapped__ = row  # __wrapped__: what etag_of reads through
         self.__dict__.update(extra)
 
     def __getattr__(self, name: str) -> object:

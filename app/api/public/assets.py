@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import re
+from flask import Response, request
 
-from flask import Response, current_app, request
-
-from app.api.conditional import none_match
-from app.api.public import bp
-from app.api.public.discovery import cached_response
+from app.api.conditional import cached_response, none_match
+from app.api.public.answers import IMMUTABLE
+from app.api.public.blueprint import bp, stores
 from app.branding.services import public_asset
 from app.db import session
+from app.formats import is_sha256
 from app.problems import NotFound
 from app.storage import ObjectNotFound
-
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 @bp.get("/assets/<path:sha256>")
 def asset(sha256: str) -> Response:
     """An asset's bytes; ETag is its sha256, so If-None-Match answers 304 without touching storage."""
-    if not SHA256_RE.match(sha256):
+    if not is_sha256(sha256):
         raise NotFound("No such asset.")
     etag = f'"{sha256}"'
     if none_match(request.headers.get("If-None-Match"), etag):
@@ -31,7 +27,7 @@ def asset(sha256: str) -> Response:
     if row is None:
         raise NotFound("No such asset.")
     try:
-        body = current_app.extensions["livery.stores"].assets.read(sha256)
+        body = stores().assets.read(sha256)
     except ObjectNotFound:
         raise NotFound("No such asset.") from None
     return cached_response(body, etag, IMMUTABLE, content_type=row.media_type)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.api.public.answers import Answer
 from app.branding.document import RenderContext, render_discovery_document
 from app.branding.models import AccessCode, Brand
 from app.branding.services import brand_document_inputs
@@ -26,13 +26,19 @@ from app.partners.models import Partner
 from app.partners.services import SETTING_STANDARD_VIEWER_URL, get_setting
 from app.upgrades.services import channel_ready
 
-MAX_MEMO_ENTRIES = 50_000  # per namespace; a full namespace is cleared, not evicted entry by entry
 WARM_BUDGET = 10.0  # seconds a starting worker may spend rendering (gunicorn's timeout is 30 s)
-GLOBAL_TOPICS = frozenset({"settings", "channel", "all"})  # topics that drop every memo
+GLOBAL_TOPICS = frozenset({"settings", "channel", "all"})  # topics that drop every rendered document
 
 
 @dataclass(frozen=True, slots=True)
 class CodeEntry:
+    """What a worker knows of one access code (keyed by its digest; never the code itself).
+
+    ``live`` is the code's kind: live codes see the brand's published revision, test codes its
+    draft. ``expires_at`` is epoch seconds or None; ``channel`` overrides the brand's upgrade
+    channel when set. Equal entries are shared (interned) across codes to save memory.
+    """
+
     partner_id: int
     brand_id: int
     live: bool
@@ -43,12 +49,6 @@ class CodeEntry:
     def usable(self, now: float) -> bool:
         """Not revoked and not expired at ``now`` (epoch seconds)."""
         return not self.revoked and (self.expires_at is None or now < self.expires_at)
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    body: bytes
-    etag: str
 
 
 def _entry(row) -> CodeEntry:
@@ -86,19 +86,20 @@ class PublicAnswers:
         standard_viewer_url: str,
         interval: float,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._make_session = make_session
         self._base_url = base_url
         self._default_viewer_url = standard_viewer_url
         self._interval = interval
         self._clock = clock
+        self.wall_clock = wall_clock  # epoch seconds: when a code expires (tests move it)
         self._lock = threading.RLock()
         self._loaded = False
         self._codes: dict[str, CodeEntry] = {}
         self._interned: dict[CodeEntry, CodeEntry] = {}
         self._partners: dict[int, str] = {}
         self._documents: dict[tuple[int, bool, str | None], Answer | None] = {}
-        self._memos: dict[str, dict[Hashable, Any]] = {}
         self._feed = ChangeFeed(clock)
         self._next_poll = 0.0
         # called with every batch of changes applied here, whoever made them
@@ -129,10 +130,6 @@ class PublicAnswers:
             self._fresh()
         return self._codes.get(digest)
 
-    def partner_status(self, partner_id: int) -> str | None:
-        """The lifecycle status of a partner."""
-        return self._partners.get(partner_id)
-
     def code_valid(self, entry: CodeEntry, now: float) -> bool:
         """Whether ``entry`` may be answered at ``now``: usable, and its partner not suspended."""
         return entry.usable(now) and self._partners.get(entry.partner_id) != "suspended"
@@ -157,24 +154,6 @@ class PublicAnswers:
                 brand_id is None or entry.brand_id == brand_id
             ):
                 yield digest
-
-    def memo(self, namespace: str, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """``compute()``'s result, kept per worker until a settings or channel change (or a full reload).
-
-        For answers that depend only on ``key`` and on channel state (e.g. upgrade decisions keyed
-        by channel serial, platform, version and rollout bucket). Bounded: a namespace that reaches
-        MAX_MEMO_ENTRIES starts empty again.
-        """
-        table = self._memos.setdefault(namespace, {})
-        try:
-            return table[key]
-        except KeyError:
-            pass
-        value = compute()
-        if len(table) >= MAX_MEMO_ENTRIES:
-            table.clear()
-        table[key] = value
-        return value
 
     def _render(self, session: Session, brand_id: int, live: bool, channel: str | None) -> Answer | None:
         inputs = brand_document_inputs(session, brand_id, live=live)
@@ -216,7 +195,6 @@ class PublicAnswers:
             partners = {row[0]: row[1] for row in session.execute(select(Partner.id, Partner.status))}
         self._codes, self._interned, self._partners = codes, interned, partners
         self._documents.clear()
-        self._memos.clear()
         self._loaded = True
         self._next_poll = self._clock() + self._interval
 
@@ -264,7 +242,6 @@ class PublicAnswers:
                 del self._documents[doc_key]
         if topic in GLOBAL_TOPICS:
             self._documents.clear()
-            self._memos.clear()
 
     @staticmethod
     def _notify(listeners: list[Listener], changes: list[tuple[str, str]]) -> None:

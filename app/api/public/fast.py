@@ -29,27 +29,34 @@ from typing import Any
 
 from flask import Flask, Response
 
-from app.api.conditional import none_match
-from app.api.public.assets import IMMUTABLE, SHA256_RE
-from app.api.public.cache import Answer, PublicAnswers
-from app.api.public.discovery import cached_response, discovery_answer, problem_for
-from app.api.public.licences import MAX_CHECK_BYTES, check_response, licence_answer
-from app.api.public.upgrade import UPGRADE_CACHE_CONTROL, parse_query, upgrade_answer
-from app.api.public.upgrade_cache import SignedAnswer, UpgradeAnswers
+from app.api.conditional import cached_response, none_match
+from app.api.public.answers import (
+    IMMUTABLE,
+    UPGRADE_CACHE_CONTROL,
+    Answer,
+    Refused,
+    discovery_answer,
+    parse_query,
+    problem_for,
+    upgrade_answer,
+)
+from app.api.public.cache import PublicAnswers
+from app.api.public.licence_answers import LICENCE_CHECK_PATH, MAX_CHECK_BYTES, NO_STORE, licence_answer
+from app.api.public.upgrade_cache import UpgradeAnswers
+from app.formats import is_sha256
 from app.problems import BadRequest, Problem, problem_response
 
 DISCOVERY = "/v1/discovery/"
 ASSETS = "/v1/assets/"
 UPGRADE = "/v1/upgrade/"
-LICENCE_CHECK = "/v1/licenses/check"
 UPGRADE_PARAMETERS = frozenset({"platform", "version", "install_id"})
 # what a typed code may look like; anything else (slashes, non-ASCII, ...) takes Flask's path
 _CODE_CHARS = re.compile(r"^[0-9A-Za-z -]{1,64}$")
 MAX_DOCUMENTS = 20_000  # distinct ETags whose replies are kept; cleared when full
 
 Reply = tuple[str, list[tuple[str, str]], bytes]
-_PLACEHOLDER = SignedAnswer(b"{}", '"placeholder"')  # the template of every upgrade answer's replies
-_PROBLEMS = {status: problem_for(status).to_dict() for status in (404, 410)}
+_PLACEHOLDER = Answer(b"{}", '"placeholder"')  # the template of every upgrade answer's replies
+_PROBLEMS = {refused: problem_for(refused).to_dict() for refused in Refused}
 log = logging.getLogger(__name__)
 
 
@@ -88,9 +95,10 @@ class FastPublicPath:
         self.app = app
         self.wsgi_app = wsgi_app
         self.answers: PublicAnswers = app.extensions["livery.public"]
-        self._upgrades: UpgradeAnswers | None = None  # attached after the blueprints register
-        self._documents: dict[tuple[str, str], tuple[Reply, Reply]] = {}
-        self._problems: dict[tuple[int, str], Reply] = {}
+        self._upgrades: UpgradeAnswers = app.extensions["livery.upgrades"]
+        # reply pairs (200, 304) by (ETag, Cache-Control): an ETag derives from its body
+        self._replies: dict[tuple[str, str], tuple[Reply, Reply]] = {}
+        self._problems: dict[tuple[Refused, str], Reply] = {}
         self._asset_304: Reply | None = None
         self._upgrade_template: tuple[Reply, Reply] | None = None
         self._check_template: Reply | None = None
@@ -107,7 +115,7 @@ class FastPublicPath:
                 status, headers, body = reply
                 start_response(status, headers)
                 return [body] if method == "GET" else []
-        elif method == "POST" and environ.get("PATH_INFO") == LICENCE_CHECK:
+        elif method == "POST" and environ.get("PATH_INFO") == LICENCE_CHECK_PATH:
             reply = self._licence_check(environ)
             if reply is not None:
                 start_response(reply[0], reply[1])
@@ -121,15 +129,15 @@ class FastPublicPath:
             if not _CODE_CHARS.match(raw):
                 return None
             answer = discovery_answer(self.answers, raw)
-            if isinstance(answer, int):
+            if isinstance(answer, Refused):
                 return self._problem(answer, method)
             cache_control = self.app.config["LIVERY_DISCOVERY_CACHE_CONTROL"]
-            return _pick(self._document(answer, DISCOVERY, cache_control), answer.etag, if_none_match)
+            return _pick(self._reply_pair(answer, DISCOVERY, cache_control), answer.etag, if_none_match)
         if path.startswith(UPGRADE):
             return self._upgrade(path[len(UPGRADE) :], environ.get("QUERY_STRING", ""), method, if_none_match)
         if path.startswith(ASSETS) and if_none_match:
             sha256 = path[len(ASSETS) :]
-            if SHA256_RE.match(sha256) and none_match(if_none_match, f'"{sha256}"'):
+            if is_sha256(sha256) and none_match(if_none_match, f'"{sha256}"'):
                 return self._asset_not_modified(sha256)
         return None
 
@@ -144,13 +152,12 @@ class FastPublicPath:
         except BadRequest:
             return None  # the detail quotes the input: Flask builds it
         try:
-            if self._upgrades is None:
-                self._upgrades = self.app.extensions["livery.upgrades"]
             base_url = self.app.config["LIVERY"].public_base_url
             answer = upgrade_answer(self.answers, self._upgrades, raw, query, base_url)
         except Problem as problem:
-            if problem.status in (404, 410) and not problem.headers and problem.to_dict() == _PROBLEMS[problem.status]:
-                return self._problem(problem.status, method)  # the same documents as discovery's
+            refused = Refused(problem.status) if problem.status in (404, 410) else None
+            if refused is not None and not problem.headers and problem.to_dict() == _PROBLEMS[refused]:
+                return self._problem(refused, method)  # the same documents as discovery's
             return None
         return _pick(self._signed_replies(answer), answer.etag, if_none_match)
 
@@ -167,14 +174,20 @@ class FastPublicPath:
         try:
             answer = licence_answer(self.answers, self.app.extensions["livery.licensing"], body)
         except Problem as problem:
-            if problem.status in (404, 410) and not problem.headers and problem.to_dict() == _PROBLEMS[problem.status]:
-                return self._problem(problem.status, "POST")
+            refused = Refused(problem.status) if problem.status in (404, 410) else None
+            if refused is not None and not problem.headers and problem.to_dict() == _PROBLEMS[refused]:
+                return self._problem(refused, "POST")  # the same documents as discovery's
             return None
         except Exception:  # Flask answers this request instead, its errors included
             log.exception("fast licence check failed; Flask answers instead")
             return None
         if self._check_template is None:
-            self._check_template = self._built(LICENCE_CHECK, lambda: check_response(b"{}"), method="POST")
+            # the route's response (licences.check_response), built once; the parity test keeps them equal
+            self._check_template = self._built(
+                LICENCE_CHECK_PATH,
+                lambda: Response(b"{}", content_type="application/json", headers={"Cache-Control": NO_STORE}),
+                method="POST",
+            )
         status, headers, _ = self._check_template
         length_header = str(len(answer))
         return status, [(n, length_header if n == "Content-Length" else v) for n, v in headers], answer
@@ -187,28 +200,28 @@ class FastPublicPath:
             headers = response.get_wsgi_headers(ctx.request.environ).to_wsgi_list()
             return response.status, headers, response.get_data()
 
-    def _document(self, answer: Answer | SignedAnswer, path: str, cache_control: str) -> tuple[Reply, Reply]:
+    def _reply_pair(self, answer: Answer, path: str, cache_control: str) -> tuple[Reply, Reply]:
         key = (answer.etag, cache_control)
-        replies = self._documents.get(key)
+        replies = self._replies.get(key)
         if replies is None:  # ETags derive from the body: one ETag (and Cache-Control), one reply pair
             replies = self._pair(answer, path, cache_control)
-            if len(self._documents) >= MAX_DOCUMENTS:
-                self._documents.clear()
-            self._documents[key] = replies
+            if len(self._replies) >= MAX_DOCUMENTS:
+                self._replies.clear()
+            self._replies[key] = replies
         return replies
 
-    def _pair(self, answer: Answer | SignedAnswer, path: str, cache_control: str) -> tuple[Reply, Reply]:
+    def _pair(self, answer: Answer, path: str, cache_control: str) -> tuple[Reply, Reply]:
         def build() -> Response:
             return cached_response(answer.body, answer.etag, cache_control)
 
         return self._built(path, build), self._built(path, build, headers={"If-None-Match": answer.etag})
 
-    def _signed_replies(self, answer: SignedAnswer) -> tuple[Reply, Reply]:
+    def _signed_replies(self, answer: Answer) -> tuple[Reply, Reply]:
         # Upgrade answers are many (channel x platform x client version x target) and arrive while
         # serving, so Flask builds the pair of replies once for all of them and each answer fills
         # in its own ETag, Content-Length and body: a new answer costs no request context.
         key = (answer.etag, UPGRADE_CACHE_CONTROL)
-        replies = self._documents.get(key)
+        replies = self._replies.get(key)
         if replies is None:
             if self._upgrade_template is None:
                 self._upgrade_template = self._pair(_PLACEHOLDER, UPGRADE, UPGRADE_CACHE_CONTROL)
@@ -218,16 +231,16 @@ class FastPublicPath:
                 (ok[0], [(name, filled.get(name, value)) for name, value in ok[1]], answer.body),
                 (not_modified[0], [(name, filled.get(name, value)) for name, value in not_modified[1]], b""),
             )
-            if len(self._documents) >= MAX_DOCUMENTS:
-                self._documents.clear()
-            self._documents[key] = replies
+            if len(self._replies) >= MAX_DOCUMENTS:
+                self._replies.clear()
+            self._replies[key] = replies
         return replies
 
-    def _problem(self, status: int, method: str) -> Reply:
-        reply = self._problems.get((status, method))
+    def _problem(self, refused: Refused, method: str) -> Reply:
+        reply = self._problems.get((refused, method))
         if reply is None:
-            problem = problem_for(status)
-            reply = self._problems[(status, method)] = self._built(
+            problem = problem_for(refused)
+            reply = self._problems[(refused, method)] = self._built(
                 DISCOVERY, lambda: problem_response(problem, head=method == "HEAD"), method=method
             )
         return reply

@@ -9,16 +9,17 @@ only bounded in number; ``decided`` finds them without building the payload, by 
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
 from sqlalchemy.orm import sessionmaker
 
+from app.api.public.answers import Answer
+from app.api.public.cache import CodeEntry
 from app.branding.services import brand_document_inputs
+from app.formats import strong_etag
 from app.freshness.models import LICENSING_TOPICS
 from app.storage import Stores
 from app.upgrades.channel_state import ChannelState, load_channel_state
@@ -26,18 +27,6 @@ from app.upgrades.decision import Decision
 from app.upgrades.signing import KeyRing, canonical_bytes, sign_payload
 
 MAX_SIGNED = 20_000
-
-
-@dataclass(frozen=True, slots=True)
-class SignedAnswer:
-    """Response bytes and their strong ETag."""
-
-    body: bytes
-    etag: str
-
-
-def _strong_etag(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 class UpgradeAnswers:
@@ -50,11 +39,11 @@ class UpgradeAnswers:
         self._lock = threading.RLock()
         self._channels: dict[tuple[int, str], ChannelState] = {}
         self._brand_channels: dict[tuple[int, bool], str | None] = {}
-        self._signed: dict[bytes, SignedAnswer] = {}
+        self._signed: dict[bytes, Answer] = {}
         # (id(state), client version, platform, action, reason, target) -> (state, answer)
-        self._decided: dict[tuple, tuple[ChannelState, SignedAnswer]] = {}
+        self._decided: dict[tuple, tuple[ChannelState, Answer]] = {}
         keys = canonical_bytes({"keys": ring.public_keys()})
-        self._keys = SignedAnswer(keys, _strong_etag(keys))
+        self._keys = Answer(keys, strong_etag(keys))
 
     @classmethod
     def attach(cls, app: Flask, ring: KeyRing) -> UpgradeAnswers:
@@ -72,11 +61,11 @@ class UpgradeAnswers:
             pass
         with self._lock, self._make_session() as session:
             inputs = brand_document_inputs(session, brand_id, live=live)
-            channel = inputs[0].get("upgrade_channel") if inputs else None
+            channel = inputs.content.get("upgrade_channel") if inputs else None
             self._brand_channels[key] = channel
             return channel
 
-    def state_of(self, entry: Any) -> ChannelState | None:
+    def state_of(self, entry: CodeEntry) -> ChannelState | None:
         """The state of the channel a code follows (its own, else its brand's); None when it has none
         (a live code whose brand was never published)."""
         name = entry.channel or self.brand_channel(entry.brand_id, entry.live)
@@ -94,13 +83,13 @@ class UpgradeAnswers:
             self._channels[key] = state
             return state
 
-    def sign(self, payload: dict[str, Any]) -> SignedAnswer:
+    def sign(self, payload: dict[str, Any]) -> Answer:
         """The signed answer for ``payload``: canonical JSON bytes of the envelope and their strong ETag."""
         key = canonical_bytes(payload)
         answer = self._signed.get(key)
         if answer is None:
             body = canonical_bytes(sign_payload(self.ring, payload))
-            answer = SignedAnswer(body, _strong_etag(body))
+            answer = Answer(body, strong_etag(body))
             if len(self._signed) >= MAX_SIGNED:
                 self._signed.clear()  # crude but bounded; refilling costs one signature per answer
             self._signed[key] = answer
@@ -113,7 +102,7 @@ class UpgradeAnswers:
         platform: str,
         decision: Decision,
         payload: Callable[[], dict[str, Any]],
-    ) -> SignedAnswer:
+    ) -> Answer:
         """The signed answer of ``decision``, memoised by what its payload is made of.
 
         A payload is fixed by the channel state (serial, name, installers), the client's version
@@ -133,7 +122,7 @@ class UpgradeAnswers:
         self._decided[key] = (state, answer)
         return answer
 
-    def keys_document(self) -> SignedAnswer:
+    def keys_document(self) -> Answer:
         """``{"keys": [...]}``: every public key of the ring (not itself signed: clients pin keys)."""
         return self._keys
 

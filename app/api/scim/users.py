@@ -35,7 +35,7 @@ def _answer(user: LicensedUser, status: int = 200) -> Any:
 
 
 def _owned(user_id: str) -> LicensedUser:
-    user = session().get(LicensedUser, int(user_id)) if user_id.isdigit() else None
+    user = session().get(LicensedUser, int(user_id)) if user_id.isdigit() and len(user_id) <= 9 else None
     if user is None or user.partner_id != caller().partner_id:
         raise ScimError(404, f"No User with id {user_id}.")
     if_match = request.headers.get("If-Match")

@@ -3,6 +3,7 @@ activation, history, rollback, halt/resume (audited) and explain."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -197,3 +198,27 @@ def test_storage_outage_is_a_503_and_changes_nothing(app, partner_a, releases, m
     assert response.status_code == 503
     assert response.json["code"] == "storage_unavailable"
     assert _active(admin) == 1
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "application/octet-stream"])
+def test_an_oversized_control_file_is_413_before_it_is_read(partner_a, releases, content_type):
+    from app.upgrades.control_file import MAX_DOCUMENT_BYTES
+
+    response = partner_a.admin.post(
+        "/channels/stable/control-files", data=b" " * (MAX_DOCUMENT_BYTES + 1), headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 413 and response.json["code"] == "payload_too_large"
+    assert _active(partner_a.admin) is None
+
+
+def test_an_oversized_chunked_control_file_is_413(partner_a, releases):
+    from app.upgrades.control_file import MAX_DOCUMENT_BYTES
+
+    response = partner_a.admin.post(  # no Content-Length: the server stops reading at the cap
+        "/channels/stable/control-files",
+        input_stream=io.BytesIO(b" " * (MAX_DOCUMENT_BYTES + 1)),
+        headers={"Content-Type": "text/plain", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 413 and response.json["code"] == "payload_too_large"
+    assert _active(partner_a.admin) is None

@@ -20,7 +20,7 @@ def new_brand(admin):
     return response.json["id"], response.headers["ETag"]
 
 
-def test_two_updates_with_the_same_if_match_exactly_one_wins(partner_a):
+def test_a_second_update_with_the_first_ones_if_match_is_412(partner_a):
     admin = partner_a.admin
     brand_id, etag = new_brand(admin)
 

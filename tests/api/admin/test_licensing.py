@@ -252,3 +252,17 @@ def test_operators_act_for_any_partner(world):
     assert created.status_code == 201 and created.json["partner_id"] == world.partner.id
     missing = world.operator.post("/licensed-users", {"user_id": "x", "customer_id": world.customer["id"]})
     assert missing.status_code == 422 and "partner_id" in missing.json["errors"]
+
+
+def test_ids_no_row_can_have_are_422_or_404_never_500(world):
+    huge = 2**40
+    assert world.admin.get(f"/licensed-users?customer_id={huge}").status_code == 422
+    created = world.admin.post("/licensed-users", {"user_id": "x@example.com", "customer_id": huge})
+    assert created.status_code == 422 and "customer_id" in created.json["errors"]
+    csv = f"user_id,customer_id\nx@example.com,{huge}\n".encode()
+    imported = world.admin.post("/licensed-users/import", data=csv, headers={"Content-Type": "text/csv"})
+    assert imported.status_code == 422 and imported.json["errors"][0]["errors"] == {
+        "customer_id": ["No such customer of this partner."]
+    }
+    scim = world.client.get(f"/scim/v2/Users/{huge}", headers={"Authorization": f"Bearer {world.admin.key}"})
+    assert scim.status_code == 404

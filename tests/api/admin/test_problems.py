@@ -29,3 +29,10 @@ def test_webargs_location_is_unwrapped_and_invalid_json_is_a_problem(partner_a):
     assert response.json["errors"] == {"name": ["Missing data for required field."]}
     query = partner_a.admin.get("/brands?limit=0")
     assert set(query.json["errors"]) == {"limit"}
+    malformed = partner_a.admin.client.post(
+        "/admin/v1/brands",
+        data=b'{"name": ',
+        headers={**partner_a.admin._headers(None, None), "Content-Type": "application/json"},
+    )
+    assert malformed.status_code == 400 and malformed.mimetype == "application/problem+json"
+    assert malformed.json["code"] == "bad_request"

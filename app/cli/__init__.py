@@ -1,12 +1,11 @@
 """Operator commands: ``flask --app wsgi <group> <command>``.
 
-Until the admin API is in place these are how an operator works; afterwards they remain for
-bootstrap (the first operator key), scripting and the demo.
+The admin API (docs/admin-api.md) is how partners and operators work; these commands are for
+bootstrap (the first operator key), scripting on the server and the demo.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
@@ -17,9 +16,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app import migrate
-from app.branding import codes
-from app.branding.content import CONTENT_FIELDS
-from app.branding.models import AccessCode, Brand
+from app.branding.content import ASSET_ROLES, CONTENT_FIELDS
+from app.branding.models import CODE_KINDS, Brand
 from app.branding.services import (
     add_asset,
     create_brand,
@@ -29,14 +27,12 @@ from app.branding.services import (
     revoke_code,
     update_draft,
 )
-from app.config import REPO_ROOT
 from app.db import session
-from app.partners.models import Partner
+from app.partners.models import PARTNER_STATUSES, Partner
 from app.partners.services import create_api_key, create_partner, set_partner_status
 from app.problems import Problem
 
 CLI_ACTOR = "cli:operator"
-DEMO_DIR = REPO_ROOT / "static_brands" / "demo"
 
 
 def _settings():
@@ -78,6 +74,10 @@ def _partner(slug: str) -> Partner:
     return partner
 
 
+def _discovery_url(plain: str) -> str:
+    return f"{_settings().public_base_url.rstrip('/')}/v1/discovery/{plain}"
+
+
 def _brand(brand_id: int) -> Brand:
     brand = session().get(Brand, brand_id)
     if brand is None:
@@ -101,7 +101,6 @@ brand_cli = _ProblemsAsClickErrors("brand", help="Brands, drafts and publishing.
 asset_cli = _ProblemsAsClickErrors("asset", help="Brand images.")
 code_cli = _ProblemsAsClickErrors("code", help="Access codes.")
 operator_cli = _ProblemsAsClickErrors("operator", help="Operator keys.")
-demo_cli = _ProblemsAsClickErrors("demo", help="Demo data for a first look.")
 keys_cli = AppGroup("keys", help="Ed25519 keys that sign upgrade answers (LIVERY_SIGNING_KEYS_DIR).")
 
 
@@ -132,7 +131,7 @@ def partner_create(slug: str, name: str, as_json: bool) -> None:
 
 @partner_cli.command("set-status")
 @click.argument("slug")
-@click.argument("status", type=click.Choice(["onboarding", "live", "suspended"]))
+@click.argument("status", type=click.Choice(PARTNER_STATUSES))
 def partner_set_status(slug: str, status: str) -> None:
     """Move a partner to STATUS (suspended partners' codes answer 410)."""
     set_partner_status(session(), _partner(slug), status, actor=CLI_ACTOR)
@@ -176,7 +175,7 @@ def brand_publish(brand_id: int) -> None:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["tray_icon", "app_icon_windows", "app_icon_macos", "splash", "viewer_logo"]),
+    type=click.Choice(ASSET_ROLES),
 )
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def asset_add(partner_slug: str, role: str, path: Path) -> None:
@@ -201,7 +200,7 @@ def _add_asset(partner: Partner, role: str, path: Path):
 
 @code_cli.command("issue")
 @click.option("--brand", "brand_id", required=True, type=int)
-@click.option("--kind", type=click.Choice(["live", "test"]), default="live", show_default=True)
+@click.option("--kind", type=click.Choice(CODE_KINDS), default="live", show_default=True)
 @click.option("--label", default="")
 @click.option(
     "--expires",
@@ -242,105 +241,6 @@ def operator_create_key(label: str, as_json: bool) -> None:
     _emit({"id": key.id, "key": plain, "role": "operator"}, as_json)
 
 
-def _discovery_url(plain: str) -> str:
-    return f"{_settings().public_base_url.rstrip('/')}/v1/discovery/{plain}"
-
-
-def demo_code(kind: str) -> str:
-    """The demo partner's fixed access code of ``kind``: the same on every machine, demo only."""
-    seed = hashlib.sha256(f"livery-demo-{kind}".encode()).digest()
-    data = "".join(codes.ALPHABET[b % 32] for b in seed[: codes.DATA_SYMBOLS])
-    return data + codes.check_symbol(data)
-
-
-DEMO_FIELDS = {
-    "product_name": "Acme Connect CRM",
-    "short_name": "Acme CRM",
-    "publisher": "Acme Communications Ltd",
-    "support_url": "https://support.acme-communications.example/crm",
-    "eula_url": "https://acme-communications.example/legal/eula",
-    "branding_level": "CI-C",
-    "licensing_method": "portal",
-    "upgrade_channel": "stable",
-    "splash_seconds": 3,
-    "viewer_name": "Acme CRM Viewer",
-    "viewer_primary_color": "#0b5fff",
-    "viewer_accent_color": "#ff7a00",
-}
-DEMO_IMAGES = {
-    "tray_icon": "tray_icon.ico",
-    "app_icon_windows": "app_icon.ico",
-    "app_icon_macos": "app_icon.icns",
-    "splash": "splash.png",
-    "viewer_logo": "viewer_logo.png",
-}
-
-
-@demo_cli.command("seed")
-@click.option("--json", "as_json", is_flag=True)
-def demo_seed(as_json: bool) -> None:
-    """Create (idempotently) a demo partner with a published CI-C brand and two access codes."""
-    db = session()
-    partner = db.scalar(select(Partner).where(Partner.slug == "demo"))
-    if partner is None:
-        partner = create_partner(db, slug="demo", name="Acme Communications (demo)", actor=CLI_ACTOR)
-    if partner.status != "live":
-        set_partner_status(db, partner, "live", actor=CLI_ACTOR)
-    fields = dict(DEMO_FIELDS)
-    for role, filename in DEMO_IMAGES.items():
-        asset, _ = _add_asset(partner, role, DEMO_DIR / filename)
-        fields[role] = asset.sha256
-    brand = db.scalar(select(Brand).where(Brand.partner_id == partner.id).order_by(Brand.id))
-    if brand is None:
-        brand = create_brand(db, partner, "Acme Connect", fields, actor=CLI_ACTOR)
-    elif any(brand.draft.get(k) != v for k, v in fields.items()):
-        update_draft(db, brand, fields, actor=CLI_ACTOR)
-    revision, _ = publish_draft(db, brand, actor=CLI_ACTOR)
-    licensed_user_id = _demo_licensed_user(db, partner.id)
-    plain_codes = {}
-    for kind in ("live", "test"):
-        plain = demo_code(kind)
-        row = db.scalar(select(AccessCode).where(AccessCode.digest == codes.code_digest(plain)))
-        if row is None:
-            issue_code(db, brand, kind=kind, actor=CLI_ACTOR, label=f"demo {kind}", plain=plain)
-        plain_codes[kind] = codes.format_code(plain)
-    _commit()
-    _emit(
-        {
-            "partner": partner.slug,
-            "brand_id": brand.id,
-            "revision": revision.number,
-            "live_code": plain_codes["live"],
-            "test_code": plain_codes["test"],
-            "discovery_url": _discovery_url(plain_codes["live"]),
-            "test_discovery_url": _discovery_url(plain_codes["test"]),
-            "licensed_user_id": licensed_user_id,
-            "licence_check_url": f"{_settings().public_base_url.rstrip('/')}/v1/licenses/check",
-        },
-        as_json,
-    )
-
-
-DEMO_USER_ID = "demo.user@acme-communications.example"
-
-
-def _demo_licensed_user(db, partner_id: int) -> str:
-    """The demo partner's portal user (under a demo reseller and customer), made once."""
-    from app.licensing.models import Customer, Reseller
-    from app.licensing.services import add_user, create_org, find_user
-
-    if find_user(db, partner_id, DEMO_USER_ID) is None:
-        reseller = db.scalar(select(Reseller).where(Reseller.partner_id == partner_id).order_by(Reseller.id))
-        if reseller is None:
-            reseller = create_org(db, Reseller, partner_id, {"name": "Demo Reseller"}, actor=CLI_ACTOR)
-        customer = db.scalar(select(Customer).where(Customer.partner_id == partner_id).order_by(Customer.id))
-        if customer is None:
-            fields = {"name": "Demo Customer", "reseller_id": reseller.id}
-            customer = create_org(db, Customer, partner_id, fields, actor=CLI_ACTOR)
-        add_user(db, partner_id, {"user_id": DEMO_USER_ID, "customer_id": customer.id}, actor=CLI_ACTOR)
-    return DEMO_USER_ID
-
-
 @keys_cli.command("generate")
 @click.argument("key_id")
 def keys_generate(key_id: str) -> None:
@@ -375,7 +275,8 @@ def keys_list(as_json: bool) -> None:
 
 def register(app: Flask) -> None:
     """Add the command groups to ``app``'s ``flask`` CLI."""
-    from app.reports_cli import reports_cli
+    from app.cli.demo import demo_cli
+    from app.cli.reports import reports_cli
 
     for group in (db_cli, partner_cli, brand_cli, asset_cli, code_cli, operator_cli, demo_cli, keys_cli, reports_cli):
         app.cli.add_command(group)

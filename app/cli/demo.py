@@ -1,0 +1,115 @@
+"""``flask demo seed``: a demo partner with a published CI-C brand and two well-known access codes."""
+
+from __future__ import annotations
+
+import hashlib
+
+import click
+from sqlalchemy import select
+
+from app.branding import codes
+from app.branding.models import AccessCode, Brand
+from app.branding.services import create_brand, issue_code, publish_draft, update_draft
+from app.cli import CLI_ACTOR, _add_asset, _commit, _discovery_url, _emit, _ProblemsAsClickErrors, _settings
+from app.config import REPO_ROOT
+from app.db import session
+from app.partners.models import Partner
+from app.partners.services import create_partner, set_partner_status
+
+DEMO_DIR = REPO_ROOT / "static_brands" / "demo"
+demo_cli = _ProblemsAsClickErrors("demo", help="Demo data for a first look.")
+
+
+def demo_code(kind: str) -> str:
+    """The demo partner's fixed access code of ``kind``: the same on every machine, demo only."""
+    seed = hashlib.sha256(f"livery-demo-{kind}".encode()).digest()
+    data = "".join(codes.ALPHABET[b % 32] for b in seed[: codes.DATA_SYMBOLS])
+    return data + codes.check_symbol(data)
+
+
+DEMO_FIELDS = {
+    "product_name": "Acme Connect CRM",
+    "short_name": "Acme CRM",
+    "publisher": "Acme Communications Ltd",
+    "support_url": "https://support.acme-communications.example/crm",
+    "eula_url": "https://acme-communications.example/legal/eula",
+    "branding_level": "CI-C",
+    "licensing_method": "portal",
+    "upgrade_channel": "stable",
+    "splash_seconds": 3,
+    "viewer_name": "Acme CRM Viewer",
+    "viewer_primary_color": "#0b5fff",
+    "viewer_accent_color": "#ff7a00",
+}
+DEMO_IMAGES = {
+    "tray_icon": "tray_icon.ico",
+    "app_icon_windows": "app_icon.ico",
+    "app_icon_macos": "app_icon.icns",
+    "splash": "splash.png",
+    "viewer_logo": "viewer_logo.png",
+}
+
+
+@demo_cli.command("seed")
+@click.option("--json", "as_json", is_flag=True)
+def demo_seed(as_json: bool) -> None:
+    """Create (idempotently) a demo partner with a published CI-C brand and two access codes."""
+    db = session()
+    partner = db.scalar(select(Partner).where(Partner.slug == "demo"))
+    if partner is None:
+        partner = create_partner(db, slug="demo", name="Acme Communications (demo)", actor=CLI_ACTOR)
+    if partner.status != "live":
+        set_partner_status(db, partner, "live", actor=CLI_ACTOR)
+    fields = dict(DEMO_FIELDS)
+    for role, filename in DEMO_IMAGES.items():
+        asset, _ = _add_asset(partner, role, DEMO_DIR / filename)
+        fields[role] = asset.sha256
+    brand = db.scalar(select(Brand).where(Brand.partner_id == partner.id).order_by(Brand.id))
+    if brand is None:
+        brand = create_brand(db, partner, "Acme Connect", fields, actor=CLI_ACTOR)
+    elif any(brand.draft.get(k) != v for k, v in fields.items()):
+        update_draft(db, brand, fields, actor=CLI_ACTOR)
+    revision, _ = publish_draft(db, brand, actor=CLI_ACTOR)
+    licensed_user_id = _demo_licensed_user(db, partner.id)
+    plain_codes = {}
+    for kind in ("live", "test"):
+        plain = demo_code(kind)
+        row = db.scalar(select(AccessCode).where(AccessCode.digest == codes.code_digest(plain)))
+        if row is None:
+            issue_code(db, brand, kind=kind, actor=CLI_ACTOR, label=f"demo {kind}", plain=plain)
+        plain_codes[kind] = codes.format_code(plain)
+    _commit()
+    _emit(
+        {
+            "partner": partner.slug,
+            "brand_id": brand.id,
+            "revision": revision.number,
+            "live_code": plain_codes["live"],
+            "test_code": plain_codes["test"],
+            "discovery_url": _discovery_url(plain_codes["live"]),
+            "test_discovery_url": _discovery_url(plain_codes["test"]),
+            "licensed_user_id": licensed_user_id,
+            "licence_check_url": f"{_settings().public_base_url.rstrip('/')}/v1/licenses/check",
+        },
+        as_json,
+    )
+
+
+DEMO_USER_ID = "demo.user@acme-communications.example"
+
+
+def _demo_licensed_user(db, partner_id: int) -> str:
+    """The demo partner's portal user (under a demo reseller and customer), made once."""
+    from app.licensing.models import Customer, Reseller
+    from app.licensing.services import add_user, create_org, find_user
+
+    if find_user(db, partner_id, DEMO_USER_ID) is None:
+        reseller = db.scalar(select(Reseller).where(Reseller.partner_id == partner_id).order_by(Reseller.id))
+        if reseller is None:
+            reseller = create_org(db, Reseller, partner_id, {"name": "Demo Reseller"}, actor=CLI_ACTOR)
+        customer = db.scalar(select(Customer).where(Customer.partner_id == partner_id).order_by(Customer.id))
+        if customer is None:
+            fields = {"name": "Demo Customer", "reseller_id": reseller.id}
+            customer = create_org(db, Customer, partner_id, fields, actor=CLI_ACTOR)
+        add_user(db, partner_id, {"user_id": DEMO_USER_ID, "customer_id": customer.id}, actor=CLI_ACTOR)
+    return DEMO_USER_ID

@@ -1,0 +1,79 @@
+"""Value formats every surface and domain shares: one rule each, pure (no Flask, no session, no boto3).
+
+sha256 digests, https URLs, channel names, canonical JSON and strong ETags are checked or made
+here and nowhere else: marshmallow fields, domain rules, the CLI and the WSGI fast path all call
+these functions, so a fix lands once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from typing import Any
+from urllib.parse import urlsplit
+
+MAX_URL_LENGTH = 2000
+CHANNEL_NAME_HINT = "lower-case letters, digits and hyphens, starting with a letter or digit (at most 63), e.g. stable"
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+MAX_INSTALL_ID = 128
+_INSTALL_ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+def is_sha256(value: object) -> bool:
+    """Whether ``value`` is a sha256 hex digest: exactly 64 lower-case hex digits (no trailing newline)."""
+    return isinstance(value, str) and _SHA256_RE.fullmatch(value) is not None
+
+
+def sha256_hex(data: bytes) -> str:
+    """The sha256 hex digest of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def is_channel_name(value: object) -> bool:
+    """Whether ``value`` names an upgrade channel (see CHANNEL_NAME_HINT)."""
+    return isinstance(value, str) and _CHANNEL_RE.fullmatch(value) is not None
+
+
+def is_install_id(value: object) -> bool:
+    """Whether ``value`` can be an install id: 1 to MAX_INSTALL_ID visible ASCII characters."""
+    return isinstance(value, str) and _INSTALL_ID_RE.fullmatch(value) is not None
+
+
+def https_url_problem(value: object) -> str | None:
+    """What is wrong with ``value`` as a public https URL, or None when it is one.
+
+    The one URL policy: a string of at most MAX_URL_LENGTH characters, scheme https, a host, no
+    user name or password (they would be shown to every client), no white space or control
+    characters (clients and logs would split or hide them).
+    """
+    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH:
+        return f"Must be an https:// URL of at most {MAX_URL_LENGTH} characters."
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
+        return "Must not contain spaces or control characters."
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # e.g. an unbalanced [ in the host
+        return "Must be an https:// URL."
+    if parts.scheme != "https" or not host:
+        return "Must be an https:// URL."
+    if "@" in parts.netloc:
+        return "Must not contain a user name or password."
+    return None
+
+
+def canonical_json(value: Any, *, sort_keys: bool = True) -> bytes:
+    """Deterministic JSON bytes: sorted keys, compact separators, UTF-8 (no ASCII escapes).
+
+    ``sort_keys=False`` is for a value whose mappings are already in their canonical order
+    (upgrades/signing.py orders keys by UTF-16 code units, as RFC 8785 wants).
+    """
+    return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def strong_etag(body: bytes) -> str:
+    """A strong entity tag derived from ``body`` (quoted, 128 bits of its sha256)."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
