@@ -71,6 +71,10 @@ class Settings:
     billing_reconcile_min_users: int = 5
     billing_max_usage_report_bytes: int = 50 * 1024 * 1024
     log_level: str = "WARNING"
+    log_format: str = "text"  # text | json: one JSON object per line
+    request_log: bool = True  # one line per request (logger livery.requests, level INFO)
+    metrics_token: str = ""  # "" : GET /metrics answers 404; else it needs "Authorization: Bearer <token>"
+    metrics_dir: str = ""  # gunicorn's shared folder of every worker's metrics ("" : a fresh temporary folder)
     # outbound calls (partner web services, JWKS): app/outbound/, docs/licensing-webservice.md
     egress_allow_private: bool = False
     licensing_connect_timeout: float = 1.0
@@ -117,6 +121,10 @@ class Settings:
             raise ConfigError("LIVERY_LICENSING_USAGE_FLUSH_SECONDS must be in (0, 3600] seconds")
         if not 0 <= self.licensing_warm_seconds <= 25:
             raise ConfigError("LIVERY_LICENSING_WARM_SECONDS must be in [0, 25] (gunicorn's worker timeout is 30 s)")
+        if self.log_format not in {"text", "json"}:
+            raise ConfigError("LIVERY_LOG_FORMAT must be 'text' or 'json'")
+        if self.metrics_dir and not os.path.isabs(self.metrics_dir):
+            raise ConfigError("LIVERY_METRICS_DIR must be an absolute folder path")
         if not 0 < self.licensing_connect_timeout <= self.licensing_timeout <= 10:
             raise ConfigError("LIVERY_LICENSING_CONNECT_TIMEOUT <= LIVERY_LICENSING_TIMEOUT must both be in (0, 10] s")
         if self.licensing_cache_entries < 1 or self.licensing_breaker_failures < 1:
