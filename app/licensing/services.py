@@ -10,19 +10,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit.services import audited
+from app.formats import MAX_ROW_ID
 from app.licensing.models import BULK_KEY, USER_STATUSES, AllocationEvent, Customer, LicensedUser, Reseller
 from app.licensing.settings import licence_types_of
 from app.licensing.user_ids import InvalidUserId, display_user_id, normalise_user_id
 from app.problems import Conflict, ValidationProblem
 
 ORG_FIELDS = ("name", "external_id", "seat_cap")
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database; a bigger one names nothing
 SCIM_CUSTOMER_NAME = "Provisioned by SCIM"
 
 
 def _get(session: Session, model: type, ident: object):
     """The row ``ident`` of ``model``, or None (also for ids no row can have)."""
-    if not isinstance(ident, int) or isinstance(ident, bool) or not 0 < ident <= MAX_ID:
+    if not isinstance(ident, int) or isinstance(ident, bool) or not 0 < ident <= MAX_ROW_ID:
         return None
     return session.get(model, ident)
 

@@ -5,6 +5,6 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.licensing.services import MAX_ID
+from app.formats import MAX_ROW_ID
 
-ID_RANGE = ma.validate.Range(1, MAX_ID, error="Must be an id between {min} and {max}.")
+ID_RANGE = ma.validate.Range(1, MAX_ROW_ID, error="Must be an id between {min} and {max}.")

@@ -10,6 +10,7 @@ from sqlalchemy import false, func, select
 from app.api.scim import bp, caller, scim_response
 from app.api.scim.protocol import ScimError, list_response, parse_filter, patch_changes, user_fields, user_resource
 from app.db import session
+from app.formats import MAX_ROW_ID
 from app.licensing.models import LicensedUser
 from app.licensing.services import add_user, remove_user, scim_customer_id, update_user
 from app.licensing.user_ids import InvalidUserId, normalise_user_id
@@ -35,7 +36,7 @@ def _answer(user: LicensedUser, status: int = 200) -> Any:
 
 
 def _owned(user_id: str) -> LicensedUser:
-    user = session().get(LicensedUser, int(user_id)) if user_id.isdigit() and len(user_id) <= 9 else None
+    user = session().get(LicensedUser, int(user_id)) if user_id.isdigit() and int(user_id) <= MAX_ROW_ID else None
     if user is None or user.partner_id != caller().partner_id:
         raise ScimError(404, f"No User with id {user_id}.")
     if_match = request.headers.get("If-Match")

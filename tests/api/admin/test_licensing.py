@@ -266,3 +266,5 @@ def test_ids_no_row_can_have_are_422_or_404_never_500(world):
     }
     scim = world.client.get(f"/scim/v2/Users/{huge}", headers={"Authorization": f"Bearer {world.admin.key}"})
     assert scim.status_code == 404
+    assert world.admin.get(f"/licensed-users/{huge}").status_code == 404
+    assert world.admin.delete(f"/customers/{huge}", etag="*").status_code == 404

@@ -11,6 +11,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app.api.public.fast import FastPublicPath
 from tests import factories
+from tests.api.public.parity import fast_path
 from tests.licensing.world import CHECK, LicensingWorld
 
 
@@ -25,7 +26,7 @@ def _run(wsgi, body: bytes):
 
 def _flask_calls(app, body: bytes):
     """(whole app's answer, Flask's own answer, how many times the fast path called Flask)."""
-    fast: FastPublicPath = app.wsgi_app
+    fast: FastPublicPath = fast_path(app)  # under the request observer
     flask_app = fast.wsgi_app
     calls = []
 
