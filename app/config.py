@@ -80,6 +80,9 @@ class Settings:
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
     licensing_usage_flush_seconds: float = 30.0
     licensing_warm_seconds: float = 10.0  # a starting worker loads licensed users for up to this long
+    billing_reconcile_percent: float = 2.0
+    billing_reconcile_min_users: int = 5
+    billing_max_usage_report_bytes: int = 50 * 1024 * 1024
     log_level: str = "WARNING"
     # Bounded waits on dependencies (docs/deployment.md): every one well below gunicorn's 30 s timeout
     db_connect_timeout: int = 3  # seconds to open a database connection (libpq connect_timeout)
@@ -163,6 +166,10 @@ class Settings:
             raise ConfigError("LIVERY_LICENSING_CACHE_ENTRIES and LIVERY_LICENSING_BREAKER_FAILURES must be >= 1")
         if not 0 < self.licensing_breaker_cooldown <= 3600:
             raise ConfigError("LIVERY_LICENSING_BREAKER_COOLDOWN must be in (0, 3600] seconds")
+        if not 0 <= self.billing_reconcile_percent <= 100 or self.billing_reconcile_min_users < 0:
+            raise ConfigError("LIVERY_BILLING_RECONCILE_PERCENT must be in [0, 100] and _MIN_USERS >= 0")
+        if self.billing_max_usage_report_bytes < 1024:
+            raise ConfigError("LIVERY_BILLING_MAX_USAGE_REPORT_BYTES must be at least 1024")
         root = self.static_publish_root
         if root and not (root.startswith("s3://") and root[5:].split("/")[0]) and not os.path.isabs(root):
             raise ConfigError("LIVERY_STATIC_PUBLISH_ROOT must be an absolute folder path or s3://bucket/prefix")

@@ -61,6 +61,8 @@ RESOURCE_MODULES = (
     "licensed_users",
     "licensing",
     "licensing_verify",
+    "reports",
+    "usage_submissions",
 )
 
 
