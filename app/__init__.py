@@ -97,6 +97,8 @@ def _init_public_answers(app: Flask, settings: Settings) -> None:
         interval=settings.freshness_interval,
         health=app.extensions["livery.db_health"],
         retention_hours=settings.change_retention_hours,
+        miss_poll_interval=settings.miss_poll_interval,
+        miss_poll_timeout=settings.miss_poll_timeout,
     )
     app.extensions["livery.public"] = answers
 

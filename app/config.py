@@ -83,12 +83,17 @@ class Settings:
     discovery_max_age: int = 0
     discovery_shared_max_age: int = 1
     freshness_interval: float = 1.0
+    miss_poll_interval: float = 0.02
+    miss_poll_timeout: float = 0.25
     signing_keys_dir: str = str(REPO_ROOT / "var" / "signing-keys")
     signing_active_key: str = ""
     signing_keys_required: bool = False
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
     licensing_usage_flush_seconds: float = 30.0
     licensing_warm_seconds: float = 10.0  # a starting worker loads licensed users for up to this long
+    billing_reconcile_percent: float = 2.0
+    billing_reconcile_min_users: int = 5
+    billing_max_usage_report_bytes: int = 50 * 1024 * 1024
     log_level: str = "WARNING"
     body_read_timeout: float = 10.0  # seconds without a byte of a request body -> 408
     ratelimit_storage_url: str = ""  # "" (this process's memory) | redis://host:port/db
@@ -159,6 +164,10 @@ class Settings:
             raise ConfigError("LIVERY_RATELIMIT_STORAGE_URL must be empty, memory:// or a redis:// URL")
         if self.trusted_proxy_hops < 0:
             raise ConfigError("LIVERY_TRUSTED_PROXY_HOPS must be 0 or more")
+        if not 0 <= self.miss_poll_interval <= self.freshness_interval:
+            raise ConfigError("LIVERY_MISS_POLL_INTERVAL must be in [0, LIVERY_FRESHNESS_INTERVAL] seconds")
+        if not 0 < self.miss_poll_timeout <= 5:
+            raise ConfigError("LIVERY_MISS_POLL_TIMEOUT must be in (0, 5] seconds")
         if not 0 < self.licensing_usage_flush_seconds <= 3600:
             raise ConfigError("LIVERY_LICENSING_USAGE_FLUSH_SECONDS must be in (0, 3600] seconds")
         if not 0 <= self.licensing_warm_seconds <= 25:
@@ -180,6 +189,10 @@ class Settings:
             raise ConfigError("LIVERY_LICENSING_CACHE_ENTRIES and LIVERY_LICENSING_BREAKER_FAILURES must be >= 1")
         if not 0 < self.licensing_breaker_cooldown <= 3600:
             raise ConfigError("LIVERY_LICENSING_BREAKER_COOLDOWN must be in (0, 3600] seconds")
+        if not 0 <= self.billing_reconcile_percent <= 100 or self.billing_reconcile_min_users < 0:
+            raise ConfigError("LIVERY_BILLING_RECONCILE_PERCENT must be in [0, 100] and _MIN_USERS >= 0")
+        if self.billing_max_usage_report_bytes < 1024:
+            raise ConfigError("LIVERY_BILLING_MAX_USAGE_REPORT_BYTES must be at least 1024")
         root = self.static_publish_root
         if root and not (root.startswith("s3://") and root[5:].split("/")[0]) and not os.path.isabs(root):
             raise ConfigError("LIVERY_STATIC_PUBLISH_ROOT must be an absolute folder path or s3://bucket/prefix")

@@ -21,6 +21,12 @@ _CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 MAX_INSTALL_ID = 128
 MAX_ROW_ID = 2**31 - 1  # row ids are 32-bit integers in the database: a bigger number names no row
 _INSTALL_ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
+# a base name a client can save on every desktop OS: no folders, no leading dot, an extension
+_FILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,118}\.[A-Za-z0-9]{1,8}")
+FILE_NAME_HINT = (
+    "a file name with its extension, e.g. 'AcmeConnect-5.3.0-setup.exe': letters, digits, spaces and ._()+- only,"
+    " starting with a letter or digit, at most 128 characters, no folders, not ending in .part"
+)
 
 
 def is_sha256(value: object) -> bool:
@@ -57,6 +63,11 @@ def storable_text_problem(value: str) -> str | None:
     if "\x00" in value:
         return "Must not contain NUL (\\u0000) characters."
     return unicode_text_problem(value)
+
+
+def is_installer_file_name(value: object) -> bool:
+    """Whether ``value`` can be what clients save an installer as (see FILE_NAME_HINT)."""
+    return isinstance(value, str) and _FILE_NAME_RE.fullmatch(value) is not None and not value.lower().endswith(".part")
 
 
 def https_url_problem(value: object) -> str | None:

@@ -277,7 +277,19 @@ def register(app: Flask) -> None:
     """Add the command groups to ``app``'s ``flask`` CLI."""
     from app.cli.changes import changes_cli
     from app.cli.demo import demo_cli
+    from app.cli.reports import reports_cli
 
-    groups = (db_cli, partner_cli, brand_cli, asset_cli, code_cli, operator_cli, demo_cli, keys_cli, changes_cli)
+    groups = (
+        db_cli,
+        partner_cli,
+        brand_cli,
+        asset_cli,
+        code_cli,
+        operator_cli,
+        demo_cli,
+        keys_cli,
+        changes_cli,
+        reports_cli,
+    )
     for group in groups:
         app.cli.add_command(group)

@@ -20,9 +20,13 @@ def announce_change(session: Session, topic: str, key: object = "") -> None:
     session.info.setdefault(PENDING_KEY, []).append((topic, str(key)))
 
 
+# built once: an unknown access code asks this on the hot path (PublicAnswers._look_again)
+_LATEST_ID = select(func.coalesce(func.max(ChangeEvent.id), 0))
+
+
 def latest_change_id(session: Session) -> int:
     """The id of the newest change event (0 when there is none)."""
-    return session.scalar(select(func.coalesce(func.max(ChangeEvent.id), 0))) or 0
+    return session.scalar(_LATEST_ID) or 0
 
 
 def changes_after(session: Session, after_id: int, limit: int = 1000) -> list[tuple[int, str, str]]:

@@ -36,6 +36,7 @@ class Installer:
     size: int
     external_url: str | None
     release_notes_url: str | None
+    file_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,12 @@ def load_channel_state(session: Session, stores: Stores, partner_id: int, name: 
         select(Release).where(Release.partner_id == partner_id, Release.status == "published")
     ):
         installers[(release.version, release.platform)] = Installer(
-            release.source, release.sha256, release.bytes, release.external_url, release.release_notes_url
+            release.source,
+            release.sha256,
+            release.bytes,
+            release.external_url,
+            release.release_notes_url,
+            release.file_name,
         )
     # A release yanked after activation must stop being offered at once: drop it from its entry.
     entries = tuple(
@@ -101,6 +107,8 @@ def installer_target(state: ChannelState, entry: ReleaseEntry, platform: str, ba
         "sha256": installer.sha256,
         "bytes": installer.size,
         "release_notes_url": installer.release_notes_url,
+        # what the client saves it as: the partner's name for it, never the URL's (a vendor's) name
+        "file_name": installer.file_name,
     }
 
 

@@ -17,9 +17,8 @@ blp = admin_blueprint("revisions", "Published revisions of a brand (immutable)."
 
 
 class RevisionOut(ma.Schema):
-    number = fields.Integer()
-    content_revision = fields.Integer(
-        metadata={"description": "The revision number clients see: the first revision with this exact content."}
+    number = fields.Integer(
+        metadata={"description": "Every publish (a rollback too) takes the next number; discovery shows it."}
     )
     rollback_of = fields.Integer(allow_none=True, metadata={"description": "The revision this one restored."})
     content_sha256 = fields.String()

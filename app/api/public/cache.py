@@ -9,6 +9,11 @@ exactly the entries they name. Writes made by this process are applied at commit
 When the database is down or hung, requests never wait on it: what is held keeps being answered
 (stale-if-error: a document dropped by a change is kept aside and answered when it cannot be
 rendered again), polls follow DatabaseHealth's back-off, one at a time per worker.
+
+An unknown code starts a poll at once (at most once per ``miss_poll_interval`` per worker, waiting
+at most ``miss_poll_timeout``) and looks again, so a code answers on every worker as soon as the
+call that issued it has returned; a flood of unknown codes costs at most one small query per
+interval, and none while the database is down.
 """
 
 from __future__ import annotations
@@ -95,8 +100,12 @@ _CODE_COLUMNS = (
 Listener = Callable[[list[tuple[str, str]]], None]
 
 
-def _published_installers(session: Session) -> set[str]:
-    return set(session.scalars(select(Release.sha256).where(Release.source == "stored", Release.status == "published")))
+def _published_installers(session: Session) -> dict[str, str | None]:
+    """Published stored installers: digest -> the file name the partner set (or None)."""
+    rows = session.execute(
+        select(Release.sha256, Release.file_name).where(Release.source == "stored", Release.status == "published")
+    )
+    return {row.sha256: row.file_name for row in rows}
 
 
 class PublicAnswers:
@@ -111,6 +120,8 @@ class PublicAnswers:
         interval: float,
         health: DatabaseHealth | None = None,
         retention_hours: int = 168,
+        miss_poll_interval: float = 0.02,
+        miss_poll_timeout: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -132,7 +143,7 @@ class PublicAnswers:
         # what assets and installers need, so that they need no query: asset -> media type (rows
         # are only ever added), published stored installers (kept fresh by channel changes)
         self._assets: dict[str, str] = {}
-        self._installers: set[str] = set()
+        self._installers: dict[str, str | None] = {}
         self._asset_bodies: OrderedDict[str, bytes] = OrderedDict()
         self._asset_body_bytes = 0
         self._asset_lock = threading.Lock()
@@ -141,6 +152,9 @@ class PublicAnswers:
         self._next_prune = clock() + PRUNE_EVERY * random.uniform(0.5, 1.5)
         self._refresher: threading.Thread | None = None
         self._refresher_lock = threading.Lock()
+        self._miss_poll_interval = miss_poll_interval
+        self._miss_poll_timeout = miss_poll_timeout
+        self._next_miss_poll = 0.0
         # called with every batch of changes applied here, whoever made them
         self.listeners: list[Listener] = []
         # called only with changes committed by this process (static publishing hooks in here)
@@ -186,6 +200,35 @@ class PublicAnswers:
             self._fresh()
             if not self._loaded:  # "unknown" would tell the client its code is wrong: it is not
                 raise DatabaseUnavailable(self._health.retry_after())
+        entry = self._codes.get(digest)
+        if entry is None:
+            return self._look_again(digest, self._miss_poll_timeout)
+        return entry
+
+    def _look_again(self, digest: str, timeout: float) -> CodeEntry | None:
+        """On a miss, poll the change log now (rate-limited per worker) and look again; None when still unknown.
+
+        A code issued on another worker is known here as soon as its issue call has returned. It
+        goes through the one-poll-at-a-time refresher, so the database's back-off applies and the
+        wait is bounded by ``timeout``: a slow or unreachable database answers the miss as unknown.
+        """
+        now = self._clock()
+        if now < self._next_miss_poll:
+            return None
+        self._next_miss_poll = now + self._miss_poll_interval
+        deadline = now + timeout
+        with self._refresher_lock:
+            running = self._refresher
+        if running is not None and running.is_alive():
+            # a poll already in flight may have read the log before the code was issued: wait
+            # for it, then start one of our own
+            running.join(timeout)
+            if (entry := self._codes.get(digest)) is not None:
+                return entry
+        remaining = deadline - self._clock()
+        if remaining > 0:
+            self._next_poll = 0.0  # due now
+            self._fresh(wait=remaining)
         return self._codes.get(digest)
 
     def known_asset(self, sha256: str) -> str | None:
@@ -217,9 +260,13 @@ class PublicAnswers:
         """Whether this installer is published, as far as this worker knows (kept fresh by channel changes)."""
         return sha256 in self._installers
 
-    def remember_installer(self, sha256: str) -> None:
+    def installer_file_name(self, sha256: str) -> str | None:
+        """The file name the partner set for a known published installer (None: not set or not known)."""
+        return self._installers.get(sha256)
+
+    def remember_installer(self, sha256: str, file_name: str | None) -> None:
         """Note a published installer found in the database."""
-        self._installers.add(sha256)
+        self._installers[sha256] = file_name
 
     def code_valid(self, entry: CodeEntry, now: float) -> bool:
         """Whether ``entry`` may be answered at ``now``: usable, and its partner not suspended."""

@@ -51,9 +51,10 @@ def _installer_published(sha256: str) -> bool:
     answers = public_answers()
     if answers.known_installer(sha256):
         return True
-    if public_installer(session(), sha256) is None:
+    release = public_installer(session(), sha256)
+    if release is None:
         return False
-    answers.remember_installer(sha256)
+    answers.remember_installer(sha256, release.file_name)
     return True
 
 
@@ -67,7 +68,12 @@ def installer(sha256: str) -> Response:
     if path is not None:
         # conditional=True answers Range and If-None-Match itself, so interrupted downloads resume.
         response = send_file(
-            path, mimetype="application/octet-stream", conditional=True, etag=sha256, download_name=f"{sha256}.bin"
+            path,
+            mimetype="application/octet-stream",
+            conditional=True,
+            etag=sha256,
+            download_name=public_answers().installer_file_name(sha256) or f"{sha256}.bin",
+            as_attachment=True,
         )
         response.headers["Cache-Control"] = IMMUTABLE
         return response

@@ -48,7 +48,7 @@ class UpgradeAnswers:
         self._stale_channels: dict[tuple[int, str], ChannelState] = {}
         self._stale_brand_channels: dict[tuple[int, bool], str | None] = {}
         self._signed: dict[bytes, Answer] = {}
-        # (id(state), client version, platform, action, reason, target) -> (state, answer)
+        # (id(state), client version, platform, action, reason, target, warnings) -> (state, answer)
         self._decided: dict[tuple, tuple[ChannelState, Answer]] = {}
         keys = canonical_bytes({"keys": ring.public_keys()})
         self._keys = Answer(keys, strong_etag(keys))
@@ -134,17 +134,20 @@ class UpgradeAnswers:
         platform: str,
         decision: Decision,
         payload: Callable[[], dict[str, Any]],
+        *,
+        warnings: tuple[str, ...] = (),
     ) -> Answer:
         """The signed answer of ``decision``, memoised by what its payload is made of.
 
         A payload is fixed by the channel state (serial, name, installers), the client's version
-        text and platform, and the decision's action, reason and target; the install id matters
-        only through the decision. ``payload()`` builds it on a miss. The state is part of the key
-        by identity (a reloaded state is a new object) and kept in the value, so a reused id()
-        never answers for another state.
+        text and platform, the decision's action, reason and target, and its ``warnings``; the
+        install id matters only through the decision (and its absence through a warning).
+        ``payload()`` builds it on a miss. The state is part of the key by identity (a reloaded
+        state is a new object) and kept in the value, so a reused id() never answers for another
+        state.
         """
         target = decision.target.version.text if decision.target is not None else None
-        key = (id(state), version, platform, decision.action, decision.reason, target)
+        key = (id(state), version, platform, decision.action, decision.reason, target, warnings)
         hit = self._decided.get(key)
         if hit is not None and hit[0] is state:
             return hit[1]
