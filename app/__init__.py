@@ -39,11 +39,13 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     from app import cli, health
     from app.api.admin import init_admin
     from app.api.public import init_public
+    from app.api.viewer import init_viewer
     from app.publishing.wiring import init_app as init_static_publish
 
     app.register_blueprint(health.bp)
     init_public(app)
     init_admin(app)
+    init_viewer(app)
     health.add_security_headers(app)
     register_error_handlers(app)
     cli.register(app)
@@ -59,7 +61,7 @@ def _init_public_answers(app: Flask, settings: Settings) -> None:
     answers = PublicAnswers(
         make_session,
         base_url=settings.public_base_url,
-        standard_viewer_url=settings.standard_viewer_url,
+        standard_viewer_url=settings.default_viewer_url,
         interval=settings.freshness_interval,
     )
     app.extensions["livery.public"] = answers

@@ -20,6 +20,8 @@ _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 MAX_INSTALL_ID = 128
 _INSTALL_ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
+_SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
+SLUG_HINT = "2-63 lower-case letters, digits and hyphens, starting with a letter or digit"
 
 
 def is_sha256(value: object) -> bool:
@@ -40,6 +42,11 @@ def is_channel_name(value: object) -> bool:
 def is_install_id(value: object) -> bool:
     """Whether ``value`` can be an install id: 1 to MAX_INSTALL_ID visible ASCII characters."""
     return isinstance(value, str) and _INSTALL_ID_RE.fullmatch(value) is not None
+
+
+def is_slug(value: object) -> bool:
+    """Whether ``value`` can be a URL slug (partners, brands, integrations): see SLUG_HINT."""
+    return isinstance(value, str) and _SLUG_RE.fullmatch(value) is not None
 
 
 def https_url_problem(value: object) -> str | None:

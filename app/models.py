@@ -4,8 +4,10 @@ from app.audit.models import AuditEvent
 from app.branding.models import AccessCode, Asset, Brand, BrandRevision
 from app.db import Base
 from app.freshness.models import ChangeEvent
+from app.onboarding.models import OnboardingStep, TestLaunch
 from app.partners.models import ApiKey, OperatorSetting, Partner
 from app.upgrades.models import Channel, ControlFile, Release
+from app.viewer.models import Integration
 
 __all__ = [
     "AccessCode",
@@ -18,7 +20,10 @@ __all__ = [
     "ChangeEvent",
     "Channel",
     "ControlFile",
+    "Integration",
+    "OnboardingStep",
     "OperatorSetting",
     "Partner",
     "Release",
+    "TestLaunch",
 ]

@@ -28,8 +28,9 @@ from app.branding.services import (
     update_draft,
 )
 from app.db import session
+from app.onboarding.services import change_status
 from app.partners.models import PARTNER_STATUSES, Partner
-from app.partners.services import create_api_key, create_partner, set_partner_status
+from app.partners.services import create_api_key, create_partner
 from app.problems import Problem
 
 CLI_ACTOR = "cli:operator"
@@ -133,8 +134,9 @@ def partner_create(slug: str, name: str, as_json: bool) -> None:
 @click.argument("slug")
 @click.argument("status", type=click.Choice(PARTNER_STATUSES))
 def partner_set_status(slug: str, status: str) -> None:
-    """Move a partner to STATUS (suspended partners' codes answer 410)."""
-    set_partner_status(session(), _partner(slug), status, actor=CLI_ACTOR)
+    """Move a partner to STATUS (going live needs readiness; suspended partners' codes answer 410)."""
+    keys = current_app.extensions["livery.upgrades"].published_key_count
+    change_status(session(), _partner(slug), status, actor=CLI_ACTOR, signing_keys=keys)
     _commit()
     click.echo(f"{slug}: {status}")
 
@@ -276,6 +278,8 @@ def keys_list(as_json: bool) -> None:
 def register(app: Flask) -> None:
     """Add the command groups to ``app``'s ``flask`` CLI."""
     from app.cli.demo import demo_cli
+    from app.cli.onboarding import onboarding_cli, viewer_cli
 
-    for group in (db_cli, partner_cli, brand_cli, asset_cli, code_cli, operator_cli, demo_cli, keys_cli):
+    groups = (db_cli, partner_cli, brand_cli, asset_cli, code_cli, operator_cli, demo_cli, keys_cli)
+    for group in (*groups, onboarding_cli, viewer_cli):
         app.cli.add_command(group)

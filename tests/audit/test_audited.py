@@ -14,9 +14,9 @@ from app.freshness.models import ChangeEvent
 from app.problems import ValidationProblem
 from tests import factories
 
-# Tables no service changes through audited(): history rows written beside an audited change, and
-# the logs themselves.
-NOT_AUDITED = {"brand_revisions", "control_files", "audit_events", "change_events"}
+# Tables no service changes through audited(): history rows written beside an audited change, the
+# logs themselves, and facts the service observes (test launches seen by discovery).
+NOT_AUDITED = {"brand_revisions", "control_files", "audit_events", "change_events", "test_launches"}
 
 
 def _events(app):

@@ -56,6 +56,8 @@ RESOURCE_MODULES = (
     "settings",
     "releases",
     "channels",
+    "onboarding",
+    "integrations",
 )
 
 

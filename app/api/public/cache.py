@@ -9,6 +9,7 @@ made by this process are applied at commit.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,10 +23,12 @@ from app.branding.document import RenderContext, render_discovery_document
 from app.branding.models import AccessCode, Brand
 from app.branding.services import brand_document_inputs
 from app.freshness.feed import ChangeFeed
+from app.onboarding.launches import record_test_launches
 from app.partners.models import Partner
 from app.partners.services import SETTING_STANDARD_VIEWER_URL, get_setting
 from app.upgrades.services import channel_ready
 
+log = logging.getLogger(__name__)
 WARM_BUDGET = 10.0  # seconds a starting worker may spend rendering (gunicorn's timeout is 30 s)
 GLOBAL_TOPICS = frozenset({"settings", "channel", "all"})  # topics that drop every rendered document
 
@@ -102,6 +105,9 @@ class PublicAnswers:
         self._documents: dict[tuple[int, bool, str | None], Answer | None] = {}
         self._feed = ChangeFeed(clock)
         self._next_poll = 0.0
+        # test codes this worker has seen launch; the new ones are written at the next poll
+        self._launched: set[str] = set()
+        self._launches_pending: list[str] = []
         # called with every batch of changes applied here, whoever made them
         self.listeners: list[Listener] = []
         # called only with changes committed by this process (static publishing hooks in here)
@@ -134,6 +140,30 @@ class PublicAnswers:
         """Whether ``entry`` may be answered at ``now``: usable, and its partner not suspended."""
         return entry.usable(now) and self._partners.get(entry.partner_id) != "suspended"
 
+    def partner_live(self, entry: CodeEntry) -> bool:
+        """Whether ``entry``'s partner has gone live (live codes of an onboarding partner answer 403)."""
+        return self._partners.get(entry.partner_id) != "onboarding"
+
+    def note_test_launch(self, digest: str) -> None:
+        """Remember that a test code launched; written once per worker, in batches at the next poll."""
+        if digest not in self._launched:
+            self._launched.add(digest)
+            self._launches_pending.append(digest)
+
+    def flush_launches(self) -> None:
+        """Write the test launches noted since the last flush (go-live readiness reads them)."""
+        pending, self._launches_pending = self._launches_pending, []
+        if not pending:
+            return
+        try:
+            with self._make_session() as session:
+                record_test_launches(session, pending)
+                session.commit()
+        except Exception:  # noqa: BLE001 - any database error: readiness only
+            # readiness only; never fail a public answer for it: forget them, the next sight retries
+            self._launched.difference_update(pending)
+            log.warning("recording %d test launches failed; they are retried when seen again", len(pending))
+
     def discovery(self, entry: CodeEntry) -> Answer | None:
         """The discovery answer for ``entry``; None when a live code's brand was never published."""
         key = (entry.brand_id, entry.live, entry.channel)
@@ -160,12 +190,13 @@ class PublicAnswers:
         if inputs is None:
             return None
         content, revision, assets = inputs
-        partner_id = session.scalar(select(Brand.partner_id).where(Brand.id == brand_id))
+        partner_id, brand_slug = session.execute(select(Brand.partner_id, Brand.slug).where(Brand.id == brand_id)).one()
         effective_channel = channel or content["upgrade_channel"]
         ctx = RenderContext(
             base_url=self._base_url,
             standard_viewer_url=get_setting(session, SETTING_STANDARD_VIEWER_URL, self._default_viewer_url),
             upgrade_enabled=channel_ready(session, partner_id, effective_channel),
+            brand_slug=brand_slug,
         )
         body, etag = render_discovery_document(
             content, revision=revision, channel=effective_channel, assets=assets, ctx=ctx
@@ -199,6 +230,7 @@ class PublicAnswers:
         self._next_poll = self._clock() + self._interval
 
     def _poll(self) -> None:
+        self.flush_launches()
         with self._make_session() as session:
             changes = self._feed.poll(session)
         self._next_poll = self._clock() + self._interval
