@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import audited
 from app.branding.models import Brand, BrandRevision
-from app.onboarding.checklist import STEPS, step_definition, step_problems
+from app.onboarding.checklist import STEPS, StepDefinition, step_definition, step_problems
 from app.onboarding.launches import has_test_launch
 from app.onboarding.models import OnboardingStep
 from app.onboarding.readiness import BrandFacts, Check, ReadinessFacts, failing, readiness_checks
@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 STEP_FIELDS = ("status", "owner", "due_on", "done_on", "note")
 
 
+def _values(definition: StepDefinition, row: OnboardingStep | None) -> dict[str, Any]:
+    """A step's current values: its row's once edited, else the step's defaults."""
+    if row is not None:
+        return {field: getattr(row, field) for field in STEP_FIELDS}
+    return {"status": "todo", "owner": definition.owner, "due_on": None, "done_on": None, "note": ""}
+
+
 def checklist(session: Session, partner: Partner) -> list[dict[str, Any]]:
     """Every step of ``partner``'s checklist: its row when edited, else the step's defaults."""
     rows = {
@@ -32,9 +39,7 @@ def checklist(session: Session, partner: Partner) -> list[dict[str, Any]]:
     steps = []
     for definition in STEPS:
         row = rows.get(definition.key)
-        values = {"status": "todo", "owner": definition.owner, "due_on": None, "done_on": None, "note": ""}
-        if row is not None:
-            values = {field: getattr(row, field) for field in STEP_FIELDS}
+        values = _values(definition, row)
         steps.append({"key": definition.key, "title": definition.title, **values, "updated_at": row and row.updated_at})
     return steps
 
@@ -47,10 +52,7 @@ def update_step(session: Session, partner: Partner, key: str, changes: dict[str,
     row = session.scalar(
         select(OnboardingStep).where(OnboardingStep.partner_id == partner.id, OnboardingStep.key == key)
     )
-    current = {"status": "todo", "owner": definition.owner, "due_on": None, "done_on": None, "note": ""}
-    if row is not None:
-        current = {field: getattr(row, field) for field in STEP_FIELDS}
-    values = {**current, **{k: v for k, v in changes.items() if k in STEP_FIELDS}}
+    values = {**_values(definition, row), **{k: v for k, v in changes.items() if k in STEP_FIELDS}}
     problems = step_problems(values)
     if problems:
         raise ValidationProblem(problems)
