@@ -66,6 +66,13 @@ class Settings:
     signing_keys_required: bool = False
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
     log_level: str = "WARNING"
+    # outbound calls (partner web services, JWKS): app/outbound/, docs/licensing-webservice.md
+    egress_allow_private: bool = False
+    licensing_connect_timeout: float = 1.0
+    licensing_timeout: float = 2.0
+    licensing_cache_entries: int = 100_000
+    licensing_breaker_failures: int = 5
+    licensing_breaker_cooldown: float = 30.0
 
     @property
     def default_viewer_url(self) -> str:
@@ -106,6 +113,12 @@ class Settings:
             raise ConfigError("LIVERY_PUBLIC_BASE_URL must be an http(s) URL")
         if self.freshness_interval <= 0 or self.freshness_interval > 2:
             raise ConfigError("LIVERY_FRESHNESS_INTERVAL must be in (0, 2] seconds")
+        if not 0 < self.licensing_connect_timeout <= self.licensing_timeout <= 10:
+            raise ConfigError("LIVERY_LICENSING_CONNECT_TIMEOUT <= LIVERY_LICENSING_TIMEOUT must both be in (0, 10] s")
+        if self.licensing_cache_entries < 1 or self.licensing_breaker_failures < 1:
+            raise ConfigError("LIVERY_LICENSING_CACHE_ENTRIES and LIVERY_LICENSING_BREAKER_FAILURES must be >= 1")
+        if not 0 < self.licensing_breaker_cooldown <= 3600:
+            raise ConfigError("LIVERY_LICENSING_BREAKER_COOLDOWN must be in (0, 3600] seconds")
         root = self.static_publish_root
         if root and not (root.startswith("s3://") and root[5:].split("/")[0]) and not os.path.isabs(root):
             raise ConfigError("LIVERY_STATIC_PUBLISH_ROOT must be an absolute folder path or s3://bucket/prefix")

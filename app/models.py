@@ -4,6 +4,7 @@ from app.audit.models import AuditEvent
 from app.branding.models import AccessCode, Asset, Brand, BrandRevision
 from app.db import Base
 from app.freshness.models import ChangeEvent
+from app.licensing.webservice.models import LicensingLastGood, LicensingVerification
 from app.onboarding.models import OnboardingStep, TestLaunch
 from app.partners.models import ApiKey, OperatorSetting, Partner
 from app.upgrades.models import Channel, ControlFile, Release
@@ -21,6 +22,8 @@ __all__ = [
     "Channel",
     "ControlFile",
     "Integration",
+    "LicensingLastGood",
+    "LicensingVerification",
     "OnboardingStep",
     "OperatorSetting",
     "Partner",

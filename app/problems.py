@@ -57,6 +57,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("invalid_transition", 409, "Invalid transition"),
         ProblemType("installer_missing", 409, "Installer missing"),
         ProblemType("partner_not_ready", 409, "Partner not ready"),
+        ProblemType("licensing_not_configured", 409, "Licensing not configured"),
+        ProblemType("licensing_not_verified", 409, "Licensing web service not verified"),
         ProblemType("gone", 410, "Gone"),
         ProblemType("precondition_failed", 412, "Precondition failed"),
         ProblemType("payload_too_large", 413, "Payload too large"),

@@ -17,6 +17,7 @@ from app.branding.images import ImageRejected, inspect_image
 from app.branding.models import AccessCode, Asset, Brand, BrandRevision
 from app.db import utcnow
 from app.formats import SLUG_HINT, canonical_json, is_slug, sha256_hex
+from app.licensing.webservice.services import require_verified_web_service
 from app.partners.models import Partner
 from app.problems import Conflict, NotFound, PayloadTooLarge, ValidationProblem
 from app.storage import ObjectStore
@@ -100,6 +101,8 @@ def _publish_content(
     if current is not None and current.content_sha256 == digest:
         return current, False
     _check_content(session, brand.partner_id, content)
+    was = current.content.get("licensing_method") if current is not None else None
+    require_verified_web_service(session, brand.partner_id, was, content.get("licensing_method"))
     number = (session.scalar(select(func.max(BrandRevision.number)).where(BrandRevision.brand_id == brand.id)) or 0) + 1
     first_same = session.scalar(
         select(func.min(BrandRevision.number)).where(

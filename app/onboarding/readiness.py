@@ -20,7 +20,7 @@ class BrandFacts:
 @dataclass(frozen=True)
 class ReadinessFacts:
     brands: tuple[BrandFacts, ...]
-    web_service_verified: bool | None  # None: this deployment cannot tell (see services.web_service_verified)
+    web_service_verified: bool  # the partner's last web-service verification passed
     signing_keys: int
     test_launched: bool
 
@@ -44,10 +44,6 @@ def _licensing(facts: ReadinessFacts) -> Check:
     if not published:
         return Check("licensing_configured", False, "No published brand announces a licensing method yet.")
     web = [b.name for b in published if b.licensing_method == "web_service"]
-    if web and facts.web_service_verified is None:
-        return Check(
-            "licensing_configured", False, "The web-service licensing method cannot be verified in this deployment."
-        )
     if web and not facts.web_service_verified:
         return Check(
             "licensing_configured",

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import audited
 from app.branding.models import Brand, BrandRevision
+from app.licensing.webservice.services import last_verification_passed
 from app.onboarding.checklist import STEPS, StepDefinition, step_definition, step_problems
 from app.onboarding.launches import has_test_launch
 from app.onboarding.models import OnboardingStep
@@ -65,18 +66,6 @@ def update_step(session: Session, partner: Partner, key: str, changes: dict[str,
     return row
 
 
-def web_service_verified(session: Session, partner_id: int) -> bool | None:
-    """Hook to the licensing domain: whether the partner's web-service licensing last verified.
-
-    None when this deployment has no web-service verification yet (app.licensing.webservice).
-    """
-    try:
-        from app.licensing.webservice import last_verification_passed  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return bool(last_verification_passed(session, partner_id))
-
-
 def readiness_facts(session: Session, partner: Partner, signing_keys: int) -> ReadinessFacts:
     """What the readiness checks look at, loaded for ``partner``."""
     brands = []
@@ -97,7 +86,7 @@ def readiness_facts(session: Session, partner: Partner, signing_keys: int) -> Re
     needs_web = any(b.licensing_method == "web_service" for b in brands)
     return ReadinessFacts(
         brands=tuple(brands),
-        web_service_verified=web_service_verified(session, partner.id) if needs_web else None,
+        web_service_verified=needs_web and last_verification_passed(session, partner.id),
         signing_keys=signing_keys,
         test_launched=has_test_launch(session, partner.id),
     )

@@ -15,8 +15,16 @@ from app.problems import ValidationProblem
 from tests import factories
 
 # Tables no service changes through audited(): history rows written beside an audited change, the
-# logs themselves, and facts the service observes (test launches seen by discovery).
-NOT_AUDITED = {"brand_revisions", "control_files", "audit_events", "change_events", "test_launches"}
+# logs themselves, partners' last licensing answers (a cache for grace, not a change) and facts the
+# service observes (test launches seen by discovery).
+NOT_AUDITED = {
+    "brand_revisions",
+    "control_files",
+    "audit_events",
+    "change_events",
+    "licensing_last_good",
+    "test_launches",
+}
 
 
 def _events(app):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.onboarding.readiness import BrandFacts, ReadinessFacts, readiness_checks
 from tests import factories
 from tests.api.admin.conftest import make_operator, onboard
 from tests.api.public.parity import both
@@ -87,12 +88,10 @@ def test_live_codes_refused_until_readiness_passes_and_go_live(make_app, db):
 def test_each_check_names_what_is_missing(app):
     operator = make_operator(app)
     partner = onboard(operator, "webco", live=False)
-    brand = partner.admin.post(
-        "/brands", {"name": "Web", "draft": {"product_name": "Web", "licensing_method": "web_service"}}
-    )
+    brand = partner.admin.post("/brands", {"name": "Web", "draft": {"product_name": "Web"}})
     partner.admin.post(f"/brands/{brand.json['id']}/publish", headers={"If-Match": brand.headers["ETag"]})
     checks = {c["name"]: c for c in operator.get(f"/partners/{partner.id}/readiness").json["checks"]}
-    assert not checks["licensing_configured"]["passed"] and "web-service" in checks["licensing_configured"]["why"]
+    assert checks["licensing_configured"]["passed"] and "portal" in checks["licensing_configured"]["why"]
     assert "stable" in checks["upgrade_channels"]["why"]
     # an active control file on the brand's channel passes
     add_release(partner.admin, "5.2.0")
@@ -103,6 +102,16 @@ def test_each_check_names_what_is_missing(app):
     assert partner.viewer.get(f"/partners/{partner.id}/readiness").status_code == 200
     other = onboard(operator, "otherco")
     assert other.admin.get(f"/partners/{partner.id}/readiness").status_code == 404
+
+
+def test_a_web_service_brand_needs_the_last_verification_passed():
+    """Publishing web_service already needs a passed verification; a later failed one fails readiness."""
+    brand = BrandFacts("Web", True, "web_service", "stable", True, False)
+    failed = ReadinessFacts((brand,), web_service_verified=False, signing_keys=1, test_launched=True)
+    check = next(c for c in readiness_checks(failed) if c.name == "licensing_configured")
+    assert not check.passed and "verification" in check.why
+    passed = ReadinessFacts((brand,), web_service_verified=True, signing_keys=1, test_launched=True)
+    assert all(c.passed for c in readiness_checks(passed))
 
 
 def test_live_code_of_a_partner_made_live_by_the_factory_answers(app):

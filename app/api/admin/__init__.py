@@ -58,6 +58,7 @@ RESOURCE_MODULES = (
     "channels",
     "onboarding",
     "integrations",
+    "licensing_verify",
 )
 
 

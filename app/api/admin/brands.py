@@ -211,7 +211,7 @@ def _publish_answer(brand: Brand, revision: BrandRevision, created: bool):
 @blp.alt_response(
     200, schema=PublishOut, description="Nothing changed since the live revision.", success=True, headers=ETAG_HEADER
 )
-@problems(blp, 403, 404, 412, 422, 428)
+@problems(blp, 403, 404, 409, 412, 422, 428)
 @documents_if_match(blp)
 def publish(brand_id):
     """Publish the draft as a new revision (none when identical to the live one)."""
@@ -230,7 +230,7 @@ def publish(brand_id):
 @blp.alt_response(
     200, schema=PublishOut, description="That revision's content is already live.", success=True, headers=ETAG_HEADER
 )
-@problems(blp, 403, 404, 412, 422, 428)
+@problems(blp, 403, 404, 409, 412, 422, 428)
 @documents_if_match(blp)
 def roll_back(data, brand_id):
     """Publish a copy of an earlier revision as a new revision; history is never rewritten."""

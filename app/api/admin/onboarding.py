@@ -55,7 +55,7 @@ class StepPatch(ma.Schema):
     note = ma.fields.String(validate=ma.validate.Length(max=2000))
 
 
-class CheckOut(ma.Schema):
+class ReadinessCheckOut(ma.Schema):
     name = ma.fields.String()
     passed = ma.fields.Boolean()
     why = ma.fields.String()
@@ -64,7 +64,7 @@ class CheckOut(ma.Schema):
 class ReadinessOut(ma.Schema):
     partner_id = ma.fields.Integer()
     ready = ma.fields.Boolean()
-    checks = ma.fields.List(ma.fields.Nested(CheckOut))
+    checks = ma.fields.List(ma.fields.Nested(ReadinessCheckOut))
 
 
 def _step_etag(partner_id: int, step: dict, row: OnboardingStep | None) -> str:
