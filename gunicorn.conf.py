@@ -15,14 +15,30 @@ scheduling without adding overlap. Measured on 2 cores, 64 connections, discover
   other connections of its worker wait.
 
 Sync workers accept one connection at a time from the shared listen socket, so every request
-goes to a worker that is free. They close the connection after each answer (no keep-alive):
-nginx or a load balancer in front holds the clients' keep-alive and TLS (docs/deployment.md).
+goes to a worker that is free. They close the connection after each answer (no keep-alive), and
+a client that sends its request slowly holds a whole worker: nginx in front
+(deploy/nginx/microcache.conf) holds the clients' keep-alive, TLS and slow requests
+(docs/deployment.md, "Slow clients"; bench/slow_clients.py measures the alternatives).
+
+The master also gives every worker one metrics folder (prometheus_client's multiprocess mode,
+``LIVERY_METRICS_DIR``; docs/operations.md).
 Override with ``--workers`` / ``--worker-class`` or ``GUNICORN_CMD_ARGS``.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+# app.config must not import prometheus_client (tests/test_metrics.py checks): prometheus_client
+# chooses its multiprocess values when first imported, which must happen after on_starting
+from app.config import Settings
+
+_settings = Settings.from_env()
+_metrics_dirs: list[Path] = []  # the temporary one this master made, removed at exit
 
 bind = "127.0.0.1:8000"
 worker_class = "sync"
@@ -37,6 +53,38 @@ accesslog = None  # per-request logging costs more than the request; nginx in fr
 # Off; to use ``gunicornc``, turn it back on with a ``control_socket`` path of this instance's own.
 control_socket_disable = True
 preload_app = False  # each worker builds its own engine and answers after fork (no shared sockets)
+
+
+def on_starting(server) -> None:
+    """Give every worker one metrics folder (prometheus_client's multiprocess mode), emptied now."""
+    if _settings.metrics_dir:
+        folder = Path(_settings.metrics_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):  # a previous run's values: only prometheus_client's files
+            stale.unlink(missing_ok=True)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="livery-metrics-"))
+        _metrics_dirs.append(folder)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)  # before any worker imports prometheus_client
+
+
+def child_exit(server, worker) -> None:
+    """A worker is gone: its live-only gauges go too (its counts stay in the totals)."""
+    from app.metrics import worker_exited
+
+    worker_exited(worker.pid)
+
+
+def worker_exit(server, worker) -> None:
+    """Flush what the worker counted since its last flush."""
+    from app.metrics import flush_requests
+
+    flush_requests()
+
+
+def on_exit(server) -> None:
+    for folder in _metrics_dirs:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def post_worker_init(worker) -> None:

@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app import db
 from app.config import ConfigError, Settings
@@ -23,8 +24,10 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
 
     ``bind`` replaces the engine built from the settings (tests pass a connection).
     """
+    from app import observability
+
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level)
+    observability.configure_logging(settings)
     app = Flask(__name__)
     app.config["LIVERY"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_installer_bytes + 1024 * 1024
@@ -50,7 +53,23 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     register_error_handlers(app)
     cli.register(app)
     init_static_publish(app)
+    _count_database_errors()
+    observability.install(app, settings)  # last: it wraps every other middleware
     return app
+
+
+def _count_database_errors() -> None:
+    # every engine, whatever builds it: a failed statement or connection is a database error
+    if not event.contains(Engine, "handle_error", _database_error):
+        event.listen(Engine, "handle_error", _database_error)
+
+
+def _database_error(context) -> None:
+    from app.metrics import count_dependency_error
+
+    # unreachable, timed out, locked, disconnected; not a constraint a request broke (IntegrityError)
+    if context.is_disconnect or isinstance(context.sqlalchemy_exception, (OperationalError, InterfaceError)):
+        count_dependency_error("database")
 
 
 def _init_public_answers(app: Flask, settings: Settings) -> None:

@@ -66,6 +66,10 @@ class Settings:
     signing_keys_required: bool = False
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
     log_level: str = "WARNING"
+    log_format: str = "text"  # text | json: one JSON object per line
+    request_log: bool = True  # one line per request (logger livery.requests, level INFO)
+    metrics_token: str = ""  # "" : GET /metrics answers 404; else it needs "Authorization: Bearer <token>"
+    metrics_dir: str = ""  # gunicorn's shared folder of every worker's metrics ("" : a fresh temporary folder)
     # outbound calls (partner web services, JWKS): app/outbound/, docs/licensing-webservice.md
     egress_allow_private: bool = False
     licensing_connect_timeout: float = 1.0
@@ -113,6 +117,10 @@ class Settings:
             raise ConfigError("LIVERY_PUBLIC_BASE_URL must be an http(s) URL")
         if self.freshness_interval <= 0 or self.freshness_interval > 2:
             raise ConfigError("LIVERY_FRESHNESS_INTERVAL must be in (0, 2] seconds")
+        if self.log_format not in {"text", "json"}:
+            raise ConfigError("LIVERY_LOG_FORMAT must be 'text' or 'json'")
+        if self.metrics_dir and not os.path.isabs(self.metrics_dir):
+            raise ConfigError("LIVERY_METRICS_DIR must be an absolute folder path")
         if not 0 < self.licensing_connect_timeout <= self.licensing_timeout <= 10:
             raise ConfigError("LIVERY_LICENSING_CONNECT_TIMEOUT <= LIVERY_LICENSING_TIMEOUT must both be in (0, 10] s")
         if self.licensing_cache_entries < 1 or self.licensing_breaker_failures < 1:

@@ -1,11 +1,14 @@
-"""Liveness and readiness probes, and the security headers every response carries."""
+"""Liveness and readiness probes, the metrics page, and the security headers every response carries."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify
+import hmac
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import text
 
 from app.db import session
+from app.problems import NotFound, Problem
 from app.storage import StorageError
 
 bp = Blueprint("health", __name__)
@@ -41,6 +44,27 @@ def readyz():
             checks[f"storage.{name}"] = f"error: {exc}"
     ready = all(value == "ok" for value in checks.values())
     return jsonify(status="ready" if ready else "not_ready", checks=checks), 200 if ready else 503
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus metrics of every worker; needs ``Authorization: Bearer $LIVERY_METRICS_TOKEN`` (off when unset)."""
+    from app.metrics import exposition
+
+    token = current_app.config["LIVERY"].metrics_token
+    if not token:
+        raise NotFound("Metrics are off: set LIVERY_METRICS_TOKEN to turn them on.")
+    scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise Problem(
+            "unauthenticated",
+            "GET /metrics needs Authorization: Bearer <LIVERY_METRICS_TOKEN>.",
+            headers={"WWW-Authenticate": 'Bearer realm="livery-metrics"'},
+        )
+    response = Response(exposition(), mimetype="text/plain")
+    response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def add_security_headers(app: Flask) -> None:

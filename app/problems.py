@@ -248,11 +248,15 @@ def register_error_handlers(app: Flask) -> None:
     def _storage(exc: StorageError):
         # the object store is down: a retryable outage, not a bug; writes stored nothing (they
         # happen before the commit), so the client can simply try again
-        log.warning("object storage unavailable on %s %s: %s", request.method, request.path, exc)
+        from app.metrics import count_dependency_error  # not at import: see gunicorn.conf.py
+
+        # the route's name, not its path: a path may hold an access code
+        log.warning("object storage unavailable on %s %s: %s", request.method, request.endpoint, exc)
+        count_dependency_error("object_store")
         return problem_response(StorageUnavailable(), head=request.method == "HEAD")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, request.endpoint)
         problem = Problem("internal_error", "An unexpected error occurred; it has been logged.")
         return problem_response(problem, head=request.method == "HEAD")

@@ -7,7 +7,11 @@
 - ``published``: the static-publish root (``discovery/<digest>.json``), as deploy/nginx/static.conf,
   without ``open_file_cache`` (100 000 files do not fit this machine's descriptor limit);
 - ``hot``: the same root with ``open_file_cache``, for the hot set (one code per brand);
-- ``micro``: a one-second micro-cache in front of Livery's gunicorn, as deploy/nginx/microcache.conf.
+- ``micro``: deploy/nginx/microcache.conf as shipped (one-second micro-cache, buffering, timeouts,
+  limits) in front of Livery's gunicorn, on a loopback port: :func:`front_proxy`.
+
+:func:`front_proxy` is the one place where the shipped configuration gets local ports and paths
+(tests/e2e/test_nginx_front.py runs it too, alone, through :func:`standalone`).
 """
 
 from __future__ import annotations
@@ -16,37 +20,18 @@ import os
 import pwd
 from pathlib import Path
 
+from app.config import REPO_ROOT
+
+FRONT_PROXY = REPO_ROOT / "deploy" / "nginx" / "microcache.conf"
 CACHE_CONTROL = "public, max-age=0, s-maxage=1, must-revalidate"
 
 
 def render(prefix: Path, *, plain_port: int, plain_uncached_port: int, plain_root: Path, published_port: int,
            published_root: Path, hot_port: int, micro_port: int, upstream_port: int) -> str:  # fmt: skip
     """nginx.conf for a benchmark run."""
-    # nginx started by root drops its workers to "nobody", who cannot read our private work folder
-    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
-    return f"""
-{user}
-worker_processes 1;
-worker_rlimit_nofile 65536;
-pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_requests 1000000;
-    client_body_temp_path {prefix}/tmp-body;
-    proxy_temp_path {prefix}/tmp-proxy;
-    fastcgi_temp_path {prefix}/tmp-fastcgi;
-    uwsgi_temp_path {prefix}/tmp-uwsgi;
-    scgi_temp_path {prefix}/tmp-scgi;
-    proxy_cache_path {prefix}/cache levels=1:2 keys_zone=livery_public:32m max_size=1g inactive=10m
-                     use_temp_path=off;
-
+    return standalone(
+        prefix,
+        f"""
     server {{
         listen 127.0.0.1:{plain_port};
         root {plain_root};
@@ -96,23 +81,58 @@ http {{
         }}
     }}
 
-    upstream livery {{
-        server 127.0.0.1:{upstream_port};
-    }}
-    server {{
-        listen 127.0.0.1:{micro_port};
-        location /v1/ {{
-            add_header X-Cache-Status $upstream_cache_status;
-            proxy_pass http://livery;
-            proxy_set_header Host $host;
-            proxy_cache livery_public;
-            proxy_cache_valid 200 1s;
-            proxy_cache_revalidate on;
-            proxy_cache_lock on;
-            proxy_cache_lock_timeout 2s;
-            proxy_cache_use_stale updating;
-            proxy_cache_background_update on;
-        }}
-    }}
+{front_proxy(prefix, port=micro_port, upstream_port=upstream_port, per_address=60_000)}
+""",
+    )
+
+
+def front_proxy(prefix: Path, *, port: int, upstream_port: int, per_address: int | None = None) -> str:
+    """deploy/nginx/microcache.conf as shipped, listening on loopback ``port``, its files under ``prefix``.
+
+    ``per_address`` replaces the connection limit per client address (the benchmark's wrk opens
+    all its connections from 127.0.0.1).
+    """
+    text = FRONT_PROXY.read_text()
+    local = {
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{port};",
+        "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream_port};",
+        "/var/cache/nginx/livery": f"{prefix}/cache",
+        "/var/lib/nginx/livery-body": f"{prefix}/tmp-front-body",
+        "/var/log/nginx/livery.access.log": f"{prefix}/logs/access.log",
+    }
+    if per_address is not None:
+        local["limit_conn livery_per_address 64;"] = f"limit_conn livery_per_address {per_address};"
+    for shipped, here in local.items():
+        if shipped not in text:  # the shipped file changed: this list must follow it
+            raise ValueError(f"{FRONT_PROXY} no longer contains {shipped!r}")
+        text = text.replace(shipped, here)
+    return text
+
+
+def standalone(prefix: Path, servers: str) -> str:
+    """A whole nginx.conf: one worker, every file under ``prefix``, ``servers`` inside http { }."""
+    # nginx started by root drops its workers to "nobody", who cannot read our private work folder
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
+    return f"""
+{user}
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    client_body_temp_path {prefix}/tmp-body;
+    proxy_temp_path {prefix}/tmp-proxy;
+    fastcgi_temp_path {prefix}/tmp-fastcgi;
+    uwsgi_temp_path {prefix}/tmp-uwsgi;
+    scgi_temp_path {prefix}/tmp-scgi;
+{servers}
 }}
 """

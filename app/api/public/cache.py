@@ -23,6 +23,7 @@ from app.branding.document import RenderContext, render_discovery_document
 from app.branding.models import AccessCode, Brand
 from app.branding.services import brand_document_inputs
 from app.freshness.feed import ChangeFeed
+from app.metrics import freshness_polled
 from app.onboarding.launches import record_test_launches
 from app.partners.models import Partner
 from app.partners.services import SETTING_STANDARD_VIEWER_URL, get_setting
@@ -228,12 +229,14 @@ class PublicAnswers:
         self._documents.clear()
         self._loaded = True
         self._next_poll = self._clock() + self._interval
+        freshness_polled()
 
     def _poll(self) -> None:
         self.flush_launches()
         with self._make_session() as session:
             changes = self._feed.poll(session)
         self._next_poll = self._clock() + self._interval
+        freshness_polled()
         if changes is None:  # a burst of changes: reloading is cheaper than replaying
             self._load_all()
             self._notify(self.listeners, [("all", "")])

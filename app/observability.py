@@ -1,0 +1,209 @@
+"""What operators see of each request: a request id, one log line, and its metrics.
+
+:class:`ObservedRequests` is the outermost WSGI middleware (installed last by the app factory),
+so it sees every answer the same way, the fast path's (app/api/public/fast.py) and Flask's, the
+problem answers included: it takes the request id from a valid incoming ``X-Request-Id`` (or
+makes one), echoes it in the response headers, counts the request by route name and status
+(app/metrics.py) and writes one log line (``LIVERY_REQUEST_LOG``). A route name is Flask's
+endpoint (``public.discovery``, ``brands.update_brand``...) or ``unmatched``; the fast path
+answers only routes Flask names the same way. Logs carry no address, user id or access code:
+the partner id is the only caller detail (from the admin key, or from the access code).
+
+:func:`configure_logging` sets up every log line of the process: JSON objects, one per line
+(``LIVERY_LOG_FORMAT=json``), or text; records logged while a request is served carry its id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, g, has_request_context, request
+
+from app import metrics
+from app.config import Settings
+
+REQUEST_ID_HEADER = "X-Request-Id"
+REQUEST_ID_KEY = "livery.request_id"  # WSGI environ keys: set here and by the after-request hook
+PARTNER_KEY = "livery.partner_id"
+ROUTE_KEY = "livery.route"
+VALID_REQUEST_ID = re.compile(r"^[0-9A-Za-z._-]{1,64}$")
+# the routes the fast path answers without Flask, by path prefix, named as Flask names them
+FAST_ROUTES = (
+    ("/v1/discovery/", "public.discovery"),
+    ("/v1/upgrade/", "public.upgrade"),
+    ("/v1/assets/", "public.asset"),
+)
+CODE_ROUTES = ("/v1/discovery/", "/v1/upgrade/")  # paths that end in an access code
+REQUEST_LOGGER = "livery.requests"
+MAX_REMEMBERED_CODES = 20_000
+HANDLER_MARK = "_livery_handler"
+
+request_log = logging.getLogger(REQUEST_LOGGER)
+log = logging.getLogger(__name__)
+
+
+def new_request_id() -> str:
+    """A fresh request id: 128 random bits, hex (as nginx's ``$request_id``)."""
+    return os.urandom(16).hex()
+
+
+class ObservedRequests:
+    """WSGI middleware: request id in and out, request metrics, one log line per request."""
+
+    def __init__(self, app: Flask, wsgi_app: Callable, *, log_requests: bool) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.log_requests = log_requests
+        self._code_partners: dict[str, int] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        started = time.perf_counter()
+        request_id = environ.get("HTTP_X_REQUEST_ID")
+        if request_id is None or not VALID_REQUEST_ID.match(request_id):
+            request_id = new_request_id()
+        environ[REQUEST_ID_KEY] = request_id
+        sent: list[str] = []
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
+            sent.append(status)
+            # a new list: the fast path passes header lists it replays to every request
+            return start_response(status, [*headers, (REQUEST_ID_HEADER, request_id)], exc_info)
+
+        try:
+            return self.wsgi_app(environ, start)
+        finally:
+            try:
+                self._finished(environ, int(sent[-1][:3]) if sent else 500, time.perf_counter() - started)
+            except Exception:  # counting or logging a request never fails it
+                log.exception("could not count or log a request")
+
+    def _finished(self, environ: dict[str, Any], status: int, seconds: float) -> None:
+        route = route_name(environ)
+        metrics.count_request(route, status, seconds)
+        if self.log_requests and request_log.isEnabledFor(logging.INFO):
+            fields = {
+                "method": environ.get("REQUEST_METHOD"),
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "request_id": environ[REQUEST_ID_KEY],
+                "partner_id": self._partner_id(environ),
+            }
+            # makeRecord + handle: what request_log.info() does, less its walk up the stack for
+            # the caller's file and line (a third of a log line's cost, and always this function)
+            request_log.handle(request_log.makeRecord(REQUEST_LOGGER, logging.INFO, __file__, 0, "request", (), None,
+                                                      extra={"fields": fields}))  # fmt: skip
+
+    def _partner_id(self, environ: dict[str, Any]) -> int | None:
+        partner_id = environ.get(PARTNER_KEY)
+        if partner_id is not None:
+            return partner_id
+        path = environ.get("PATH_INFO", "")
+        for prefix in CODE_ROUTES:
+            if path.startswith(prefix):
+                return self._code_partner(path[len(prefix) :])
+        return None
+
+    def _code_partner(self, raw: str) -> int | None:
+        # a code never changes partner, so a known one is remembered (as typed: no normalising)
+        partner_id = self._code_partners.get(raw)
+        if partner_id is None:
+            from app.api.public.answers import Refused, code_status
+
+            try:  # the lookup may have to read the change log: never for a log line's sake
+                found = code_status(self.app.extensions["livery.public"], raw)
+            except Exception:  # noqa: BLE001 - the request was answered; its line just lacks the partner
+                return None
+            if isinstance(found, Refused):
+                return None
+            if len(self._code_partners) >= MAX_REMEMBERED_CODES:
+                self._code_partners.clear()
+            partner_id = self._code_partners[raw] = found.partner_id
+        return partner_id
+
+
+def route_name(environ: dict[str, Any]) -> str:
+    """The route that answered: Flask's endpoint, the fast path's fixed name, or ``unmatched``."""
+    route = environ.get(ROUTE_KEY)
+    if route is not None:  # Flask answered
+        return route
+    path = environ.get("PATH_INFO", "")
+    for prefix, name in FAST_ROUTES:
+        if path.startswith(prefix):
+            return name
+    return "unmatched"
+
+
+def install(app: Flask, settings: Settings) -> None:
+    """Wrap the app (after every other middleware); Flask notes each request's route and admin partner."""
+
+    @app.after_request
+    def _note_route(response):
+        request.environ[ROUTE_KEY] = request.endpoint or "unmatched"
+        actor = g.get("livery_actor")
+        if actor is not None and actor.partner_id is not None:
+            request.environ[PARTNER_KEY] = actor.partner_id
+        return response
+
+    app.wsgi_app = ObservedRequests(app, app.wsgi_app, log_requests=settings.request_log)
+    metrics.start_flushing()
+
+
+# -- log lines -------------------------------------------------------------------------------
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "fields") and has_request_context():
+            record.fields = {"request_id": request.environ.get(REQUEST_ID_KEY)}
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the record's fields, the traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``time level logger: message key=value ...``, the traceback below."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, "fields", None)
+        text = super().formatMessage(record)
+        return text + "".join(f" {name}={value}" for name, value in fields.items()) if fields else text
+
+
+def configure_logging(settings: Settings) -> None:
+    """One handler on the root logger, to stderr, in ``LIVERY_LOG_FORMAT``; request lines per ``LIVERY_REQUEST_LOG``."""
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if getattr(h, HANDLER_MARK, False)), None)
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
+        setattr(handler, HANDLER_MARK, True)
+        handler.addFilter(_RequestIdFilter())
+        root.addHandler(handler)
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
+    root.setLevel(settings.log_level)
+    request_log.setLevel(logging.INFO if settings.request_log else logging.WARNING)
