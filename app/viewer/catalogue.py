@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from functools import cache
 from typing import Any
-
-import nh3
-from markdown_it import MarkdownIt
 
 from app.formats import https_url_problem, is_sha256, is_slug
 from app.upgrades.versions import InvalidVersion, parse_version
@@ -35,7 +33,6 @@ LIMITS = {"name": 80, "description": 300, "setup_markdown": 20000, "feature_note
 # sees at once that the text will not show as typed
 _RAW_HTML = re.compile(r"<\s*[A-Za-z!/?]")
 _UNSAFE_LINK = re.compile(r"\]\(\s*<?\s*(javascript|data|vbscript|file):", re.IGNORECASE)
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False})
 ALLOWED_TAGS = {"p", "ol", "ul", "li", "strong", "em", "code", "pre", "a", "h3", "h4", "blockquote", "br"}
 # placeholder logo backgrounds: each keeps white initials above 4.5:1
 PLACEHOLDER_COLOURS = ("#1f4e79", "#2e5e2e", "#7a2e2e", "#5b2c6f", "#7a4a00", "#005f5f", "#3d3d8f", "#6b3b1f")
@@ -52,10 +49,20 @@ def markdown_problem(text: object) -> str | None:
     return None
 
 
+@cache
+def _markdown():
+    # built on first use, not at import: workers that never render a page do not pay for it
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
 def render_markdown(text: str) -> str:
     """Setup steps as safe HTML: Markdown without raw HTML, then sanitised by an allow-list."""
+    import nh3
+
     return nh3.clean(
-        _MARKDOWN.render(text),
+        _markdown().render(text),
         tags=ALLOWED_TAGS,
         attributes={"a": {"href"}},
         url_schemes={"https", "mailto"},
