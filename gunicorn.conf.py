@@ -88,7 +88,12 @@ def on_exit(server) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """Load every access code (and render documents) before the worker accepts a connection."""
+    """Load every access code (and render documents) and the licensed users before the worker accepts
+    a connection."""
     answers = getattr(worker.wsgi, "extensions", {}).get("livery.public")
     if answers is not None:
         answers.warm()
+    licensing = getattr(worker.wsgi, "extensions", {}).get("livery.licensing")
+    if licensing is not None:
+        # licensed users in memory (bounded in time; the rest load on first use)
+        licensing.index.warm(worker.wsgi.config["LIVERY"].licensing_warm_seconds)

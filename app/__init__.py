@@ -38,15 +38,18 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     app.extensions["livery.stores"] = build_stores(settings)
     _init_public_answers(app, settings)
     _init_upgrades(app, settings)
+    _init_licensing(app, settings)
 
     from app import cli, health
     from app.api.admin import init_admin
     from app.api.public import init_public
+    from app.api.scim import bp as scim_bp
     from app.api.viewer import init_viewer
     from app.publishing.wiring import init_app as init_static_publish
 
     app.register_blueprint(health.bp)
     init_public(app)
+    app.register_blueprint(scim_bp)
     init_admin(app)
     init_viewer(app)
     health.add_security_headers(app)
@@ -115,3 +118,22 @@ def _init_upgrades(app: Flask, settings: Settings) -> None:
     except (KeyConfigError, OSError) as exc:
         raise ConfigError(f"LIVERY_SIGNING_KEYS_DIR / LIVERY_SIGNING_ACTIVE_KEY: {exc}") from exc
     app.extensions["livery.upgrades"] = UpgradeAnswers.attach(app, ring)
+
+
+def _init_licensing(app: Flask, settings: Settings) -> None:
+    from app.licensing.check import LicenceChecks
+    from app.licensing.proprietary import ProprietaryMethod
+    from app.licensing.webservice import build_web_service_method
+
+    checks = LicenceChecks(
+        app.extensions["livery.sessionmaker"],
+        app.extensions["livery.upgrades"].ring,
+        egress_allow_private=settings.egress_allow_private,
+        usage_flush_seconds=settings.licensing_usage_flush_seconds,
+        method_factories={
+            "web_service": lambda: build_web_service_method(settings),
+            "proprietary": lambda: ProprietaryMethod(settings),
+        },
+    )
+    app.extensions["livery.public"].listeners.append(checks.forget)
+    app.extensions["livery.licensing"] = checks

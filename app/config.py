@@ -65,6 +65,8 @@ class Settings:
     signing_active_key: str = ""
     signing_keys_required: bool = False
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
+    licensing_usage_flush_seconds: float = 30.0
+    licensing_warm_seconds: float = 10.0  # a starting worker loads licensed users for up to this long
     log_level: str = "WARNING"
     log_format: str = "text"  # text | json: one JSON object per line
     request_log: bool = True  # one line per request (logger livery.requests, level INFO)
@@ -117,6 +119,10 @@ class Settings:
             raise ConfigError("LIVERY_PUBLIC_BASE_URL must be an http(s) URL")
         if self.freshness_interval <= 0 or self.freshness_interval > 2:
             raise ConfigError("LIVERY_FRESHNESS_INTERVAL must be in (0, 2] seconds")
+        if not 0 < self.licensing_usage_flush_seconds <= 3600:
+            raise ConfigError("LIVERY_LICENSING_USAGE_FLUSH_SECONDS must be in (0, 3600] seconds")
+        if not 0 <= self.licensing_warm_seconds <= 25:
+            raise ConfigError("LIVERY_LICENSING_WARM_SECONDS must be in [0, 25] (gunicorn's worker timeout is 30 s)")
         if self.log_format not in {"text", "json"}:
             raise ConfigError("LIVERY_LOG_FORMAT must be 'text' or 'json'")
         if self.metrics_dir and not os.path.isabs(self.metrics_dir):

@@ -19,6 +19,7 @@ CHANNEL_NAME_HINT = "lower-case letters, digits and hyphens, starting with a let
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 MAX_INSTALL_ID = 128
+MAX_ROW_ID = 2**31 - 1  # row ids are 32-bit integers in the database: a bigger number names no row
 _INSTALL_ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
 _SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
 SLUG_HINT = "2-63 lower-case letters, digits and hyphens, starting with a letter or digit"

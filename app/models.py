@@ -4,6 +4,7 @@ from app.audit.models import AuditEvent
 from app.branding.models import AccessCode, Asset, Brand, BrandRevision
 from app.db import Base
 from app.freshness.models import ChangeEvent
+from app.licensing.models import AllocationEvent, Customer, LicensedUser, LicensingSettings, Reseller, UsageFact
 from app.licensing.webservice.models import LicensingLastGood, LicensingVerification
 from app.onboarding.models import OnboardingStep, TestLaunch
 from app.partners.models import ApiKey, OperatorSetting, Partner
@@ -12,6 +13,7 @@ from app.viewer.models import Integration
 
 __all__ = [
     "AccessCode",
+    "AllocationEvent",
     "ApiKey",
     "Asset",
     "AuditEvent",
@@ -21,12 +23,17 @@ __all__ = [
     "ChangeEvent",
     "Channel",
     "ControlFile",
+    "Customer",
     "Integration",
+    "LicensedUser",
     "LicensingLastGood",
+    "LicensingSettings",
     "LicensingVerification",
     "OnboardingStep",
     "OperatorSetting",
     "Partner",
     "Release",
+    "Reseller",
     "TestLaunch",
+    "UsageFact",
 ]

@@ -39,6 +39,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
     t.code: t
     for t in (
         ProblemType("bad_request", 400, "Bad request"),
+        ProblemType("malformed_json", 400, "Malformed JSON"),
+        ProblemType("csv_rejected", 400, "CSV rejected"),
         ProblemType("invalid_version", 400, "Invalid version"),
         ProblemType("invalid_platform", 400, "Invalid platform"),
         ProblemType("invalid_install_id", 400, "Invalid install id"),
@@ -50,6 +52,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("method_not_allowed", 405, "Method not allowed"),
         ProblemType("conflict", 409, "Conflict"),
         ProblemType("duplicate_slug", 409, "Duplicate slug"),
+        ProblemType("duplicate_user_id", 409, "Duplicate user id"),
+        ProblemType("not_empty", 409, "Not empty"),
         ProblemType("already_revoked", 409, "Already revoked"),
         ProblemType("release_exists", 409, "Release exists"),
         ProblemType("external_installer", 409, "External installer"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 app = Flask(__name__)
 BODY = Path(os.environ.get("LIVERY_BENCH_FLOOR_BODY", __file__)).read_bytes()
@@ -19,4 +19,14 @@ BODY = Path(os.environ.get("LIVERY_BENCH_FLOOR_BODY", __file__)).read_bytes()
 @app.get("/v1/discovery/<path:code>")
 def constant(code: str) -> Response:
     """The same bytes, whatever the code."""
+    return Response(BODY, content_type="application/json")
+
+
+@app.post("/v1/licenses/check")
+def constant_check() -> Response:
+    """The same bytes, whatever the body (the floor of a licence check; bench/licensing.py).
+
+    The body is read, as any POST endpoint must before it answers; nothing is done with it.
+    """
+    request.get_data()
     return Response(BODY, content_type="application/json")

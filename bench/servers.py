@@ -144,11 +144,16 @@ class WrkResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def wrk(base_url: str, lines_file: Path, *, seconds: int, connections: int, threads: int) -> WrkResult:
-    """Drive ``base_url`` with wrk, rotating over ``lines_file``; the parsed RESULT line."""
+def wrk(
+    base_url: str, lines_file: Path, *, seconds: int, connections: int, threads: int, post_path: str | None = None
+) -> WrkResult:
+    """Drive ``base_url`` with wrk, rotating over ``lines_file``; the parsed RESULT line.
+
+    With ``post_path``, each line of ``lines_file`` is a JSON body POSTed to that path.
+    """
     assert base_url.startswith("http://127.0.0.1:"), base_url
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA)]
-    args += [base_url, "--", str(lines_file)]
+    args += [base_url, "--", str(lines_file), *([post_path] if post_path else [])]
     out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     match = RESULT_RE.search(out)
     if not match:

@@ -33,6 +33,10 @@ def test_demo_seed_is_idempotent_and_answers_discovery(app):
     assert all(doc["assets"][role] for role in ("tray_icon", "app_icon_windows", "app_icon_macos", "splash"))
     assert client.get(f"/v1/discovery/{seeded['test_code']}").get_json()["preview"] is True
 
+    check = {"access_code": seeded["live_code"], "user_id": seeded["licensed_user_id"], "install_id": "demo-1"}
+    answer = client.post("/v1/licenses/check", json=check).get_json()["payload"]
+    assert answer["status"] == "valid" and answer["licensed"] is True
+
 
 def test_operator_workflow_from_partner_to_revoked_code(app, tmp_path):
     assert run(app, "partner", "create", "--slug", "globex", "--name", "Globex").exit_code == 0

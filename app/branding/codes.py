@@ -8,6 +8,7 @@ form is ever stored, so the public path can be computed by a client for static h
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -18,6 +19,8 @@ DATA_SYMBOLS = 24
 CODE_LENGTH = DATA_SYMBOLS + 1
 MAX_INPUT_LENGTH = 64
 PREFIX_LENGTH = 5
+# the public paths normalise and digest the code of every request; clients repeat their code
+CACHED_CODES = 65_536
 
 
 def check_symbol(data: str) -> str:
@@ -36,6 +39,7 @@ def generate_code() -> str:
     return data + check_symbol(data)
 
 
+@functools.lru_cache(maxsize=CACHED_CODES)
 def normalise_code(raw: str) -> str | None:
     """The canonical form of a typed or pasted code, or None when it cannot be a valid code."""
     if not raw or len(raw) > MAX_INPUT_LENGTH or not raw.isascii():
@@ -48,6 +52,7 @@ def normalise_code(raw: str) -> str | None:
     return canonical
 
 
+@functools.lru_cache(maxsize=CACHED_CODES)
 def code_digest(canonical: str) -> str:
     """The stored and published identifier of a code: sha256 of its canonical form, hex."""
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()

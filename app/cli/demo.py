@@ -75,6 +75,7 @@ def demo_seed(as_json: bool) -> None:
     elif any(brand.draft.get(k) != v for k, v in fields.items()):
         update_draft(db, brand, fields, actor=CLI_ACTOR)
     revision, _ = publish_draft(db, brand, actor=CLI_ACTOR)
+    licensed_user_id = _demo_licensed_user(db, partner.id)
     plain_codes = {}
     for kind in ("live", "test"):
         plain = demo_code(kind)
@@ -93,6 +94,28 @@ def demo_seed(as_json: bool) -> None:
             "discovery_url": _discovery_url(plain_codes["live"]),
             "test_discovery_url": _discovery_url(plain_codes["test"]),
             "viewer_url": branded_viewer_url(_settings().public_base_url, brand.slug),
+            "licensed_user_id": licensed_user_id,
+            "licence_check_url": f"{_settings().public_base_url.rstrip('/')}/v1/licenses/check",
         },
         as_json,
     )
+
+
+DEMO_USER_ID = "demo.user@acme-communications.example"
+
+
+def _demo_licensed_user(db, partner_id: int) -> str:
+    """The demo partner's portal user (under a demo reseller and customer), made once."""
+    from app.licensing.models import Customer, Reseller
+    from app.licensing.services import add_user, create_org, find_user
+
+    if find_user(db, partner_id, DEMO_USER_ID) is None:
+        reseller = db.scalar(select(Reseller).where(Reseller.partner_id == partner_id).order_by(Reseller.id))
+        if reseller is None:
+            reseller = create_org(db, Reseller, partner_id, {"name": "Demo Reseller"}, actor=CLI_ACTOR)
+        customer = db.scalar(select(Customer).where(Customer.partner_id == partner_id).order_by(Customer.id))
+        if customer is None:
+            fields = {"name": "Demo Customer", "reseller_id": reseller.id}
+            customer = create_org(db, Customer, partner_id, fields, actor=CLI_ACTOR)
+        add_user(db, partner_id, {"user_id": DEMO_USER_ID, "customer_id": customer.id}, actor=CLI_ACTOR)
+    return DEMO_USER_ID

@@ -9,7 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
 
-TOPICS = ("partner", "brand", "code", "settings", "channel")
+# licensing: a partner's licensing settings, seat caps or whole user list (key: partner id);
+# licensed_user: one licensed user (key: "<partner id>:<row id>:<index key before the change>")
+LICENSING_TOPICS = ("licensing", "licensed_user")
+TOPICS = ("partner", "brand", "code", "settings", "channel", *LICENSING_TOPICS)
 
 
 class ChangeEvent(Base):

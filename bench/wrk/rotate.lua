@@ -1,6 +1,7 @@
--- Rotate across many requests (one per line: "<path> [<If-None-Match value>]") and print one
--- parseable RESULT line with requests, duration and the p50/p99 latency in microseconds.
--- Usage: wrk -s rotate.lua URL -- LINES_FILE
+-- Rotate across many requests and print one parseable RESULT line with requests, duration and
+-- the p50/p99 latency in microseconds.
+-- Usage: wrk -s rotate.lua URL -- LINES_FILE            (GET: one "<path> [<If-None-Match value>]" per line)
+--        wrk -s rotate.lua URL -- BODIES_FILE PATH      (POST: one JSON body per line, all to PATH)
 -- No response() callback: it would slow wrk down and flatter the fastest targets. Statuses are
 -- checked by the runner before each run; wrk counts >= 400 answers in errors.status.
 
@@ -16,14 +17,21 @@ function setup(thread)
 end
 
 function init(args)
+  local post_path = args[2]
   for line in io.lines(args[1]) do
-    local path, tag = line:match("^(%S+)%s*(%S*)$")
-    if path then
-      local headers = {}
-      if tag ~= "" then
-        headers["If-None-Match"] = tag
+    if post_path then
+      if line ~= "" then
+        requests[#requests + 1] = wrk.format("POST", post_path, { ["Content-Type"] = "application/json" }, line)
       end
-      requests[#requests + 1] = wrk.format("GET", path, headers)
+    else
+      local path, tag = line:match("^(%S+)%s*(%S*)$")
+      if path then
+        local headers = {}
+        if tag ~= "" then
+          headers["If-None-Match"] = tag
+        end
+        requests[#requests + 1] = wrk.format("GET", path, headers)
+      end
     end
   end
   -- each thread starts at its own offset so that threads do not walk in step

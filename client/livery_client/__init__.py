@@ -2,7 +2,8 @@
 
 Start with :class:`LiveryClient`: ``launch()`` at every start (branding to show, even when the
 service is down), ``check_upgrade(version, platform)`` periodically (a verified, signed decision),
-``download(decision, folder)`` when it offers an installer. See README.md for an example.
+``download(decision, folder)`` when it offers an installer, ``check_licence(user_id)`` before
+letting a user work (a verified lease, kept for offline use). See README.md for an example.
 """
 
 from livery_client.branding import LaunchResult, branding_changes, changed_fields
@@ -25,6 +26,7 @@ from livery_client.errors import (
     UnknownCode,
     VerificationError,
 )
+from livery_client.licence import Licence
 from livery_client.polling import next_poll_delay, poll_forever
 from livery_client.signing import canonical_bytes, verify_envelope
 from livery_client.upgrade import UpgradeDecision, UpgradeTarget
@@ -38,6 +40,7 @@ __all__ = [
     "InstallerIntegrityError",
     "IntegrityError",
     "LaunchResult",
+    "Licence",
     "LiveryClient",
     "LiveryError",
     "NoCachedBranding",

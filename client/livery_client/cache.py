@@ -9,11 +9,13 @@ crash or a power cut leaves either the old or the new file, never half of one. L
     upgrade/state.json      {"highest_serial": {channel: serial}} for anti-replay
     upgrade/answers/*.json  {"etag", "envelope"} per (platform, version) for If-None-Match
     trusted_keys.json       keys stored by --fetch-keys (trust on first use)
+    licence/<digest>.json   {"envelope"}: the last licensed answer per user (its lease), for offline use
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -37,7 +39,7 @@ MEDIA_EXTENSIONS = {
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 # Only these entries are ours: clear() must never delete files a user keeps beside them.
-OWNED_ENTRIES = ("discovery.json", "assets", "install_id", "upgrade", "trusted_keys.json")
+OWNED_ENTRIES = ("discovery.json", "assets", "install_id", "upgrade", "trusted_keys.json", "licence")
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -168,6 +170,25 @@ class ClientCache:
     def store_upgrade_answer(self, platform: str, version: str, etag: str | None, envelope: dict[str, Any]) -> None:
         """Keep a verified envelope so a 304 can be answered from the cache."""
         _write_json(self._answer_path(platform, version), {"etag": etag, "envelope": envelope})
+
+    # licence leases
+
+    def _lease_path(self, user_key: str) -> Path:
+        # named by a digest: user ids never appear in file names
+        return self.root / "licence" / (hashlib.sha256(user_key.encode("utf-8")).hexdigest()[:32] + ".json")
+
+    def load_lease(self, user_key: str) -> dict[str, Any] | None:
+        """The stored envelope of the user's last licensed answer (to verify again before use), or None."""
+        entry = _read_json(self._lease_path(user_key))
+        return entry["envelope"] if isinstance(entry, dict) and isinstance(entry.get("envelope"), dict) else None
+
+    def store_lease(self, user_key: str, envelope: dict[str, Any]) -> None:
+        """Keep a verified licensed answer: the lease the client may run on offline."""
+        _write_json(self._lease_path(user_key), {"envelope": envelope})
+
+    def drop_lease(self, user_key: str) -> None:
+        """Forget the user's lease (the service said the user is not licensed)."""
+        self._lease_path(user_key).unlink(missing_ok=True)
 
     # keys
 

@@ -16,6 +16,7 @@ from livery_client.cache import ClientCache
 from livery_client.codes import code_digest, normalise_code
 from livery_client.download import Progress, download_installer
 from livery_client.errors import ServiceUnavailable, UnknownCode
+from livery_client.licence import Licence, check_licence
 from livery_client.polling import DEFAULT_POLL_SECONDS, poll_forever
 from livery_client.signing import load_public_key, parse_keys_document
 from livery_client.transport import ACCEPT_JSON, get, new_session, raise_for_status
@@ -107,6 +108,27 @@ class LiveryClient:
             public_keys=self.public_keys,
             timeout=self.timeout,
             manifest_url=self.static_manifest_url,
+        )
+
+    def licence_url(self) -> str:
+        """Where licence checks go: the discovery document's check_url when known, else the base URL's."""
+        cached = self.cache.load_discovery()
+        url = ((cached[1].get("licensing") or {}).get("check_url") if cached else None) or ""
+        if isinstance(url, str) and url.startswith(("https://", "http://")):
+            return url
+        return f"{self.base_url}/v1/licenses/check"
+
+    def check_licence(self, user_id: str) -> Licence:
+        """Whether ``user_id`` may run the client: a verified answer, or offline a stored unexpired lease."""
+        return check_licence(
+            self.session,
+            self.cache,
+            self.licence_url(),
+            user_id=user_id,
+            install_id=self.install_id(),
+            canonical_code=self.access_code,
+            public_keys=self.public_keys,
+            timeout=self.timeout,
         )
 
     def download(self, decision: UpgradeDecision, dest_dir: Path | str, progress: Progress | None = None) -> Path:

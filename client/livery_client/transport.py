@@ -41,6 +41,21 @@ def get(
         raise ServiceUnavailable(f"cannot reach {urlsplit(url).netloc}: {describe_network_error(exc)}") from exc
 
 
+def post_json(
+    session: requests.Session,
+    url: str,
+    body: Any,
+    *,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+) -> requests.Response:
+    """POST ``body`` as JSON to ``url``; a network failure becomes :class:`ServiceUnavailable`."""
+    try:
+        return session.post(url, json=body, headers=dict(headers or {}), timeout=timeout)
+    except requests.RequestException as exc:
+        raise ServiceUnavailable(f"cannot reach {urlsplit(url).netloc}: {describe_network_error(exc)}") from exc
+
+
 def describe_network_error(exc: requests.RequestException) -> str:
     """A short reason for a network failure (requests' own messages run to several lines)."""
     if isinstance(exc, requests.Timeout):

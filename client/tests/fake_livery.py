@@ -59,6 +59,8 @@ class FakeLivery:
     static_fail_status: int | None = None
     retry_after: str | None = None
     garble: bool = False
+    # POST /v1/licenses/check: request body -> payload to sign (None: the code is unknown)
+    licence: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     requests: list[Recorded] = field(default_factory=list)
 
     def start(self) -> FakeLivery:
@@ -157,6 +159,22 @@ def _handler_for(service: FakeLivery) -> type[BaseHTTPRequestHandler]:
             if segments[0] == "files" and segments[1] in service.installers:
                 return self.installer(service.installers[segments[1]])
             return self.problem(404, "not_found", "no such thing")
+
+        def do_POST(self) -> None:
+            parts = urlsplit(self.path)
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            service.requests.append(Recorded("POST", parts.path, body, dict(self.headers.items())))
+            if service.fail_status:
+                return self.problem(service.fail_status, "trouble", "scripted failure")
+            code = normalise_code(str(body.get("access_code"))) or ""
+            if parts.path != "/v1/licenses/check" or service.licence is None:
+                return self.problem(404, "not_found", "no such thing")
+            if code in service.code_status:
+                return self.problem(service.code_status[code], "gone", "scripted status")
+            envelope = sign(service.licence(body), service.signing_key, service.key_id)
+            if service.envelope_hook:
+                envelope = service.envelope_hook(envelope)
+            return self.send_body(200, canonical_bytes(envelope), "application/json", {"Cache-Control": "no-store"})
 
         def static_file(self, path: str) -> None:
             # like nginx or S3 in front of a publish root: its own ETag scheme, plain-text errors

@@ -24,6 +24,8 @@ NOT_AUDITED = {
     "change_events",
     "licensing_last_good",
     "test_launches",
+    "allocation_events",  # the allocation history, written inside a licensed user's audited change
+    "usage_facts",  # facts of checks, not changes
 }
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app.onboarding.readiness import BrandFacts, ReadinessFacts, readiness_checks
 from tests import factories
 from tests.api.admin.conftest import make_operator, onboard
 from tests.api.public.parity import both
+from tests.api.public.test_fast_licences import _flask_calls
 from tests.upgrades.catalogue import add_release, control_file, upload_control_file
 
 CHECKS = ["brand_published", "licensing_configured", "upgrade_channels", "signing_keys_published", "test_code_launched"]
@@ -69,6 +72,9 @@ def test_live_codes_refused_until_readiness_passes_and_go_live(make_app, db):
         fast, flask = both(app, path, query)
         assert fast == flask, path
         assert fast[0].startswith("403") and b'"partner_not_live"' in fast[2]
+    body = json.dumps({"access_code": live_code, "user_id": "anna@example.com", "install_id": "i"}).encode()
+    whole, flask, calls = _flask_calls(app, body)  # the licence check, through the same core
+    assert calls == 0 and whole == flask and whole[0].startswith("403") and b'"partner_not_live"' in whole[2]
     # test codes work throughout
     assert _launch(app, client, test_code).status_code == 200
     assert _readiness(operator, partner.id)["test_code_launched"]

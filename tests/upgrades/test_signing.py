@@ -27,6 +27,7 @@ from app.upgrades.signing import (
     generate_key_file,
     load_key_ring,
     sign_payload,
+    signed_envelope_bytes,
     verify_envelope,
 )
 
@@ -309,3 +310,8 @@ def test_any_json_payload_round_trips_through_an_envelope(payload):
 
 
 _PROPERTY_KEY = Ed25519PrivateKey.generate()
+
+
+def test_signed_envelope_bytes_equal_the_canonical_envelope(ring):
+    for payload in (PAYLOAD, {"nonce": None, "é": "ü", "n": [1, {"b": True, "a": None}]}):
+        assert signed_envelope_bytes(ring, payload) == canonical_bytes(sign_payload(ring, payload))

@@ -58,6 +58,10 @@ RESOURCE_MODULES = (
     "channels",
     "onboarding",
     "integrations",
+    "resellers",
+    "customers",
+    "licensed_users",
+    "licensing",
     "licensing_verify",
 )
 

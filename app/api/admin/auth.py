@@ -19,6 +19,7 @@ from flask import g, request
 from flask_smorest import Blueprint
 
 from app.db import session
+from app.formats import MAX_ROW_ID
 from app.partners.models import ApiKey, Partner
 from app.partners.services import authenticate, partner_is_read_only
 from app.problems import NotFound, PayloadTooLarge, Problem, ValidationProblem
@@ -149,7 +150,8 @@ def require_operator() -> Actor:
 
 def load_owned(model: type[T], ident: object, what: str) -> T:
     """The ``model`` row ``ident`` if the caller may see it; 404 when missing or another partner's."""
-    row = session().get(model, ident)
+    too_big = isinstance(ident, int) and ident > MAX_ROW_ID  # PostgreSQL would refuse to compare
+    row = None if too_big else session().get(model, ident)
     actor = current_actor()
     if row is None or (not actor.is_operator and row.partner_id != actor.partner_id):
         raise NotFound(f"No {what} with id {ident}.")

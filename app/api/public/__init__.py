@@ -2,8 +2,8 @@
 
 ``init_public`` is called by the application factory: it registers the routes and puts the WSGI
 fast path (fast.py) in front of the app. Module layout, with no import cycle (a test checks it):
-answers.py (Flask-free core) <- cache.py, upgrade_cache.py <- blueprint.py <- route modules
-(discovery, upgrade, assets), and fast.py, which imports no route module.
+answers.py and licence_answers.py (Flask-free cores) <- cache.py, upgrade_cache.py <- blueprint.py
+<- route modules (discovery, upgrade, assets, licences), and fast.py, which imports no route module.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from flask import Flask
 
 def init_public(app: Flask) -> None:
     """Register the /v1 routes and install the fast path (needs the public and upgrade answers)."""
-    from app.api.public import assets, discovery, upgrade  # noqa: F401  (routes register on bp)
+    from app.api.public import assets, discovery, licences, upgrade  # noqa: F401  (routes register on bp)
     from app.api.public.answers import discovery_cache_control
     from app.api.public.blueprint import bp
     from app.api.public.fast import FastPublicPath

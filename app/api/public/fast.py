@@ -8,6 +8,8 @@ and two dictionary lookups. ``FastPublicPath`` wraps the WSGI app and answers
 - GET/HEAD ``/v1/upgrade/{code}?platform=&version=&install_id=`` with a plain query string
   (200, 304, 403, 404, 410; a 400, a 503 or an unusual query goes to Flask), and
 - GET/HEAD ``/v1/assets/{sha256}`` whose If-None-Match matches (304; storage is never touched),
+- POST ``/v1/licenses/check`` with a JSON body within the size limit (200, 403, 404, 410; a 400, a 422
+  or anything unusual goes to Flask, with the body it sent),
 
 with status lines and header lists that Flask itself built once (for upgrade answers, once for
 all of them: each fills in its ETag and Content-Length) — the route's own
@@ -19,6 +21,7 @@ unchanged. Consequence: after-request hooks must not vary per request on these p
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -38,6 +41,7 @@ from app.api.public.answers import (
     upgrade_answer,
 )
 from app.api.public.cache import PublicAnswers
+from app.api.public.licence_answers import LICENCE_CHECK_PATH, MAX_CHECK_BYTES, NO_STORE, licence_answer
 from app.api.public.upgrade_cache import UpgradeAnswers
 from app.formats import is_sha256
 from app.problems import BadRequest, Problem, problem_response
@@ -97,6 +101,7 @@ class FastPublicPath:
         self._problems: dict[tuple[Refused, str], Reply] = {}
         self._asset_304: Reply | None = None
         self._upgrade_template: tuple[Reply, Reply] | None = None
+        self._check_template: Reply | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -110,6 +115,11 @@ class FastPublicPath:
                 status, headers, body = reply
                 start_response(status, headers)
                 return [body] if method == "GET" else []
+        elif method == "POST" and environ.get("PATH_INFO") == LICENCE_CHECK_PATH:
+            reply = self._licence_check(environ)
+            if reply is not None:
+                start_response(reply[0], reply[1])
+                return [reply[2]]
         return self.wsgi_app(environ, start_response)
 
     def _reply(self, environ: dict[str, Any], method: str, if_none_match: str | None) -> Reply | None:
@@ -150,6 +160,37 @@ class FastPublicPath:
                 return self._problem(refused, method)  # the same documents as discovery's
             return None
         return _pick(self._signed_replies(answer), answer.etag, if_none_match)
+
+    def _licence_check(self, environ: dict[str, Any]) -> Reply | None:
+        """The check's reply, or None (after putting the body back) for Flask to answer."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            return None
+        if not 0 <= length <= MAX_CHECK_BYTES:
+            return None
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again when it answers instead
+        try:
+            answer = licence_answer(self.answers, self.app.extensions["livery.licensing"], body)
+        except Problem as problem:
+            refused = Refused(problem.status) if problem.status in (403, 404, 410) else None
+            if refused is not None and not problem.headers and problem.to_dict() == _PROBLEMS[refused]:
+                return self._problem(refused, "POST")  # the same documents as discovery's
+            return None
+        except Exception:  # Flask answers this request instead, its errors included
+            log.exception("fast licence check failed; Flask answers instead")
+            return None
+        if self._check_template is None:
+            # the route's response (licences.check_response), built once; the parity test keeps them equal
+            self._check_template = self._built(
+                LICENCE_CHECK_PATH,
+                lambda: Response(b"{}", content_type="application/json", headers={"Cache-Control": NO_STORE}),
+                method="POST",
+            )
+        status, headers, _ = self._check_template
+        length_header = str(len(answer))
+        return status, [(n, length_header if n == "Content-Length" else v) for n, v in headers], answer
 
     # -- replies built once by Flask ---------------------------------------------------------
 

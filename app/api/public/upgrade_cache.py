@@ -20,6 +20,7 @@ from app.api.public.answers import Answer
 from app.api.public.cache import CodeEntry
 from app.branding.services import brand_document_inputs
 from app.formats import strong_etag
+from app.freshness.models import LICENSING_TOPICS
 from app.storage import Stores
 from app.upgrades.channel_state import ChannelState, load_channel_state
 from app.upgrades.decision import Decision
@@ -143,8 +144,8 @@ class UpgradeAnswers:
                 elif topic == "brand" and key.isdigit():
                     for live in (True, False):
                         self._brand_channels.pop((int(key), live), None)
-                elif topic != "code":  # codes carry their own channel override in CodeEntry
+                elif topic != "code" and topic not in LICENSING_TOPICS:  # codes carry their own channel
                     self._channels.clear()
                     self._brand_channels.clear()
-                if topic not in ("brand", "code"):
+                if topic not in ("brand", "code", *LICENSING_TOPICS):
                     self._decided.clear()  # drops the references to states no longer served

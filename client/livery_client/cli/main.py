@@ -1,10 +1,14 @@
-"""``livery-client``: launch (branding), upgrade (signed decision) and download (verified installer).
+"""``livery-client``: launch (branding), upgrade (signed decision), download (verified installer)
+and licence (may this user run the client?).
 
 Exit codes (stable; scripts rely on them):
-  0 ok (also a launch that fell back to stale cached branding: it warns on stderr)
+  0 ok (also a launch that fell back to stale cached branding, and a licence answered from a
+    stored unexpired lease while the service is unreachable: both warn on stderr)
   1 any other error        2 usage                  3 unknown access code (404)
-  4 revoked code (410)     5 service unavailable and nothing cached
-  6 signature / replay / mismatched answer         7 integrity (sha256 or size) failure
+  4 revoked code (410)     5 service unavailable and nothing cached (licence: no unexpired lease)
+  6 signature / replay / mismatched answer (licence: also a nonce that does not match)
+  7 integrity (sha256 or size) failure
+  8 licence: the user is not licensed (not_licensed, suspended, seat_limit, or unavailable)
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from livery_client.cli.output import ProgressBar, dump_json, launch_json, render_decision, render_launch
+from livery_client.cli.output import (
+    ProgressBar,
+    dump_json,
+    launch_json,
+    render_decision,
+    render_launch,
+    render_licence,
+)
 from livery_client.client import LiveryClient, default_cache_dir
 from livery_client.errors import (
     CodeRevoked,
@@ -30,6 +41,7 @@ from livery_client.signing import key_fingerprint, load_public_key, parse_keys_d
 
 EXIT_OK, EXIT_OTHER, EXIT_USAGE = 0, 1, 2
 EXIT_UNKNOWN_CODE, EXIT_REVOKED, EXIT_UNAVAILABLE, EXIT_VERIFICATION, EXIT_INTEGRITY = 3, 4, 5, 6, 7
+EXIT_NOT_LICENSED = 8
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 _EXIT_CODES: tuple[tuple[type[LiveryError], int], ...] = (
     (UnknownCode, EXIT_UNKNOWN_CODE),
@@ -85,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--platform", required=True, help="e.g. windows-x64, macos-arm64")
         if name == "download":
             sub.add_argument("--dest", required=True, type=Path, help="folder for the installer")
+    licence = commands.add_parser("licence", parents=[common], help="check that a user is licensed (signed lease)")
+    licence.add_argument("--user", required=True, help="the user id the partner's client passes")
     return parser
 
 
@@ -160,7 +174,9 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     client.public_keys = _pinned_keys(args, client)
     if not client.public_keys:
-        raise UsageError("upgrade answers are signed: pin keys with --keys-file, --key or --fetch-keys")
+        raise UsageError("upgrade and licence answers are signed: pin keys with --keys-file, --key or --fetch-keys")
+    if args.command == "licence":
+        return _licence(client, args.user, as_json)
     decision = client.check_upgrade(args.version, args.platform)
     if args.command == "upgrade":
         print(dump_json(decision.to_dict()) if as_json else render_decision(decision))
@@ -180,6 +196,15 @@ def _run(args: argparse.Namespace) -> int:
         else f"{render_decision(decision)}\nSaved {path}"
     )
     return EXIT_OK
+
+
+def _licence(client: LiveryClient, user_id: str, as_json: bool) -> int:
+    licence = client.check_licence(user_id)
+    if licence.offline:
+        print(f"warning: running on the stored lease, the service is unavailable: {licence.offline_reason}",
+              file=sys.stderr)  # fmt: skip
+    print(dump_json(licence.to_dict()) if as_json else render_licence(licence))
+    return EXIT_OK if licence.licensed else EXIT_NOT_LICENSED
 
 
 def main(argv: Sequence[str] | None = None) -> int:

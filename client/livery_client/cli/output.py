@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from livery_client.branding import LaunchResult
 from livery_client.codes import format_code
+from livery_client.licence import Licence
 from livery_client.upgrade import UpgradeDecision
 
 
@@ -31,6 +32,21 @@ def _size(n: int) -> str:
             return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return str(n)
+
+
+def render_licence(licence: Licence) -> str:
+    """A readable summary of a licence answer."""
+    verdict = "LICENSED" if licence.licensed else "NOT LICENSED"
+    lines = [
+        f"{verdict}: {licence.status}" + (" (stored lease, offline)" if licence.offline else ""),
+        f"  user          {licence.user_id}",
+        f"  licence type  {licence.licence_type or '-'}",
+        f"  method        {licence.method}",
+        f"  issued at     {licence.issued_at}",
+        f"  lease until   {licence.lease_until}",
+        f"  signed by     {licence.key_id}",
+    ]
+    return "\n".join(lines)
 
 
 def render_launch(result: LaunchResult, code: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = "app.api.public"
 ROOT = Path(__file__).resolve().parents[3] / "app" / "api" / "public"
-ROUTE_MODULES = {f"{PACKAGE}.{name}" for name in ("discovery", "upgrade", "assets")}
+ROUTE_MODULES = {f"{PACKAGE}.{name}" for name in ("discovery", "upgrade", "assets", "licences")}
 
 
 def _module_name(path: Path) -> str:

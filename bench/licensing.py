@@ -1,0 +1,259 @@
+"""Portal licence checks under load: 10 000 vs 1 000 000 licensed users across 1 000 partners.
+
+``python -m bench.licensing`` (bounded: a few minutes, loopback only) seeds two SQLite databases
+with the same 1 000 live partners (each a published portal brand, a live code and a customer)
+and 10 000 or 1 000 000 licensed users in bulk, starts gunicorn with the repository's
+configuration, drives ``POST /v1/licenses/check`` with wrk (bodies rotating over users of every
+partner, all licensed) and compares with the bare-Flask floor answering the same bytes. Prints
+requests/s, the ratio to the floor, p99, worker RSS and the 10k vs 1M ratio; ``--markdown``
+prints the BENCHMARKS.md section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app import create_app, migrate
+from app.config import Settings
+from app.db import session
+from bench import servers
+
+ACTOR = "bench:licensing"
+CHECK = "/v1/licenses/check"
+BASE_URL = "https://livery.bench.example"
+
+
+def _settings(database_url: str, work: Path) -> Settings:
+    return Settings(database_url=database_url, public_base_url=BASE_URL, static_brands_dir=str(work / "assets"),
+                    signing_keys_dir=str(work / "keys"))  # fmt: skip
+
+
+def seed_partners(database_url: str, work: Path, partners: int) -> list[tuple[int, int, str]]:
+    """Live partners, each with a published portal brand, a live code and a customer: (partner, customer, code)."""
+    from app.branding import services as branding
+    from app.licensing.models import Customer
+    from app.licensing.services import create_org
+    from app.partners import services as partner_services
+
+    migrate.upgrade(database_url)
+    app = create_app(_settings(database_url, work))
+    out = []
+    with app.app_context():
+        db = session()
+        for p in range(partners):
+            partner = partner_services.create_partner(db, slug=f"lic-{p:04d}", name=f"Partner {p}", actor=ACTOR)
+            partner_services.set_partner_status(db, partner, "live", actor=ACTOR)
+            fields = {"product_name": f"Partner {p} Connect", "licensing_method": "portal"}
+            brand = branding.create_brand(db, partner, f"Brand {p}", fields, actor=ACTOR)
+            branding.publish_draft(db, brand, actor=ACTOR)
+            _code, plain = branding.issue_code(db, brand, kind="live", actor=ACTOR)
+            customer = create_org(db, Customer, partner.id, {"name": f"Customer {p}"}, actor=ACTOR)
+            out.append((partner.id, customer.id, plain))
+            if p % 100 == 99:
+                db.commit()
+        db.commit()
+    app.extensions["livery.engine"].dispose()
+    return out
+
+
+def user_id(partner_index: int, n: int) -> str:
+    return f"user{n:07d}@partner{partner_index:04d}.example"
+
+
+def insert_users(database_url: str, seeded: list[tuple[int, int, str]], per_partner: int) -> float:
+    """``per_partner`` licensed users for each partner, in bulk (one executemany per chunk); seconds taken."""
+    from sqlalchemy import create_engine
+
+    started = time.monotonic()
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    engine = create_engine(database_url)
+    sql = (
+        "INSERT INTO licensed_users (partner_id, customer_id, user_id, user_key, licence_type, status, version,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, 'standard', 'active', 1, ?, ?)"
+    )
+    with engine.begin() as conn:
+        for index, (partner_id, customer_id, _code) in enumerate(seeded):
+            rows = []
+            for n in range(per_partner):
+                uid = user_id(index, n)
+                rows.append((partner_id, customer_id, uid, uid, stamp, stamp))
+            conn.exec_driver_sql(sql, rows)
+    engine.dispose()
+    return time.monotonic() - started
+
+
+def write_bodies(
+    database_url: str, path: Path, seeded: list[tuple[int, int, str]], per_partner: int, count: int
+) -> Path:
+    """``count`` check bodies for random licensed users of random partners (seeded: the same every run).
+
+    Their users' usage facts of this month are inserted too: the state of any day but the first
+    of a month, when a user's first check of the month is long written.
+    """
+    from sqlalchemy import create_engine
+
+    rng = random.Random(20261130)
+    lines, facts = [], {}
+    now = datetime.now(UTC)
+    stamp, month = now.strftime("%Y-%m-%d %H:%M:%S.%f"), now.strftime("%Y-%m")
+    for i in range(count):
+        index = rng.randrange(len(seeded))
+        uid = user_id(index, rng.randrange(per_partner))
+        body = {"access_code": seeded[index][2], "user_id": uid, "install_id": f"bench-{i}", "nonce": f"n{i}"}
+        lines.append(json.dumps(body, separators=(",", ":")))
+        facts[(seeded[index][0], uid)] = (seeded[index][0], month, uid, stamp, stamp)
+    path.write_text("\n".join(lines) + "\n")
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO usage_facts (partner_id, month, user_key, method, licence_type, first_check_at,"
+            " last_check_at, check_count) VALUES (?, ?, ?, 'portal', 'standard', ?, ?, 1)",
+            list(facts.values()),
+        )
+    engine.dispose()
+    return path
+
+
+def probe(base: str, bodies: Path) -> dict:
+    """One check through urllib: the answer must be a valid, licensed one."""
+    import urllib.request
+
+    body = bodies.read_text().splitlines()[0].encode()
+    request = urllib.request.Request(base + CHECK, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer = json.loads(response.read())
+    assert answer["payload"]["status"] == "valid", answer
+    return answer
+
+
+def run(args: argparse.Namespace) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="livery-bench-licensing-"))
+    results: dict = {"partners": args.partners}
+    processes: list[servers.Process] = []
+    try:
+        template = work / "template.db"
+        started = time.monotonic()
+        seeded = seed_partners(f"sqlite:///{template}", work, args.partners)
+        results["seed_partners_s"] = round(time.monotonic() - started, 1)
+        sizes = {"10k": args.small // args.partners, "1M": args.large // args.partners}
+        databases = {}
+        for name, per_partner in sizes.items():
+            path = work / f"{name}.db"
+            shutil.copyfile(template, path)
+            results[f"insert_{name}_s"] = round(insert_users(f"sqlite:///{path}", seeded, per_partner), 1)
+            url = f"sqlite:///{path}"
+            databases[name] = (url, write_bodies(url, work / f"{name}.bodies", seeded, per_partner, args.bodies))
+        print(f"seeded in {json.dumps(results)}", flush=True)
+
+        env = {"LIVERY_PUBLIC_BASE_URL": BASE_URL, "LIVERY_SIGNING_KEYS_DIR": str(work / "keys"),
+               "LIVERY_STATIC_BRANDS_DIR": str(work / "assets"), "LIVERY_LOG_LEVEL": "WARNING",
+               "LIVERY_LICENSING_WARM_SECONDS": "25"}  # fmt: skip
+        floors = []
+        for name, (url, bodies) in databases.items():
+            # the floor right before each run: the machine's load drifts, ratios within minutes hold
+            floors.append(_floor(work, args, bodies, processes))
+            port = servers.free_port()
+            proc = servers.gunicorn(
+                "wsgi:app", port, {**env, "LIVERY_DATABASE_URL": url}, work / f"gunicorn-{name}.log"
+            )
+            processes.append(proc)
+            base = f"http://127.0.0.1:{port}"
+            servers.wait_http(base + "/healthz")
+            probe(base, bodies)
+            _wrk(base, bodies, args, args.warmup)
+            result = _wrk(base, bodies, args, args.seconds)
+            rss = servers.worker_rss_mb(proc.pid)
+            errors = result.status_errors + result.socket_errors
+            results[name] = {"rps": round(result.rps), "p99_ms": result.p99_ms, "errors": errors,
+                             "rss_mb": [round(m) for m in rss], "floor_rps": round(floors[-1])}  # fmt: skip
+            results[name]["vs_floor"] = round(result.rps / floors[-1], 3)
+            print(f"{name}: {results[name]}", flush=True)
+            proc.stop()
+        results["1M_vs_10k"] = round(results["1M"]["rps"] / results["10k"]["rps"], 3)
+    finally:
+        for proc in processes:
+            proc.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def _floor(work: Path, args: argparse.Namespace, bodies: Path, processes: list) -> float:
+    """Requests/s of the bare-Flask floor answering a check's bytes to the same POSTs."""
+    floor_body = work / "floor-body.json"
+    if not floor_body.exists():
+        floor_body.write_text(json.dumps(SAMPLE_ANSWER, separators=(",", ":")))
+    port = servers.free_port()
+    floor = servers.gunicorn("bench.floor:app", port, {"LIVERY_BENCH_FLOOR_BODY": str(floor_body)},
+                             work / "gunicorn-floor.log")  # fmt: skip
+    processes.append(floor)
+    base = f"http://127.0.0.1:{port}"
+    servers.wait_http(base + "/v1/discovery/x")
+    _wrk(base, bodies, args, min(args.warmup, 3))
+    result = _wrk(base, bodies, args, args.seconds)
+    floor.stop()
+    print(f"floor: {round(result.rps)}/s", flush=True)
+    return result.rps
+
+
+# a check answer's size and shape, for the floor to send (its bytes need not verify)
+SAMPLE_ANSWER = {
+    "payload": {
+        "access_code_digest": "0" * 64, "install_id": "bench-0", "issued_at": "2026-11-30T12:00:00Z",
+        "lease_until": "2026-12-07T12:00:00Z", "licence_type": "standard", "licensed": True, "method": "portal",
+        "nonce": "n0", "status": "valid", "user_id": "user0000000@partner0000.example",
+    },
+    "signature": {"alg": "Ed25519", "key_id": "k1", "value": "A" * 86 + "=="},
+}  # fmt: skip
+
+
+def _wrk(base: str, bodies: Path, args: argparse.Namespace, seconds: int) -> servers.WrkResult:
+    return servers.wrk(base, bodies, seconds=seconds, connections=args.connections, threads=args.threads,
+                       post_path=CHECK)  # fmt: skip
+
+
+def markdown(results: dict, args: argparse.Namespace) -> str:
+    """The BENCHMARKS.md section for ``results``."""
+    rows = [
+        "| target | requests/s | vs floor | p99 ms | worker RSS |",
+        "|---|---|---|---|---|",
+    ]
+    for name, users in (("10k", args.small), ("1M", args.large)):
+        row = results[name]
+        rss = ", ".join(f"{m} MB" for m in row["rss_mb"])
+        rows.append(
+            f"| floor: bare Flask, a constant check answer (run just before) | {row['floor_rps']} | 100 % | | |"
+        )
+        rows.append(f"| portal check, {users:,} users / {args.partners} partners | {row['rps']} | "
+                    f"{row['vs_floor'] * 100:.0f} % | {row['p99_ms']:.1f} | {rss} |")  # fmt: skip
+    rows.append("")
+    rows.append(f"1 000 000 vs 10 000 users: {results['1M_vs_10k'] * 100:.0f} % of the throughput.")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--partners", type=int, default=1000)
+    parser.add_argument("--small", type=int, default=10_000, help="licensed users of the small run")
+    parser.add_argument("--large", type=int, default=1_000_000, help="licensed users of the large run")
+    parser.add_argument("--bodies", type=int, default=10_000, help="distinct check bodies wrk rotates over")
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--markdown", action="store_true", help="print the BENCHMARKS.md section too")
+    args = parser.parse_args()
+    results = run(args)
+    print(json.dumps(results, indent=1))
+    if args.markdown:
+        print(markdown(results, args))
+
+
+if __name__ == "__main__":
+    main()
