@@ -88,12 +88,16 @@ def on_exit(server) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """Load every access code (and render documents) and the licensed users before the worker accepts
-    a connection."""
-    answers = getattr(worker.wsgi, "extensions", {}).get("livery.public")
+    """Load every access code, render documents, load channel states and licensed users before the
+    worker accepts a connection (each step bounded: with the database down the worker starts, not
+    ready, in ~10 s)."""
+    extensions = getattr(worker.wsgi, "extensions", {})
+    answers = extensions.get("livery.public")
     if answers is not None:
         answers.warm()
-    licensing = getattr(worker.wsgi, "extensions", {}).get("livery.licensing")
-    if licensing is not None:
+        if answers.loaded and "livery.upgrades" in extensions:
+            extensions["livery.upgrades"].warm(answers.entries(), budget=5.0)
+    licensing = extensions.get("livery.licensing")
+    if licensing is not None and (answers is None or answers.loaded):
         # licensed users in memory (bounded in time; the rest load on first use)
         licensing.index.warm(worker.wsgi.config["LIVERY"].licensing_warm_seconds)

@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     app.config["MAX_CONTENT_LENGTH"] = settings.max_installer_bytes + 1024 * 1024
     app.json.sort_keys = False
 
-    bind = bind if bind is not None else db.make_engine(settings.database_url)
+    bind = bind if bind is not None else db.make_engine(settings.database_url, settings)
     db.init_app(app, bind)
     app.extensions["livery.stores"] = build_stores(settings)
     _init_public_answers(app, settings)
@@ -85,6 +85,10 @@ def _init_public_answers(app: Flask, settings: Settings) -> None:
         base_url=settings.public_base_url,
         standard_viewer_url=settings.default_viewer_url,
         interval=settings.freshness_interval,
+        health=app.extensions["livery.db_health"],
+        retention_hours=settings.change_retention_hours,
+        miss_poll_interval=settings.miss_poll_interval,
+        miss_poll_timeout=settings.miss_poll_timeout,
     )
     app.extensions["livery.public"] = answers
 

@@ -40,6 +40,17 @@ def _float(name: str, raw: str) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
+BOUNDED_WAITS = (
+    "db_connect_timeout",
+    "db_statement_timeout",
+    "db_pool_timeout",
+    "db_retry_max",
+    "s3_connect_timeout",
+    "s3_read_timeout",
+    "readiness_timeout",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     """All configuration of one Livery process. Field ``x`` is read from ``LIVERY_X``."""
@@ -61,13 +72,29 @@ class Settings:
     discovery_max_age: int = 0
     discovery_shared_max_age: int = 1
     freshness_interval: float = 1.0
+    miss_poll_interval: float = 0.02
+    miss_poll_timeout: float = 0.25
     signing_keys_dir: str = str(REPO_ROOT / "var" / "signing-keys")
     signing_active_key: str = ""
     signing_keys_required: bool = False
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
     licensing_usage_flush_seconds: float = 30.0
     licensing_warm_seconds: float = 10.0  # a starting worker loads licensed users for up to this long
+    billing_reconcile_percent: float = 2.0
+    billing_reconcile_min_users: int = 5
+    billing_max_usage_report_bytes: int = 50 * 1024 * 1024
     log_level: str = "WARNING"
+    # Bounded waits on dependencies (docs/deployment.md): every one well below gunicorn's 30 s timeout
+    db_connect_timeout: int = 3  # seconds to open a database connection (libpq connect_timeout)
+    db_statement_timeout: float = 5.0  # seconds per statement: server-side limit, client-side deadline
+    db_pool_timeout: float = 2.0  # seconds to wait for a free pooled connection
+    db_pool_recycle: int = 1800  # seconds after which a pooled connection is replaced
+    db_retry_max: float = 10.0  # longest pause between reconnect attempts while the database is down
+    s3_connect_timeout: float = 2.0
+    s3_read_timeout: float = 5.0
+    s3_max_attempts: int = 2  # attempts per object-store call, the first included
+    readiness_timeout: float = 5.0  # seconds /readyz waits for its probes (run in parallel)
+    change_retention_hours: int = 168  # change events older than this are pruned (docs/operations.md)
     log_format: str = "text"  # text | json: one JSON object per line
     request_log: bool = True  # one line per request (logger livery.requests, level INFO)
     metrics_token: str = ""  # "" : GET /metrics answers 404; else it needs "Authorization: Bearer <token>"
@@ -119,10 +146,21 @@ class Settings:
             raise ConfigError("LIVERY_PUBLIC_BASE_URL must be an http(s) URL")
         if self.freshness_interval <= 0 or self.freshness_interval > 2:
             raise ConfigError("LIVERY_FRESHNESS_INTERVAL must be in (0, 2] seconds")
+        if not 0 <= self.miss_poll_interval <= self.freshness_interval:
+            raise ConfigError("LIVERY_MISS_POLL_INTERVAL must be in [0, LIVERY_FRESHNESS_INTERVAL] seconds")
+        if not 0 < self.miss_poll_timeout <= 5:
+            raise ConfigError("LIVERY_MISS_POLL_TIMEOUT must be in (0, 5] seconds")
         if not 0 < self.licensing_usage_flush_seconds <= 3600:
             raise ConfigError("LIVERY_LICENSING_USAGE_FLUSH_SECONDS must be in (0, 3600] seconds")
         if not 0 <= self.licensing_warm_seconds <= 25:
             raise ConfigError("LIVERY_LICENSING_WARM_SECONDS must be in [0, 25] (gunicorn's worker timeout is 30 s)")
+        for name in BOUNDED_WAITS:
+            if not 0 < getattr(self, name) <= 20:
+                raise ConfigError(f"LIVERY_{name.upper()} must be in (0, 20] seconds (the worker timeout is 30 s)")
+        if not 1 <= self.s3_max_attempts <= 5:
+            raise ConfigError("LIVERY_S3_MAX_ATTEMPTS must be 1 to 5")
+        if self.change_retention_hours < 1:
+            raise ConfigError("LIVERY_CHANGE_RETENTION_HOURS must be at least 1 (workers read events up to 30 s late)")
         if self.log_format not in {"text", "json"}:
             raise ConfigError("LIVERY_LOG_FORMAT must be 'text' or 'json'")
         if self.metrics_dir and not os.path.isabs(self.metrics_dir):
@@ -133,6 +171,10 @@ class Settings:
             raise ConfigError("LIVERY_LICENSING_CACHE_ENTRIES and LIVERY_LICENSING_BREAKER_FAILURES must be >= 1")
         if not 0 < self.licensing_breaker_cooldown <= 3600:
             raise ConfigError("LIVERY_LICENSING_BREAKER_COOLDOWN must be in (0, 3600] seconds")
+        if not 0 <= self.billing_reconcile_percent <= 100 or self.billing_reconcile_min_users < 0:
+            raise ConfigError("LIVERY_BILLING_RECONCILE_PERCENT must be in [0, 100] and _MIN_USERS >= 0")
+        if self.billing_max_usage_report_bytes < 1024:
+            raise ConfigError("LIVERY_BILLING_MAX_USAGE_REPORT_BYTES must be at least 1024")
         root = self.static_publish_root
         if root and not (root.startswith("s3://") and root[5:].split("/")[0]) and not os.path.isabs(root):
             raise ConfigError("LIVERY_STATIC_PUBLISH_ROOT must be an absolute folder path or s3://bucket/prefix")

@@ -12,6 +12,9 @@ from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from app.config import Settings
+from app.db_health import DatabaseHealth, StatementDeadlines, watch_engine
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -30,13 +33,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout for many workers."""
+def make_engine(url: str, settings: Settings | None = None) -> Engine:
+    """An engine for ``url`` whose every wait is bounded by ``settings`` (docs/deployment.md).
+
+    SQLite gets WAL, foreign keys and a busy timeout for many workers. PostgreSQL gets a connect
+    timeout, a server-side statement timeout and a client-side deadline per round trip (a hung
+    server answers neither), a pool timeout, and no pre-ping: a ping to a hung server is itself an
+    unbounded wait, so pooled connections are recycled after ``db_pool_recycle`` seconds and a
+    lost one fails its statement (503, retryable) and invalidates the pool instead.
+    """
+    settings = settings or Settings()
+    health = DatabaseHealth(settings.db_retry_max)
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": settings.db_statement_timeout})
+        _attach_health(engine, health, None)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -47,7 +60,36 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    connect_args: dict[str, object] = {}
+    if make_url(url).get_backend_name() == "postgresql":
+        connect_args = {
+            "connect_timeout": max(1, round(settings.db_connect_timeout)),
+            "options": f"-c statement_timeout={round(settings.db_statement_timeout * 1000)}",
+        }
+    engine = create_engine(
+        url,
+        connect_args=connect_args,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=settings.db_pool_timeout,
+        pool_recycle=settings.db_pool_recycle,
+    )
+    _attach_health(engine, health, StatementDeadlines(settings.db_statement_timeout))
+    return engine
+
+
+def _attach_health(engine: Engine, health: DatabaseHealth, deadlines: StatementDeadlines | None) -> None:
+    watch_engine(engine, health, deadlines)
+    engine.livery_health = health  # type: ignore[attr-defined]
+
+
+def health_of(engine: Engine) -> DatabaseHealth:
+    """The health tracker of ``engine`` (engines not made by make_engine, e.g. tests', get one here)."""
+    health = getattr(engine, "livery_health", None)
+    if health is None:
+        health = DatabaseHealth(Settings().db_retry_max)
+        _attach_health(engine, health, None)
+    return health
 
 
 SQLITE_WAL_SWITCH_SECONDS = 10.0
@@ -76,12 +118,18 @@ def init_app(app: Flask, bind: Engine | Connection) -> None:
     ``bind`` may be a Connection inside an open transaction (tests): sessions then commit to
     savepoints of it, and the test rolls everything back at the end.
     """
-    app.extensions["livery.engine"] = bind if isinstance(bind, Engine) else bind.engine
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    app.extensions["livery.engine"] = engine
     if isinstance(bind, Connection):
         factory = sessionmaker(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
     else:
         factory = sessionmaker(bind=bind, expire_on_commit=False)
     app.extensions["livery.sessionmaker"] = factory
+    health = app.extensions["livery.db_health"] = health_of(engine)
+
+    @event.listens_for(factory, "do_orm_execute")
+    def _gate(_state) -> None:
+        health.gate()  # while the database is down: DatabaseUnavailable now, not a connect attempt each
 
     @app.teardown_appcontext
     def _close_session(exc):

@@ -23,6 +23,12 @@ MAX_ROW_ID = 2**31 - 1  # row ids are 32-bit integers in the database: a bigger 
 _INSTALL_ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
 _SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
 SLUG_HINT = "2-63 lower-case letters, digits and hyphens, starting with a letter or digit"
+# a base name a client can save on every desktop OS: no folders, no leading dot, an extension
+_FILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,118}\.[A-Za-z0-9]{1,8}")
+FILE_NAME_HINT = (
+    "a file name with its extension, e.g. 'AcmeConnect-5.3.0-setup.exe': letters, digits, spaces and ._()+- only,"
+    " starting with a letter or digit, at most 128 characters, no folders, not ending in .part"
+)
 
 
 def is_sha256(value: object) -> bool:
@@ -48,6 +54,11 @@ def is_install_id(value: object) -> bool:
 def is_slug(value: object) -> bool:
     """Whether ``value`` can be a URL slug (partners, brands, integrations): see SLUG_HINT."""
     return isinstance(value, str) and _SLUG_RE.fullmatch(value) is not None
+
+
+def is_installer_file_name(value: object) -> bool:
+    """Whether ``value`` can be what clients save an installer as (see FILE_NAME_HINT)."""
+    return isinstance(value, str) and _FILE_NAME_RE.fullmatch(value) is not None and not value.lower().endswith(".part")
 
 
 def https_url_problem(value: object) -> str | None:

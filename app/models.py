@@ -1,6 +1,7 @@
 """Every table, imported in one place for Alembic and schema creation."""
 
 from app.audit.models import AuditEvent
+from app.billing.models import UsageReport, UsageReportRow, UsageSubmission, UsageSubmissionRow
 from app.branding.models import AccessCode, Asset, Brand, BrandRevision
 from app.db import Base
 from app.freshness.models import ChangeEvent
@@ -36,4 +37,8 @@ __all__ = [
     "Reseller",
     "TestLaunch",
     "UsageFact",
+    "UsageReport",
+    "UsageReportRow",
+    "UsageSubmission",
+    "UsageSubmissionRow",
 ]

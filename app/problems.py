@@ -11,10 +11,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, current_app, json, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from app.storage import StorageError
+from app.db_health import DatabaseUnavailable
+from app.storage import StorageError, StoreUnreachable
 
 PROBLEM_TYPE_BASE = "https://livery.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -41,6 +44,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("bad_request", 400, "Bad request"),
         ProblemType("malformed_json", 400, "Malformed JSON"),
         ProblemType("csv_rejected", 400, "CSV rejected"),
+        ProblemType("usage_report_rejected", 400, "Usage report rejected"),
+        ProblemType("idempotency_key_required", 400, "Idempotency key required"),
         ProblemType("invalid_version", 400, "Invalid version"),
         ProblemType("invalid_platform", 400, "Invalid platform"),
         ProblemType("invalid_install_id", 400, "Invalid install id"),
@@ -54,6 +59,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("duplicate_slug", 409, "Duplicate slug"),
         ProblemType("duplicate_user_id", 409, "Duplicate user id"),
         ProblemType("not_empty", 409, "Not empty"),
+        ProblemType("month_not_ended", 409, "Month not ended"),
+        ProblemType("idempotency_key_reused", 409, "Idempotency key reused"),
         ProblemType("already_revoked", 409, "Already revoked"),
         ProblemType("release_exists", 409, "Release exists"),
         ProblemType("external_installer", 409, "External installer"),
@@ -72,6 +79,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("precondition_required", 428, "Precondition required"),
         ProblemType("internal_error", 500, "Internal server error"),
         ProblemType("storage_unavailable", 503, "Service unavailable"),
+        ProblemType("database_unavailable", 503, "Service unavailable"),
         ProblemType("control_file_corrupt", 503, "Service unavailable"),
         ProblemType("http_error", None, "HTTP error"),
     )
@@ -183,8 +191,29 @@ class UnsupportedMediaType(Problem):
 class StorageUnavailable(Problem):
     """503 with Retry-After: the object store is unreachable; nothing was changed."""
 
-    def __init__(self, detail: str = "Object storage is unreachable; nothing was changed. Retry later.") -> None:
-        super().__init__("storage_unavailable", detail, headers={"Retry-After": STORAGE_RETRY_AFTER})
+    def __init__(
+        self,
+        detail: str = "Object storage is unreachable; nothing was changed. Retry later.",
+        retry_after: int | str = STORAGE_RETRY_AFTER,
+    ) -> None:
+        super().__init__("storage_unavailable", detail, headers={"Retry-After": str(retry_after)})
+
+    @classmethod
+    def after(cls, exc: StorageError, detail: str | None = None) -> StorageUnavailable:
+        """The problem for ``exc``, retried when the store's schedule says (StoreUnreachable) or in 5 s."""
+        retry_after = exc.retry_after if isinstance(exc, StoreUnreachable) else STORAGE_RETRY_AFTER
+        return cls(detail, retry_after) if detail else cls(retry_after=retry_after)
+
+
+class DatabaseDown(Problem):
+    """503 with Retry-After: the database is unreachable (refused, stopped or hung); nothing was changed."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "database_unavailable",
+            "The database is unreachable; nothing was changed. Retry later.",
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 def _summarise(errors: dict[str, Any] | list[Any], prefix: str = "") -> str:
@@ -251,13 +280,33 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(StorageError)
     def _storage(exc: StorageError):
         # the object store is down: a retryable outage, not a bug; writes stored nothing (they
-        # happen before the commit), so the client can simply try again
+        # happen before the commit), so the client can simply try again. A store known to be down
+        # was logged (and counted) once by its DependencyHealth, not per request.
         from app.metrics import count_dependency_error  # not at import: see gunicorn.conf.py
 
-        # the route's name, not its path: a path may hold an access code
-        log.warning("object storage unavailable on %s %s: %s", request.method, request.endpoint, exc)
-        count_dependency_error("object_store")
-        return problem_response(StorageUnavailable(), head=request.method == "HEAD")
+        if not isinstance(exc, StoreUnreachable):
+            # the route's name, not its path: a path may hold an access code
+            log.warning("object storage unavailable on %s %s: %s", request.method, request.endpoint, exc)
+            count_dependency_error("object_store")
+        return problem_response(StorageUnavailable.after(exc), head=request.method == "HEAD")
+
+    @app.errorhandler(DatabaseUnavailable)
+    def _database_down(exc: DatabaseUnavailable):
+        # logged once by DatabaseHealth when the state changed, not per request
+        return problem_response(DatabaseDown(exc.retry_after), head=request.method == "HEAD")
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def _database_error(exc: DBAPIError | PoolTimeout):
+        if isinstance(exc, DBAPIError) and not (
+            isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated
+        ):
+            return _unexpected(exc)
+        # lost connection, refused connect, statement timeout, no free pooled connection, a locked
+        # SQLite file: retryable
+        health = current_app.extensions["livery.db_health"]
+        retry_after = 1 if health.up else health.retry_after()
+        return problem_response(DatabaseDown(retry_after), head=request.method == "HEAD")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -39,8 +39,8 @@ class Brand(Base):
 class BrandRevision(Base):
     """An immutable published copy of a brand's content.
 
-    ``content_revision`` is the number clients see: the first revision that had this exact content,
-    so a rollback shows the same document (and ETag) as the revision it restores.
+    ``number`` is the one revision number: every publish, a rollback included, takes the next one,
+    and discovery's ``revision`` is the live revision's ``number``.
     """
 
     __tablename__ = "brand_revisions"
@@ -50,7 +50,6 @@ class BrandRevision(Base):
     number: Mapped[int]
     content: Mapped[dict] = mapped_column(JSON)
     content_sha256: Mapped[str] = mapped_column(String(64))
-    content_revision: Mapped[int]
     rollback_of: Mapped[int | None]
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_by: Mapped[str] = mapped_column(String(100), default="")

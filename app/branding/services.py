@@ -98,23 +98,23 @@ def _publish_content(
 ) -> tuple[BrandRevision, bool]:
     current = live_revision(session, brand)
     digest = content_sha256(content)
+    # the draft follows a rollback, so the next unrelated publish cannot ship the undone change again
+    restore_draft = rollback_of is not None and brand.draft != content
     if current is not None and current.content_sha256 == digest:
+        if restore_draft:
+            with audited(session, actor, action, brand) as change:
+                brand.draft = dict(content)
+                change.extra = {"revision": current.number}
         return current, False
     _check_content(session, brand.partner_id, content)
     was = current.content.get("licensing_method") if current is not None else None
     require_verified_web_service(session, brand.partner_id, was, content.get("licensing_method"))
     number = (session.scalar(select(func.max(BrandRevision.number)).where(BrandRevision.brand_id == brand.id)) or 0) + 1
-    first_same = session.scalar(
-        select(func.min(BrandRevision.number)).where(
-            BrandRevision.brand_id == brand.id, BrandRevision.content_sha256 == digest
-        )
-    )
     revision = BrandRevision(
         brand_id=brand.id,
         number=number,
         content=dict(content),
         content_sha256=digest,
-        content_revision=first_same or number,
         rollback_of=rollback_of,
         published_by=actor,
     )
@@ -123,6 +123,8 @@ def _publish_content(
     with audited(session, actor, action, brand) as change:
         brand.live_revision_id = revision.id
         brand.updated_at = utcnow()  # bumps the brand's version: its ETag changes with what it serves
+        if restore_draft:
+            brand.draft = dict(content)
         change.extra = {"revision": number, "changes": content_diff(current.content if current else None, content)}
     return revision, True
 
@@ -133,7 +135,7 @@ def publish_draft(session: Session, brand: Brand, *, actor: str) -> tuple[BrandR
 
 
 def rollback(session: Session, brand: Brand, number: int, *, actor: str) -> tuple[BrandRevision, bool]:
-    """Publish a copy of revision ``number`` as a new revision; history is never rewritten."""
+    """Publish a copy of revision ``number`` as a new revision and make it the draft; history is never rewritten."""
     source = session.scalar(
         select(BrandRevision).where(BrandRevision.brand_id == brand.id, BrandRevision.number == number)
     )
@@ -165,9 +167,10 @@ def add_asset(
     existing = session.scalar(
         select(Asset).where(Asset.partner_id == partner.id, Asset.role == role, Asset.sha256 == sha)
     )
+    # before the commit: never a dangling row; for an existing row, restores an object lost from the store
+    store.put_content_addressed(data, content_type=info.media_type)
     if existing is not None:
         return existing, False
-    store.put_content_addressed(data, content_type=info.media_type)  # before the commit: never a dangling row
     with audited(session, actor, "asset.create") as change:
         change.row = asset = Asset(
             partner_id=partner.id,
@@ -273,7 +276,7 @@ def brand_document_inputs(session: Session, brand_id: int, *, live: bool) -> Doc
         revision = live_revision(session, brand)
         if revision is None:
             return None
-        content, number = revision.content, revision.content_revision
+        content, number = revision.content, revision.number
     else:
         content, number = brand.draft, None
     shas = referenced_assets(content)

@@ -277,9 +277,24 @@ def keys_list(as_json: bool) -> None:
 
 def register(app: Flask) -> None:
     """Add the command groups to ``app``'s ``flask`` CLI."""
+    from app.cli.changes import changes_cli
     from app.cli.demo import demo_cli
     from app.cli.onboarding import onboarding_cli, viewer_cli
+    from app.cli.reports import reports_cli
 
-    groups = (db_cli, partner_cli, brand_cli, asset_cli, code_cli, operator_cli, demo_cli, keys_cli)
-    for group in (*groups, onboarding_cli, viewer_cli):
+    groups = (
+        db_cli,
+        partner_cli,
+        brand_cli,
+        asset_cli,
+        code_cli,
+        operator_cli,
+        demo_cli,
+        keys_cli,
+        changes_cli,
+        reports_cli,
+        onboarding_cli,
+        viewer_cli,
+    )
+    for group in groups:
         app.cli.add_command(group)

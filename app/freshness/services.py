@@ -20,9 +20,13 @@ def announce_change(session: Session, topic: str, key: object = "") -> None:
     session.info.setdefault(PENDING_KEY, []).append((topic, str(key)))
 
 
+# built once: an unknown access code asks this on the hot path (PublicAnswers._look_again)
+_LATEST_ID = select(func.coalesce(func.max(ChangeEvent.id), 0))
+
+
 def latest_change_id(session: Session) -> int:
     """The id of the newest change event (0 when there is none)."""
-    return session.scalar(select(func.coalesce(func.max(ChangeEvent.id), 0))) or 0
+    return session.scalar(_LATEST_ID) or 0
 
 
 def changes_after(session: Session, after_id: int, limit: int = 1000) -> list[tuple[int, str, str]]:
@@ -36,8 +40,12 @@ def changes_after(session: Session, after_id: int, limit: int = 1000) -> list[tu
     return [tuple(row) for row in rows]
 
 
-def prune_changes(session: Session, older_than: datetime) -> int:
-    """Delete change events older than ``older_than`` (never the newest); returns how many."""
+def prune_changes(session: Session, older_than: datetime, *, limit: int | None = None) -> int:
+    """Delete change events older than ``older_than`` (never the newest), at most ``limit`` of the
+    oldest when given; returns how many."""
     newest = latest_change_id(session)
-    result = session.execute(delete(ChangeEvent).where(ChangeEvent.created_at < older_than, ChangeEvent.id < newest))
+    doomed = select(ChangeEvent.id).where(ChangeEvent.created_at < older_than, ChangeEvent.id < newest)
+    if limit is not None:
+        doomed = doomed.order_by(ChangeEvent.id).limit(limit)
+    result = session.execute(delete(ChangeEvent).where(ChangeEvent.id.in_(doomed)))
     return result.rowcount or 0

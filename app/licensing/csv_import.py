@@ -32,19 +32,24 @@ class CsvRow:
     errors: dict[str, list[str]] = field(default_factory=dict)
 
 
-def parse_users_csv(data: bytes) -> list[CsvRow]:
-    """Every data line of ``data`` with its fields and the problems the file alone shows."""
+def read_header(data: bytes) -> tuple[list[str], Any]:
+    """The lower-cased column names of a UTF-8 CSV file (a BOM allowed) and a reader of its later lines."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise CsvRejected("The file must be UTF-8 text.") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = [name.strip().lower() for name in next(reader)]
+        return [name.strip().lower() for name in next(reader)], reader
     except StopIteration:
         raise CsvRejected("The file is empty; the first line must name the columns.") from None
     except csv.Error as exc:
         raise CsvRejected(f"Line 1: {exc}") from None
+
+
+def parse_users_csv(data: bytes) -> list[CsvRow]:
+    """Every data line of ``data`` with its fields and the problems the file alone shows."""
+    header, reader = read_header(data)
     unknown = [name for name in header if name not in COLUMNS]
     missing = [name for name in REQUIRED if name not in header]
     if unknown or missing or len(set(header)) != len(header):

@@ -26,6 +26,14 @@ class StorageError(Exception):
     """The object store failed (unreachable, denied, ...). Never carries backend types."""
 
 
+class StoreUnreachable(StorageError):
+    """The store is known to be unreachable (refused or timed out just before); retry after ``retry_after`` s."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"object store unreachable; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
 class ObjectNotFound(StorageError):
     """No object under that key."""
 
@@ -254,7 +262,10 @@ class Stores:
 def build_stores(settings) -> Stores:
     """The stores that ``settings`` describe: three folders, or three prefixes of one bucket."""
     if settings.storage_backend == "s3":
-        from app.storage.s3 import S3ObjectStore
+        from app.storage.s3 import S3ObjectStore, S3Timeouts, object_store_health
+
+        timeouts = S3Timeouts.from_settings(settings)
+        health = object_store_health(timeouts)
 
         def s3(namespace: str) -> ObjectStore:
             prefix = f"{settings.s3_prefix.strip('/')}/{namespace}" if settings.s3_prefix.strip("/") else namespace
@@ -263,6 +274,8 @@ def build_stores(settings) -> Stores:
                 prefix=prefix,
                 endpoint_url=settings.s3_endpoint_url,
                 region=settings.s3_region,
+                timeouts=timeouts,
+                health=health,
             )
 
         return Stores(assets=s3("assets"), installers=s3("installers"), control_files=s3("control_files"))

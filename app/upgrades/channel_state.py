@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.storage import Stores
+from app.problems import Problem
+from app.storage import StorageError, Stores
 from app.upgrades.control_file import ControlFile, ReleaseEntry, parse_control_file
 from app.upgrades.decision import Decision, decide_upgrade
 from app.upgrades.models import ControlFile as ControlFileRow
@@ -35,6 +36,7 @@ class Installer:
     size: int
     external_url: str | None
     release_notes_url: str | None
+    file_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,24 @@ def load_channel_state(session: Session, stores: Stores, partner_id: int, name: 
             ControlFileRow.channel_id == channel.id, ControlFileRow.serial == channel.active_serial
         )
     )
-    control = parse_control_file(read_control_file(stores, row))
+    try:
+        control = parse_control_file(read_control_file(stores, row))
+    except (StorageError, Problem):
+        if not channel.halted:
+            raise
+        # a halt answers "halted" whatever the object store holds: nothing of the file is offered
+        return ChannelState(partner_id, name, row.serial, None, True, channel.halt_reason)
     installers: dict[tuple[str, str], Installer] = {}
     for release in session.scalars(
         select(Release).where(Release.partner_id == partner_id, Release.status == "published")
     ):
         installers[(release.version, release.platform)] = Installer(
-            release.source, release.sha256, release.bytes, release.external_url, release.release_notes_url
+            release.source,
+            release.sha256,
+            release.bytes,
+            release.external_url,
+            release.release_notes_url,
+            release.file_name,
         )
     # A release yanked after activation must stop being offered at once: drop it from its entry.
     entries = tuple(
@@ -94,6 +107,8 @@ def installer_target(state: ChannelState, entry: ReleaseEntry, platform: str, ba
         "sha256": installer.sha256,
         "bytes": installer.size,
         "release_notes_url": installer.release_notes_url,
+        # what the client saves it as: the partner's name for it, never the URL's (a vendor's) name
+        "file_name": installer.file_name,
     }
 
 

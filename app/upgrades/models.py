@@ -35,6 +35,8 @@ class Release(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     bytes: Mapped[int | None] = mapped_column(BigInteger)
     release_notes_url: Mapped[str | None] = mapped_column(String(2000))
+    # what clients save the installer as (a safe base name with its extension); None: derived from the version
+    file_name: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="draft")
     # "version" is the release's own version string here, so the optimistic-lock counter has another name
     row_version: Mapped[int] = mapped_column(default=1)
@@ -101,12 +103,13 @@ RELEASE_FIELDS = (
     "sha256",
     "bytes",
     "release_notes_url",
+    "file_name",
     "status",
 )
 
 
 def _release_announces(session: Session, release: Release, before: dict[str, Any] | None) -> list[tuple[str, str]]:
-    # Upgrade answers show published releases (their notes URLs) and skip yanked ones: a change to a
+    # Upgrade answers show published releases (their notes URLs, file names) and skip yanked ones: a change to a
     # release that is and was a draft shows nowhere; any other may change every channel of the partner.
     if release.status == "draft" and (before is None or before["status"] == "draft"):
         return []

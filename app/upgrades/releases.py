@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.services import audited
-from app.formats import https_url_problem, is_sha256
+from app.formats import FILE_NAME_HINT, https_url_problem, is_installer_file_name, is_sha256
 from app.partners.models import Partner
 from app.problems import Conflict, ValidationProblem
 from app.storage import ObjectStore, SpooledUpload
@@ -18,6 +18,13 @@ from app.upgrades.versions import PLATFORMS, InvalidVersion, parse_version
 INSTALLER_CONTENT_TYPE = "application/octet-stream"
 # Who may move a release where: a yanked release can be republished if the yank was a mistake.
 _TRANSITIONS = {("draft", "published"), ("published", "yanked"), ("yanked", "published")}
+
+
+def file_name_problem(name: str | None) -> str | None:
+    """Why ``name`` cannot be what clients save an installer as (None when it can, or is not given)."""
+    if name is None or is_installer_file_name(name):
+        return None
+    return f"Must be {FILE_NAME_HINT}."
 
 
 def create_release(
@@ -31,6 +38,7 @@ def create_release(
     external_url: str | None = None,
     sha256: str | None = None,
     size: int | None = None,
+    file_name: str | None = None,
 ) -> Release:
     """A new draft release; with ``external_url`` its installer is the partner's, with declared sha256 and size."""
     problems: dict[str, list[str]] = {}
@@ -43,6 +51,8 @@ def create_release(
     for name, url in (("release_notes_url", release_notes_url), ("external_url", external_url)):
         if url is not None and (message := https_url_problem(url)):
             problems[name] = [message]
+    if message := file_name_problem(file_name):
+        problems["file_name"] = [message]
     if external_url is not None:
         if not is_sha256(sha256):
             problems["sha256"] = ["An external installer needs its sha256: 64 lower-case hex digits."]
@@ -71,6 +81,7 @@ def create_release(
             sha256=sha256,
             bytes=size,
             release_notes_url=release_notes_url,
+            file_name=file_name,
             status="draft",
         )
         session.add(release)
@@ -81,6 +92,10 @@ def store_installer(session: Session, store: ObjectStore, release: Release, uplo
     """Put a spooled installer into the store (content-addressed, before the commit) and record it on ``release``."""
     if release.source != "stored":
         raise Conflict("This release's installer is hosted by the partner at external_url.", code="external_installer")
+    if release.status != "draft" and upload.sha256 == release.sha256 and upload.size == release.bytes:
+        # the same bytes again: nothing changes, but an object lost from the store is put back
+        store.put_spooled(upload, content_type=INSTALLER_CONTENT_TYPE)
+        return release
     if release.status != "draft":
         raise Conflict(
             "The installer of a published or yanked release cannot change; create a new release.",
@@ -98,13 +113,17 @@ def store_installer(session: Session, store: ObjectStore, release: Release, uplo
 def update_release(
     session: Session, release: Release, changes: dict[str, Any], *, actor: str, store: ObjectStore
 ) -> Release:
-    """Change status (draft → published → yanked → published) and/or the release-notes URL."""
+    """Change status (draft → published → yanked → published), the release-notes URL and/or the file name."""
     with audited(session, actor, "release.update", release):
         if "release_notes_url" in changes:
             url = changes["release_notes_url"]
             if url is not None and (message := https_url_problem(url)):
                 raise ValidationProblem({"release_notes_url": [message]})
             release.release_notes_url = url
+        if "file_name" in changes:
+            if (message := file_name_problem(changes["file_name"])) is not None:
+                raise ValidationProblem({"file_name": [message]})
+            release.file_name = changes["file_name"]
         status = changes.get("status", release.status)
         if status != release.status:
             if (release.status, status) not in _TRANSITIONS:

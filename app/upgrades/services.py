@@ -21,7 +21,7 @@ from app.db import utcnow
 from app.formats import canonical_json, sha256_hex
 from app.problems import NotFound, Problem, ValidationProblem
 from app.storage import ObjectStore, Stores
-from app.upgrades.control_file import ControlFileInvalid, control_file_to_json, parse_control_file
+from app.upgrades.control_file import ControlFile, ControlFileInvalid, control_file_to_json, parse_control_file
 from app.upgrades.models import Channel, Release
 from app.upgrades.models import ControlFile as ControlFileRow
 from app.upgrades.readiness import ReleaseFacts, check_against_catalogue, resolve_platforms
@@ -76,6 +76,48 @@ def build_catalogue(
     return catalogue
 
 
+def _current_serial(session: Session, channel: Channel | None) -> int:
+    if channel is None or channel.id is None:
+        return 0
+    current = session.scalar(select(func.max(ControlFileRow.serial)).where(ControlFileRow.channel_id == channel.id))
+    return current or 0
+
+
+def _gate(
+    session: Session, stores: Stores, partner_id: int, channel_name: str, raw: bytes, current: int, *, rollback: bool
+) -> ControlFile:
+    """``raw`` parsed, checked against the partner's catalogue and resolved; ControlFileRejected otherwise."""
+    try:
+        cf = parse_control_file(raw)
+    except ControlFileInvalid as exc:
+        raise ControlFileRejected(exc.problems) from None
+    if rollback:
+        cf = replace(cf, serial=None)  # a rollback is the old content under the next serial
+    versions = {entry.version.text for entry in cf.releases}
+    catalogue = build_catalogue(session, stores.installers, partner_id, versions)
+    problems = check_against_catalogue(cf, catalogue, current_serial=current, expected_channel=channel_name)
+    if problems:
+        raise ControlFileRejected(problems)
+    return resolve_platforms(replace(cf, serial=cf.serial or current + 1), catalogue)
+
+
+def readiness_report(session: Session, stores: Stores, partner_id: int, channel_name: str, raw: bytes) -> dict:
+    """What uploading ``raw`` would do (the readiness gate's verdict), storing and activating nothing."""
+    channel = find_channel(session, partner_id, channel_name)
+    active = channel.active_serial if channel is not None else None
+    try:
+        cf = _gate(session, stores, partner_id, channel_name, raw, _current_serial(session, channel), rollback=False)
+    except ControlFileRejected as exc:
+        return {"ready": False, "serial": None, "active_serial": active, "problems": exc.errors}
+    return {
+        "ready": True,
+        "serial": cf.serial,
+        "active_serial": active,
+        "problems": [],
+        "control_file": control_file_to_json(cf),
+    }
+
+
 def _activate(
     session: Session,
     stores: Stores,
@@ -85,25 +127,13 @@ def _activate(
     actor: str,
     rollback_of: int | None = None,
 ) -> ControlFileRow:
-    try:
-        cf = parse_control_file(raw)
-    except ControlFileInvalid as exc:
-        raise ControlFileRejected(exc.problems) from None
     # Write the channel row first: a concurrent activation of the same channel now waits for this
     # one and then fails its version check (412), so it can never pick the same serial and
     # overwrite this serial's object in storage before losing at commit.
     channel.updated_at = utcnow()
     session.flush()
-    current = session.scalar(select(func.max(ControlFileRow.serial)).where(ControlFileRow.channel_id == channel.id))
-    current = current or 0
-    if rollback_of is not None:
-        cf = replace(cf, serial=None)  # a rollback is the old content under the next serial
-    versions = {entry.version.text for entry in cf.releases}
-    catalogue = build_catalogue(session, stores.installers, channel.partner_id, versions)
-    problems = check_against_catalogue(cf, catalogue, current_serial=current, expected_channel=channel.name)
-    if problems:
-        raise ControlFileRejected(problems)
-    cf = resolve_platforms(replace(cf, serial=cf.serial or current + 1), catalogue)
+    current = _current_serial(session, channel)
+    cf = _gate(session, stores, channel.partner_id, channel.name, raw, current, rollback=rollback_of is not None)
     data = canonical_json(control_file_to_json(cf))
     key = f"{channel.partner_id}/{channel.name}/{cf.serial}.json"
     stores.control_files.put_bytes(key, data, content_type="application/json")

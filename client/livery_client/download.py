@@ -11,7 +11,6 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import requests
 
@@ -22,17 +21,21 @@ from livery_client.upgrade import UpgradeDecision, UpgradeTarget
 Progress = Callable[[int, int], None]
 _CHUNK = 64 * 1024
 _SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+# the server's rule for a release's file_name, checked again: the name comes over the network
+_FILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,118}\.[A-Za-z0-9]{1,8}")
 _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
 
 def installer_name(target: UpgradeTarget) -> str:
-    """A safe file name: the URL path's last segment, sanitised; else ``livery-<version>-<platform>``."""
-    segment = unquote(urlparse(target.installer_url).path.rsplit("/", 1)[-1])
-    name = _SAFE_NAME_RE.sub("_", segment).lstrip(".")[:128]
-    # a content-addressed URL (/v1/installers/<sha256>) names nothing a person would recognise
-    if not name.strip("_") or name.endswith(".part") or name.split(".", 1)[0] == target.sha256:
-        name = _SAFE_NAME_RE.sub("_", f"livery-{target.version}-{target.platform}")
-    return name
+    """The partner's file name for the release (a safe base name); else ``livery-<version>-<platform>``.
+
+    Never the installer URL's last segment: that is whoever hosts the file's name for it (a vendor's,
+    a CDN's), not the product the partner ships.
+    """
+    name = target.file_name
+    if name and _FILE_NAME_RE.fullmatch(name) and not name.lower().endswith(".part"):
+        return name
+    return _SAFE_NAME_RE.sub("_", f"livery-{target.version}-{target.platform}")
 
 
 def _hash_file(path: Path) -> hashlib._Hash:

@@ -18,6 +18,10 @@ from livery_client.versions import version_key
 MANIFEST_KIND = "upgrade_manifest"
 BUCKETS = 10_000
 FULL_ROLLOUT_BP = 10_000
+# what the API adds to the payload of a poll without install_id (protocol §4)
+INSTALL_ID_MISSING = (
+    "install_id_missing: staged releases (rollout_percent below 100) are never offered without install_id"
+)
 
 
 def rollout_bucket(install_id: str, version: str) -> int:
@@ -45,19 +49,21 @@ def decide_from_manifest(
         raise ValueError("not an upgrade manifest")
     now = now or datetime.now(UTC)
     client = version_key(version)
-    answer = {
+    answer: dict[str, Any] = {
         "serial": manifest["serial"],
         "channel": manifest["channel"],
         "platform": platform,
         "client_version": version,
         "target": None,
     }
+    if not install_id:
+        answer["warnings"] = [INSTALL_ID_MISSING]
     if manifest["halted"]:
         return {**answer, "action": "none", "reason": "halted"}
     if not manifest["configured"]:
         return {**answer, "action": "none", "reason": "not_configured"}
     releases = sorted(manifest["releases"], key=lambda r: version_key(r["version"]), reverse=True)
-    target = next((r for r in releases if _eligible(r, client, platform, install_id, now)), None)
+    target = next((r for r in releases if _eligible(r, client, platform, install_id or None, now)), None)
     if target is None:
         # held back = would be offered but for the rollout share (or a missing install id)
         held_back = any(_eligible({**r, "rollout_bp": FULL_ROLLOUT_BP}, client, platform, None, now) for r in releases)

@@ -41,6 +41,7 @@ class UpgradeTarget:
     sha256: str
     bytes: int
     release_notes_url: str | None = None
+    file_name: str | None = None  # what to save the installer as (the partner's name for it)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def decision_from_payload(payload: dict[str, Any], key_id: str, from_cache: bool
                 sha256=target["sha256"],
                 bytes=target["bytes"],
                 release_notes_url=target.get("release_notes_url"),
+                file_name=target["file_name"] if isinstance(target.get("file_name"), str) else None,
             )
         if payload["action"] not in ACTIONS or (payload["action"] != "none" and target is None):
             raise ValueError(f"action {payload['action']!r} without a usable target")

@@ -55,6 +55,10 @@ def build_document(service: FakeLivery, *, name: str = "Acme CRM Connect", icon:
     }
 
 
+FILE_NAME = "Acme-CRM-5.3.0.msi"  # the partner's name for the installer: what clients save
+VENDOR_FILE = "VendorSetup-5.3.0.msi"  # the name it has where it is hosted: never used on disk
+
+
 def upgrade_payload(
     query: dict[str, str], *, serial: int = 5, action: str = "passive", data: bytes = INSTALLER, url: str = ""
 ) -> dict[str, Any]:
@@ -68,6 +72,7 @@ def upgrade_payload(
             "sha256": hashlib.sha256(data).hexdigest(),
             "bytes": len(data),
             "release_notes_url": "https://acme.example/notes/5.3.0",
+            "file_name": FILE_NAME,
         }
     return {
         "action": action,
@@ -85,8 +90,8 @@ def upgrade_payload(
 def livery() -> Iterator[FakeLivery]:
     service = FakeLivery().start()
     service.documents[CANONICAL] = build_document(service)
-    service.installers["Acme-CRM-5.3.0.msi"] = INSTALLER
-    url = f"{service.base_url}/redirect/Acme-CRM-5.3.0.msi"
+    service.installers[VENDOR_FILE] = INSTALLER
+    url = f"{service.base_url}/redirect/{VENDOR_FILE}"
     service.upgrade[CANONICAL] = lambda query: upgrade_payload(query, url=url)
     yield service
     service.stop()

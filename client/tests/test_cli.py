@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CANONICAL, CODE, INSTALLER
+from conftest import CANONICAL, CODE, FILE_NAME, INSTALLER, VENDOR_FILE
 from livery_client.cli.main import main
 
 
@@ -98,12 +98,23 @@ def test_fetch_keys_is_trust_on_first_use(cli, cache_dir):
     assert (cache_dir / "trusted_keys.json").exists()
 
 
+def test_keys_pinned_with_fetch_keys_serve_later_runs_without_the_flag(cli, livery):
+    code, _, err = cli("upgrade", "--version", "5.2.0", "--platform", "windows-x64", "--fetch-keys", keys=False)
+    assert code == 0 and "TRUST ON FIRST USE" in err
+    fetched = livery.hits("/v1/keys")
+    code, out, err = cli("upgrade", "--version", "5.2.0", "--platform", "windows-x64", "--json", keys=False)
+    assert code == 0 and err == "" and json.loads(out)["action"] == "passive"
+    assert livery.hits("/v1/keys") == fetched  # the pinned copy, never refetched
+
+
 def test_download_and_integrity_failure(cli, livery, tmp_path):
     args = ("download", "--version", "5.2.0", "--platform", "windows-x64", "--dest", str(tmp_path / "dl"))
     code, out, _ = cli(*args, "--json")
-    assert code == 0 and Path(json.loads(out)["path"]).read_bytes() == INSTALLER
+    saved = Path(json.loads(out)["path"])
+    assert code == 0 and saved.read_bytes() == INSTALLER
+    assert saved.name == FILE_NAME  # the partner's name for the release, not the hosted file's
 
-    livery.installers["Acme-CRM-5.3.0.msi"] = INSTALLER[::-1]
+    livery.installers[VENDOR_FILE] = INSTALLER[::-1]
     code, _, err = cli(*args[:-1], str(tmp_path / "other"))
     assert code == 7 and "does not match" in err
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import CANONICAL, INSTALLER, upgrade_payload
+from conftest import CANONICAL, FILE_NAME, INSTALLER, VENDOR_FILE, upgrade_payload
 from livery_client import InstallerIntegrityError, NoUpgradeAvailable, ServiceUnavailable
 from livery_client.download import installer_name
 from livery_client.upgrade import UpgradeTarget
 
-NAME = "Acme-CRM-5.3.0.msi"
+NAME = FILE_NAME
 
 
 def test_download_follows_the_redirect_and_verifies(livery, make_client, tmp_path):
@@ -23,7 +23,7 @@ def test_download_follows_the_redirect_and_verifies(livery, make_client, tmp_pat
     assert path == tmp_path / "dl" / NAME and path.read_bytes() == INSTALLER
     assert not (tmp_path / "dl" / f"{NAME}.part").exists()
     assert seen[-1] == len(INSTALLER) and seen == sorted(seen)
-    assert [hit.path for hit in livery.hits("/")][-2:] == [f"/redirect/{NAME}", f"/files/{NAME}"]
+    assert [hit.path for hit in livery.hits("/")][-2:] == [f"/redirect/{VENDOR_FILE}", f"/files/{VENDOR_FILE}"]
 
 
 def test_download_resumes_a_part_with_range_and_if_range(livery, make_client, tmp_path):
@@ -83,7 +83,7 @@ def test_server_ignoring_range_restarts_from_zero(livery, make_client, tmp_path)
 
 
 def test_corrupted_installer_is_rejected_and_the_part_deleted(livery, make_client, tmp_path):
-    livery.installers[NAME] = INSTALLER[:-1] + b"\x00"  # same size, different bytes
+    livery.installers[VENDOR_FILE] = INSTALLER[:-1] + b"\x00"  # same size, different bytes
     client = make_client()
 
     with pytest.raises(InstallerIntegrityError):
@@ -93,7 +93,7 @@ def test_corrupted_installer_is_rejected_and_the_part_deleted(livery, make_clien
 
 
 def test_oversized_installer_is_rejected(livery, make_client, tmp_path):
-    livery.installers[NAME] = INSTALLER + b"extra"
+    livery.installers[VENDOR_FILE] = INSTALLER + b"extra"
     client = make_client()
     with pytest.raises(InstallerIntegrityError):
         client.download(client.check_upgrade("5.2.0", "windows-x64"), tmp_path / "dl")
@@ -108,15 +108,32 @@ def test_nothing_to_download_for_action_none(livery, make_client, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("url", "expected"),
+    ("file_name", "expected"),
     [
-        ("https://cdn.example/a/Acme%20CRM%205.3.msi?sig=x", "Acme_CRM_5.3.msi"),
-        ("https://cdn.example/a/..%2F..%2Fetc%2Fpasswd", "_.._etc_passwd"),
-        ("https://cdn.example/download/", "livery-5.3.0-windows-x64"),
-        ("https://cdn.example/x/evil.part", "livery-5.3.0-windows-x64"),
-        ("https://livery.example/v1/installers/" + "0" * 64, "livery-5.3.0-windows-x64"),
+        ("AcmeConnect-5.3.0 setup.exe", "AcmeConnect-5.3.0 setup.exe"),
+        ("Acme.msi", "Acme.msi"),
+        (None, "livery-5.3.0-windows-x64"),
+        ("../../etc/passwd.txt", "livery-5.3.0-windows-x64"),
+        ("C:\\Windows\\evil.exe", "livery-5.3.0-windows-x64"),
+        (".hidden.exe", "livery-5.3.0-windows-x64"),
+        ("setup.exe.part", "livery-5.3.0-windows-x64"),
+        ("no-extension", "livery-5.3.0-windows-x64"),
     ],
 )
-def test_installer_names_are_sanitised(url, expected):
-    target = UpgradeTarget("5.3.0", "windows-x64", url, "0" * 64, 1)
+def test_installers_are_saved_under_the_partners_file_name(file_name, expected):
+    target = UpgradeTarget(
+        "5.3.0", "windows-x64", "https://cdn.example/a/VendorSetup.exe", "0" * 64, 1, None, file_name
+    )
     assert installer_name(target) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://cdn.example/a/Vendor%20CRM%205.3.msi?sig=x",
+        "https://cdn.example/a/..%2F..%2Fetc%2Fpasswd",
+        "https://livery.example/v1/installers/" + "0" * 64,
+    ],
+)
+def test_the_url_never_names_the_file(url):
+    assert installer_name(UpgradeTarget("5.3.0", "windows-x64", url, "0" * 64, 1)) == "livery-5.3.0-windows-x64"

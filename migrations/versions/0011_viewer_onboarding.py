@@ -4,7 +4,7 @@ checklist, test launches seen by discovery and a partner's scheduled go-live.
 Existing brands get the slug ``brand-{id}`` (operators may create new brands with their own).
 
 Revision ID: 0011_viewer_onboarding
-Revises: 0003_licensing
+Revises: 0010_billing
 Create Date: 2026-11-30 22:28:09.886433
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import app.db
 
 revision = "0011_viewer_onboarding"
-down_revision = "0003_licensing"
+down_revision = "0010_billing"
 branch_labels = None
 depends_on = None
 

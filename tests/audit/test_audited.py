@@ -26,6 +26,8 @@ NOT_AUDITED = {
     "test_launches",
     "allocation_events",  # the allocation history, written inside a licensed user's audited change
     "usage_facts",  # facts of checks, not changes
+    "usage_report_rows",  # rows of a closed report version, written inside its audited close
+    "usage_submission_rows",  # rows of a submitted usage report, written inside its audited submission
 }
 
 

@@ -30,9 +30,7 @@ def _go_live(operator, partner_id):
 
 
 def _launch(app, client, code: str):
-    response = client.get(f"/v1/discovery/{code}")
-    app.extensions["livery.public"].flush_launches()  # as the next freshness poll does
-    return response
+    return client.get(f"/v1/discovery/{code}")  # recorded before the answer: no poll needed
 
 
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -118,6 +116,28 @@ def test_a_web_service_brand_needs_the_last_verification_passed():
     assert not check.passed and "verification" in check.why
     passed = ReadinessFacts((brand,), web_service_verified=True, signing_keys=1, test_launched=True)
     assert all(c.passed for c in readiness_checks(passed))
+
+
+def test_a_test_launch_whose_write_fails_waits_for_the_next_poll(app, monkeypatch):
+    """The first sight of a test code writes its launch; when that write fails, the next poll writes it."""
+    import app.api.public.cache as cache
+
+    operator = make_operator(app)
+    partner = onboard(operator, "slowco", live=False)
+    brand_id = partner.admin.post("/brands", {"name": "Slow", "draft": {"product_name": "Slow"}}).json["id"]
+    first = partner.admin.post(f"/brands/{brand_id}/access-codes", {"kind": "test"}).json["code"]
+    public = app.extensions["livery.public"]
+    record = cache.record_test_launches
+    monkeypatch.setattr(cache, "record_test_launches", lambda *args: (_ for _ in ()).throw(RuntimeError("down")))
+    client = app.test_client()
+    failed = client.get(f"/v1/discovery/{first}")
+    assert failed.status_code == 200  # never fails the answer
+    assert not _readiness(operator, partner.id)["test_code_launched"]
+    monkeypatch.setattr(cache, "record_test_launches", record)
+    again = client.get(f"/v1/discovery/{first}")
+    assert again.data == failed.data and not _readiness(operator, partner.id)["test_code_launched"]  # a set lookup
+    public.flush_launches()  # as the next freshness poll does
+    assert _readiness(operator, partner.id)["test_code_launched"]
 
 
 def test_live_code_of_a_partner_made_live_by_the_factory_answers(app):

@@ -63,6 +63,8 @@ RESOURCE_MODULES = (
     "licensed_users",
     "licensing",
     "licensing_verify",
+    "reports",
+    "usage_submissions",
 )
 
 

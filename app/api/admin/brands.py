@@ -99,6 +99,10 @@ class BrandQuery(PageQuery):
 class PublishOut(ma.Schema):
     revision = ma.fields.Integer(metadata={"description": "The live revision after this request."})
     created = ma.fields.Boolean(metadata={"description": "False when the content equalled the live revision."})
+    changed_fields = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "Every content field that differs from the revision live before this request."},
+    )
     message = ma.fields.String()
     etag = ma.fields.String(metadata={"description": "The brand's new ETag."})
 
@@ -197,12 +201,21 @@ def update(data, brand_id):
     return _respond(brand)
 
 
-def _publish_answer(brand: Brand, revision: BrandRevision, created: bool):
+def _publish_answer(brand: Brand, previous: BrandRevision | None, revision: BrandRevision, created: bool):
     if created:
         message = f"Published revision {revision.number}; live codes see it from their next launch."
     else:
         message = f"Identical to revision {revision.number}; nothing published."
-    body = {"revision": revision.number, "created": created, "message": message, "etag": etag_of(brand)}
+    if revision.rollback_of is not None and created:
+        message += f" It restores revision {revision.rollback_of}, and the draft now equals it."
+    changed = sorted(content_diff(previous.content if previous else None, revision.content)) if created else []
+    body = {
+        "revision": revision.number,
+        "created": created,
+        "changed_fields": changed,
+        "message": message,
+        "etag": etag_of(brand),
+    }
     return body, 201 if created else 200, {"ETag": etag_of(brand)}
 
 
@@ -218,10 +231,11 @@ def publish(brand_id):
     brand = load_owned(Brand, brand_id, "brand")
     actor = require_role("admin")
     require_if_match(etag_of(brand))
+    previous = live_revision(session(), brand)
     with draft_errors():
         revision, created = publish_draft(session(), brand, actor=actor.name)
     session().commit()
-    return _publish_answer(brand, revision, created)
+    return _publish_answer(brand, previous, revision, created)
 
 
 @blp.route("/brands/<int:brand_id>/rollback", methods=["POST"])
@@ -233,13 +247,14 @@ def publish(brand_id):
 @problems(blp, 403, 404, 409, 412, 422, 428)
 @documents_if_match(blp)
 def roll_back(data, brand_id):
-    """Publish a copy of an earlier revision as a new revision; history is never rewritten."""
+    """Publish a copy of an earlier revision as a new revision, and make it the draft; history is never rewritten."""
     brand = load_owned(Brand, brand_id, "brand")
     actor = require_role("admin")
     require_if_match(etag_of(brand))
+    previous = live_revision(session(), brand)
     revision, created = rollback(session(), brand, data["revision"], actor=actor.name)
     session().commit()
-    return _publish_answer(brand, revision, created)
+    return _publish_answer(brand, previous, revision, created)
 
 
 @blp.route("/brands/<int:brand_id>/diff", methods=["GET"])

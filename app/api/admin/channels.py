@@ -9,7 +9,7 @@ no If-Match: stopping a bad rollout is one call.
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import Response, current_app
+from flask import Response, current_app, jsonify
 from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, partner_filter, read_body, require_role
@@ -26,6 +26,7 @@ from app.upgrades.models import Channel, ControlFile
 from app.upgrades.services import (
     find_channel,
     read_control_file,
+    readiness_report,
     rollback_control_file,
     set_halt,
     upload_control_file,
@@ -60,6 +61,23 @@ class ControlFileOut(ma.Schema):
     created_at = ma.fields.DateTime()
     created_by = ma.fields.String()
     object_key = ma.fields.String()
+
+
+class UploadArgs(PartnerArg):
+    dry_run = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "true: only report what the readiness gate says; nothing is stored or activated."},
+    )
+
+
+class ReadinessOut(ma.Schema):
+    ready = ma.fields.Boolean(metadata={"description": "Whether uploading this file would activate it."})
+    serial = ma.fields.Integer(allow_none=True, metadata={"description": "The serial it would get; null: not ready."})
+    active_serial = ma.fields.Integer(allow_none=True, metadata={"description": "The channel's active serial now."})
+    problems = ma.fields.List(
+        ma.fields.Dict(), metadata={"description": "Every problem, as [{path, message}] (the 422's errors)."}
+    )
+    control_file = ma.fields.Dict(metadata={"description": "The file as it would be stored (platforms resolved)."})
 
 
 class ChannelQuery(PageQuery):
@@ -118,18 +136,31 @@ def get(args, name):
 
 
 @blp.route("/channels/<name>/control-files", methods=["POST"])
-@blp.arguments(PartnerArg, location="query")
+@blp.arguments(UploadArgs, location="query")
 @blp.response(201, ControlFileOut)
+@blp.alt_response(
+    200,
+    schema=ReadinessOut,
+    description="dry_run=true: the readiness report; nothing stored or activated, the channel not created.",
+    success=True,
+)
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}})
 @problems(blp, 403, 404, 413, 422)
 def upload(args, name):
-    """Upload a control file; when it passes the readiness gate it becomes the channel's active file at once."""
+    """Upload a control file; when it passes the readiness gate it becomes the channel's active file at once.
+
+    The first control file of a name creates the channel. With ``dry_run=true`` nothing changes:
+    the answer is the readiness report a release manager can review before the real upload.
+    """
     partner_id = _partner_id(args.get("partner_id"))
     actor = require_role("admin")
     if not is_channel_name(name):
         raise ValidationProblem({"channel": [f"Must be a channel name: {CHANNEL_NAME_HINT}."]})
     raw = read_body(MAX_DOCUMENT_BYTES, "Control files")  # whatever the content type: refused before it is read
     stores = current_app.extensions["livery.stores"]
+    if args["dry_run"]:
+        # a Response passes flask-smorest's 201 serialisation by; the schema still documents it
+        return jsonify(ReadinessOut().dump(readiness_report(session(), stores, partner_id, name, raw)))
     row = upload_control_file(session(), stores, partner_id, name, raw, actor=actor.name)
     session().commit()
     return row

@@ -61,7 +61,7 @@ class ReadinessCheckOut(ma.Schema):
     why = ma.fields.String()
 
 
-class ReadinessOut(ma.Schema):
+class PartnerReadinessOut(ma.Schema):
     partner_id = ma.fields.Integer()
     ready = ma.fields.Boolean()
     checks = ma.fields.List(ma.fields.Nested(ReadinessCheckOut))
@@ -128,7 +128,7 @@ def update(data, partner_id, step_key):
 
 
 @blp.route("/partners/<int:partner_id>/readiness", methods=["GET"])
-@blp.response(200, ReadinessOut)
+@blp.response(200, PartnerReadinessOut)
 @problems(blp, 404)
 def get_readiness(partner_id):
     """The go-live checks Livery computes for a partner, each passing or saying why not."""

@@ -44,6 +44,15 @@ class ReleaseIn(ma.Schema):
     )
     sha256 = ma.fields.String(load_default=None, allow_none=True)
     bytes = ma.fields.Integer(load_default=None, allow_none=True)
+    file_name = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "What clients save the installer as (with its extension, no folders); "
+            "null: livery-<version>-<platform>.",
+            "example": "AcmeConnect-5.3.0-setup.exe",
+        },
+    )
 
 
 class ReleasePatch(ma.Schema):
@@ -52,6 +61,7 @@ class ReleasePatch(ma.Schema):
         metadata={"description": "draft -> published -> yanked (-> published). Yanked releases stop being offered."},
     )
     release_notes_url = ma.fields.String(allow_none=True)
+    file_name = ma.fields.String(allow_none=True, metadata={"description": "What clients save the installer as."})
 
 
 class ReleaseOut(ma.Schema):
@@ -64,6 +74,7 @@ class ReleaseOut(ma.Schema):
     sha256 = ma.fields.String(allow_none=True)
     bytes = ma.fields.Integer(allow_none=True)
     release_notes_url = ma.fields.String(allow_none=True)
+    file_name = ma.fields.String(allow_none=True)
     status = ma.fields.String()
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
@@ -95,6 +106,7 @@ def create(data):
         external_url=data["installer_url"],
         sha256=data["sha256"],
         size=data["bytes"],
+        file_name=data["file_name"],
     )
     session().commit()
     return release, {"ETag": etag_of(release)}
@@ -131,7 +143,7 @@ def get(release_id):
 @blp.response(200, ReleaseOut, headers=ETAG_HEADER)
 @problems(blp, 403, 404, 409, 412, 422, 428)
 def update(changes, release_id):
-    """Publish, yank or re-publish a release, or change its release-notes URL."""
+    """Publish, yank or re-publish a release, or change its release-notes URL or file name."""
     release = load_owned(Release, release_id, "release")
     actor = require_role("admin")
     require_if_match(etag_of(release))

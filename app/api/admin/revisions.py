@@ -16,9 +16,8 @@ blp = admin_blueprint("revisions", "Published revisions of a brand (immutable)."
 
 
 class RevisionOut(ma.Schema):
-    number = ma.fields.Integer()
-    content_revision = ma.fields.Integer(
-        metadata={"description": "The revision number clients see: the first revision with this exact content."}
+    number = ma.fields.Integer(
+        metadata={"description": "Every publish (a rollback too) takes the next number; discovery shows it."}
     )
     rollback_of = ma.fields.Integer(allow_none=True, metadata={"description": "The revision this one restored."})
     content_sha256 = ma.fields.String()

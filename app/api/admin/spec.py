@@ -54,10 +54,11 @@ class AdminApi(Api):
 
 
 def problems(blp, *statuses: int) -> Callable:
-    """Decorator documenting the problem responses a route can give (401 is always added)."""
+    """Decorator documenting the problem responses a route can give (401 is always added, and 503:
+    the database or object store is unreachable, retry after ``Retry-After`` seconds)."""
 
     def decorator(func: Callable) -> Callable:
-        for status in sorted({401, *statuses}, reverse=True):
+        for status in sorted({401, 503, *statuses}, reverse=True):
             func = blp.alt_response(status, response=http.HTTPStatus(status).name)(func)
         return func
 

@@ -122,8 +122,16 @@ def parse_query(args: Mapping[str, str]) -> UpgradeQuery:
     return UpgradeQuery(version, platform, install_id)
 
 
-def _payload(state: ChannelState, version: Version, platform: str, decision: Decision, base_url: str) -> dict[str, Any]:
-    return {
+# in the signed payload of a poll without install_id: such a client silently never gets staged releases
+INSTALL_ID_MISSING = (
+    "install_id_missing: staged releases (rollout_percent below 100) are never offered without install_id",
+)
+
+
+def _payload(
+    state: ChannelState, version: Version, platform: str, decision: Decision, base_url: str, warnings: tuple[str, ...]
+) -> dict[str, Any]:
+    payload = {
         "action": decision.action,
         "reason": decision.reason,
         "serial": state.serial,
@@ -132,6 +140,9 @@ def _payload(state: ChannelState, version: Version, platform: str, decision: Dec
         "client_version": version.text,
         "target": installer_target(state, decision.target, platform, base_url) if decision.target is not None else None,
     }
+    if warnings:
+        payload["warnings"] = list(warnings)
+    return payload
 
 
 def upgrade_answer(
@@ -153,11 +164,17 @@ def upgrade_answer(
         raise problem_for(found)
     try:
         state = answers.state_of(found)
-    except StorageError:
-        raise StorageUnavailable("The control file cannot be read; retry later.") from None
+    except StorageError as exc:
+        raise StorageUnavailable.after(exc, "The control file cannot be read; retry later.") from None
     if state is None:  # a live code whose brand was never published: like discovery
         raise problem_for(Refused.UNKNOWN)
     decision = decide_for(state, version, platform, install_id, utcnow())
+    warnings = INSTALL_ID_MISSING if install_id is None else ()
     return answers.decided(
-        state, version.text, platform, decision, lambda: _payload(state, version, platform, decision, base_url)
+        state,
+        version.text,
+        platform,
+        decision,
+        lambda: _payload(state, version, platform, decision, base_url, warnings),
+        warnings=warnings,
     )

@@ -2,36 +2,59 @@
 
 Each worker holds every access code's digest in a dictionary and renders each brand's document
 once per (brand, live/draft, channel); a request is a dictionary lookup plus a header compare.
-At most once per ``freshness_interval`` a request reads the change events newer than the last
-seen (one indexed query, never one per request) and drops exactly the entries they name. Writes
-made by this process are applied at commit.
+At most once per ``freshness_interval`` a request starts a poll of the change events newer than
+the last seen (one indexed query, never one per request, in a thread of its own) and drops
+exactly the entries they name. Writes made by this process are applied at commit.
+
+When the database is down or hung, requests never wait on it: what is held keeps being answered
+(stale-if-error: a document dropped by a change is kept aside and answered when it cannot be
+rendered again), polls follow DatabaseHealth's back-off, one at a time per worker.
+
+An unknown code starts a poll at once (at most once per ``miss_poll_interval`` per worker, waiting
+at most ``miss_poll_timeout``) and looks again, so a code answers on every worker as soon as the
+call that issued it has returned; a flood of unknown codes costs at most one small query per
+interval, and none while the database is down.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.public.answers import Answer
 from app.branding.document import RenderContext, render_discovery_document
-from app.branding.models import AccessCode, Brand
+from app.branding.models import AccessCode, Asset, Brand
 from app.branding.services import brand_document_inputs
+from app.db import utcnow
+from app.db_health import DATABASE_DOWN, DatabaseHealth, DatabaseUnavailable
 from app.freshness.feed import ChangeFeed
+from app.freshness.services import prune_changes
 from app.metrics import freshness_polled
 from app.onboarding.launches import record_test_launches
 from app.partners.models import Partner
 from app.partners.services import SETTING_STANDARD_VIEWER_URL, get_setting
+from app.upgrades.models import Release
 from app.upgrades.services import channel_ready
 
-log = logging.getLogger(__name__)
 WARM_BUDGET = 10.0  # seconds a starting worker may spend rendering (gunicorn's timeout is 30 s)
 GLOBAL_TOPICS = frozenset({"settings", "channel", "all"})  # topics that drop every rendered document
+POLL_WAIT = 1.0  # seconds the request that starts a poll waits for it (not at all while the database is down)
+PRUNE_EVERY = 600.0  # seconds (+ up to 50 % jitter) between one worker's prunes of old change events
+PRUNE_BATCH = 500  # events deleted per prune: a short transaction, never a long lock
+ASSET_BYTES_HELD = 32 * 1024 * 1024  # per worker: recently served asset bodies (content-addressed, never stale)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +102,14 @@ _CODE_COLUMNS = (
 Listener = Callable[[list[tuple[str, str]]], None]
 
 
+def _published_installers(session: Session) -> dict[str, str | None]:
+    """Published stored installers: digest -> the file name the partner set (or None)."""
+    rows = session.execute(
+        select(Release.sha256, Release.file_name).where(Release.source == "stored", Release.status == "published")
+    )
+    return {row.sha256: row.file_name for row in rows}
+
+
 class PublicAnswers:
     """One worker's precomputed public state."""
 
@@ -89,6 +120,10 @@ class PublicAnswers:
         base_url: str,
         standard_viewer_url: str,
         interval: float,
+        health: DatabaseHealth | None = None,
+        retention_hours: int = 168,
+        miss_poll_interval: float = 0.02,
+        miss_poll_timeout: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -98,17 +133,34 @@ class PublicAnswers:
         self._interval = interval
         self._clock = clock
         self.wall_clock = wall_clock  # epoch seconds: when a code expires (tests move it)
+        self._health = health or DatabaseHealth(10.0)
+        self._retention_hours = retention_hours
         self._lock = threading.RLock()
         self._loaded = False
         self._codes: dict[str, CodeEntry] = {}
         self._interned: dict[CodeEntry, CodeEntry] = {}
         self._partners: dict[int, str] = {}
         self._documents: dict[tuple[int, bool, str | None], Answer | None] = {}
+        self._stale: dict[tuple[int, bool, str | None], Answer | None] = {}  # dropped, answered if a render fails
+        # what assets and installers need, so that they need no query: asset -> media type (rows
+        # are only ever added), published stored installers (kept fresh by channel changes)
+        self._assets: dict[str, str] = {}
+        self._installers: dict[str, str | None] = {}
+        self._asset_bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._asset_body_bytes = 0
+        self._asset_lock = threading.Lock()
         self._feed = ChangeFeed(clock)
         self._next_poll = 0.0
-        # test codes this worker has seen launch; the new ones are written at the next poll
+        self._next_prune = clock() + PRUNE_EVERY * random.uniform(0.5, 1.5)
+        self._refresher: threading.Thread | None = None
+        self._refresher_lock = threading.Lock()
+        self._miss_poll_interval = miss_poll_interval
+        self._miss_poll_timeout = miss_poll_timeout
+        self._next_miss_poll = 0.0
+        # test codes this worker has seen launch; the first sight writes it (else the next poll does)
         self._launched: set[str] = set()
         self._launches_pending: list[str] = []
+        self._launches_lock = threading.Lock()
         # called with every batch of changes applied here, whoever made them
         self.listeners: list[Listener] = []
         # called only with changes committed by this process (static publishing hooks in here)
@@ -120,22 +172,107 @@ class PublicAnswers:
         """Load every access code, then render documents for up to ``budget`` seconds.
 
         gunicorn calls this before a worker accepts connections, so the first clients of a new
-        worker do not pay the renders; what the budget leaves out is rendered on first use.
+        worker do not pay the renders; what the budget leaves out is rendered on first use. With
+        the database down it returns within the budget: the worker starts, /readyz says why it
+        is not ready, and the codes load at the next reconnect attempt.
         """
-        self._fresh()
         deadline = self._clock() + budget
+        self._fresh(wait=budget)
+        if not self._loaded:
+            log.error("starting without public answers: the database did not answer; retrying with back-off")
+            return
         keys = {(e.brand_id, e.live, e.channel) for e in self._interned} - self._documents.keys()
-        with self._lock, self._make_session() as session:
-            for key in sorted(keys, key=lambda k: (k[0], k[1], k[2] or "")):
-                if self._clock() > deadline:
-                    break
-                self._documents[key] = self._render(session, *key)
+        try:
+            with self._lock, self._make_session() as session:
+                for key in sorted(keys, key=lambda k: (k[0], k[1], k[2] or "")):
+                    if self._clock() > deadline:
+                        break
+                    self._documents[key] = self._render(session, *key)
+        except DATABASE_DOWN:
+            pass  # rendered on first use
+
+    def entries(self) -> list[CodeEntry]:
+        """The distinct code entries held (what upgrade answers are loaded for at worker start)."""
+        return list(self._interned)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the access codes are held (false only until the first successful load)."""
+        return self._loaded
 
     def code(self, digest: str) -> CodeEntry | None:
-        """The access code with this digest, or None."""
+        """The access code with this digest, or None; DatabaseUnavailable before the codes ever loaded."""
         if not self._loaded or self._clock() >= self._next_poll:
             self._fresh()
+            if not self._loaded:  # "unknown" would tell the client its code is wrong: it is not
+                raise DatabaseUnavailable(self._health.retry_after())
+        entry = self._codes.get(digest)
+        if entry is None:
+            return self._look_again(digest, self._miss_poll_timeout)
+        return entry
+
+    def _look_again(self, digest: str, timeout: float) -> CodeEntry | None:
+        """On a miss, poll the change log now (rate-limited per worker) and look again; None when still unknown.
+
+        A code issued on another worker is known here as soon as its issue call has returned. It
+        goes through the one-poll-at-a-time refresher, so the database's back-off applies and the
+        wait is bounded by ``timeout``: a slow or unreachable database answers the miss as unknown.
+        """
+        now = self._clock()
+        if now < self._next_miss_poll:
+            return None
+        self._next_miss_poll = now + self._miss_poll_interval
+        deadline = now + timeout
+        with self._refresher_lock:
+            running = self._refresher
+        if running is not None and running.is_alive():
+            # a poll already in flight may have read the log before the code was issued: wait
+            # for it, then start one of our own
+            running.join(timeout)
+            if (entry := self._codes.get(digest)) is not None:
+                return entry
+        remaining = deadline - self._clock()
+        if remaining > 0:
+            self._next_poll = 0.0  # due now
+            self._fresh(wait=remaining)
         return self._codes.get(digest)
+
+    def known_asset(self, sha256: str) -> str | None:
+        """The media type of an asset this worker knows (asset rows are only ever added)."""
+        return self._assets.get(sha256)
+
+    def remember_asset(self, sha256: str, media_type: str) -> None:
+        """Note an asset found in the database."""
+        self._assets[sha256] = media_type
+
+    def asset_body(self, sha256: str, read: Callable[[], bytes]) -> bytes:
+        """An asset's bytes: held ones, else ``read()``'s, then held (up to ASSET_BYTES_HELD per worker),
+        so that an object-store outage or hang does not stop the images clients ask for."""
+        body = self._asset_bodies.get(sha256)
+        if body is not None:
+            return body
+        body = read()
+        if len(body) <= ASSET_BYTES_HELD // 8:
+            with self._asset_lock:
+                if sha256 not in self._asset_bodies:
+                    self._asset_bodies[sha256] = body
+                    self._asset_body_bytes += len(body)
+                while self._asset_body_bytes > ASSET_BYTES_HELD:  # the oldest go first
+                    _old, dropped = self._asset_bodies.popitem(last=False)
+                    self._asset_body_bytes -= len(dropped)
+        return body
+
+    def known_installer(self, sha256: str) -> bool:
+        """Whether this installer is published, as far as this worker knows (kept fresh by channel changes)."""
+        return sha256 in self._installers
+
+    def installer_file_name(self, sha256: str) -> str | None:
+        """The file name the partner set for a known published installer (None: not set or not known)."""
+        return self._installers.get(sha256)
+
+    def remember_installer(self, sha256: str, file_name: str | None) -> None:
+        """Note a published installer found in the database."""
+        self._installers[sha256] = file_name
 
     def code_valid(self, entry: CodeEntry, now: float) -> bool:
         """Whether ``entry`` may be answered at ``now``: usable, and its partner not suspended."""
@@ -146,24 +283,44 @@ class PublicAnswers:
         return self._partners.get(entry.partner_id) != "onboarding"
 
     def note_test_launch(self, digest: str) -> None:
-        """Remember that a test code launched; written once per worker, in batches at the next poll."""
-        if digest not in self._launched:
+        """Record that a test code launched: written on this worker's first sight of it, then a set lookup.
+
+        Go-live readiness reads the record, so it is written before the answer (once per code and
+        worker: test codes are few, so the hot path does not pay for it). While the database is
+        down, or when the write fails, it waits for the next freshness poll instead.
+        """
+        if digest in self._launched:
+            return
+        with self._launches_lock:
+            if digest in self._launched:
+                return
             self._launched.add(digest)
-            self._launches_pending.append(digest)
+        if not self._health.up or not self._write_launches([digest]):
+            with self._launches_lock:
+                self._launches_pending.append(digest)
 
     def flush_launches(self) -> None:
-        """Write the test launches noted since the last flush (go-live readiness reads them)."""
-        pending, self._launches_pending = self._launches_pending, []
-        if not pending:
-            return
-        try:
-            with self._make_session() as session:
-                record_test_launches(session, pending)
-                session.commit()
-        except Exception:  # noqa: BLE001 - any database error: readiness only
+        """Write the test launches whose first write waited (go-live readiness reads them)."""
+        with self._launches_lock:
+            pending, self._launches_pending = self._launches_pending, []
+        if pending and not self._write_launches(pending):
             # readiness only; never fail a public answer for it: forget them, the next sight retries
-            self._launched.difference_update(pending)
+            with self._launches_lock:
+                self._launched.difference_update(pending)
             log.warning("recording %d test launches failed; they are retried when seen again", len(pending))
+
+    def _write_launches(self, digests: list[str]) -> bool:
+        """Write each launch in its own short transaction; False when the database failed."""
+        for digest in digests:
+            try:
+                with self._make_session() as session:
+                    record_test_launches(session, [digest])
+                    session.commit()
+            except IntegrityError:
+                pass  # another worker recorded the same first launch at the same moment
+            except Exception:  # noqa: BLE001 - any database error: readiness only, never the answer
+                return False
+        return True
 
     def discovery(self, entry: CodeEntry) -> Answer | None:
         """The discovery answer for ``entry``; None when a live code's brand was never published."""
@@ -172,10 +329,25 @@ class PublicAnswers:
             return self._documents[key]
         except KeyError:
             pass
-        with self._lock, self._make_session() as session:
-            answer = self._render(session, *key)
+        # a poll stuck on a hung database holds the lock for at most its statement deadline
+        if not self._lock.acquire(timeout=POLL_WAIT):
+            return self._stale_answer(key, None)
+        try:
+            with self._make_session() as session:
+                answer = self._render(session, *key)
             self._documents[key] = answer
             return answer
+        except DATABASE_DOWN as exc:
+            return self._stale_answer(key, exc)
+        finally:
+            self._lock.release()
+
+    def _stale_answer(self, key: tuple[int, bool, str | None], exc: Exception | None) -> Answer | None:
+        if key in self._stale:
+            return self._stale[key]
+        if isinstance(exc, DatabaseUnavailable):
+            raise exc
+        raise DatabaseUnavailable(self._health.retry_after()) from exc
 
     def digests(self, *, partner_id: int | None = None, brand_id: int | None = None) -> Iterator[str]:
         """Digests of every known code, or of one partner's or one brand's (O(codes): not for requests)."""
@@ -206,14 +378,36 @@ class PublicAnswers:
 
     # -- freshness -------------------------------------------------------------------------
 
-    def _fresh(self) -> None:
+    def refresh(self, wait: float = POLL_WAIT) -> None:
+        """Start a poll (or the first load) when one is due, and wait for it at most ``wait`` seconds."""
+        self._fresh(wait)
+
+    def _fresh(self, wait: float = POLL_WAIT) -> None:
         if self._loaded and self._clock() < self._next_poll:
             return
-        with self._lock:
+        with self._refresher_lock:
+            running = self._refresher
+            if running is not None and running.is_alive():
+                return  # one poll at a time: this request answers with what is held
+            if not self._health.attempt_due():
+                return  # down: the back-off schedule says when to try again
+            thread = self._refresher = threading.Thread(target=self._refresh, name="livery-freshness", daemon=True)
+            thread.start()
+        if self._health.up or not self._loaded:
+            thread.join(wait)
+
+    def _refresh(self) -> None:
+        try:
             if not self._loaded:
                 self._load_all()
-            elif self._clock() >= self._next_poll:
+            else:
                 self._poll()
+        except DATABASE_DOWN:
+            pass  # DatabaseHealth logged the state change and scheduled the next attempt
+        except Exception:
+            log.exception("freshness poll failed")
+        finally:
+            self._next_poll = self._clock() + self._interval
 
     def _load_all(self) -> None:
         with self._make_session() as session:
@@ -225,8 +419,11 @@ class PublicAnswers:
                 row.digest: interned.setdefault(e := _entry(row), e) for row in session.execute(select(*_CODE_COLUMNS))
             }
             partners = {row[0]: row[1] for row in session.execute(select(Partner.id, Partner.status))}
+            assets = {row[0]: row[1] for row in session.execute(select(Asset.sha256, Asset.media_type))}
+            installers = _published_installers(session)
         self._codes, self._interned, self._partners = codes, interned, partners
-        self._documents.clear()
+        self._assets, self._installers = assets, installers
+        self._drop_documents(list(self._documents))
         self._loaded = True
         self._next_poll = self._clock() + self._interval
         freshness_polled()
@@ -237,11 +434,26 @@ class PublicAnswers:
             changes = self._feed.poll(session)
         self._next_poll = self._clock() + self._interval
         freshness_polled()
+        if self._clock() >= self._next_prune:
+            self._prune()
         if changes is None:  # a burst of changes: reloading is cheaper than replaying
             self._load_all()
             self._notify(self.listeners, [("all", "")])
         elif changes:
             self.apply(changes)
+
+    def _prune(self) -> None:
+        """Delete a small batch of change events older than the retention (each worker, now and then)."""
+        self._next_prune = self._clock() + PRUNE_EVERY * random.uniform(1.0, 1.5)
+        older_than = utcnow() - timedelta(hours=self._retention_hours)
+        with self._make_session() as session:
+            prune_changes(session, older_than, limit=PRUNE_BATCH)
+            session.commit()
+
+    def _drop_documents(self, keys: list[tuple[int, bool, str | None]]) -> None:
+        for key in keys:
+            with contextlib.suppress(KeyError):  # dropped meanwhile by another thread
+                self._stale[key] = self._documents.pop(key)
 
     def apply(self, changes: Iterable[tuple[str, str]], *, committed_here: bool = False) -> None:
         """Drop or reload what ``changes`` (topic, key) name. Idempotent.
@@ -269,14 +481,15 @@ class PublicAnswers:
                 self._partners[entry.partner_id] = session.scalar(
                     select(Partner.status).where(Partner.id == entry.partner_id)
                 )
+        elif topic == "channel":  # release publications and yanks announce their partner's channels
+            self._installers = _published_installers(session)
         elif topic == "partner":
             self._partners[int(key)] = session.scalar(select(Partner.status).where(Partner.id == int(key)))
         elif topic == "brand":
             brand_id = int(key)
-            for doc_key in [k for k in self._documents if k[0] == brand_id]:
-                del self._documents[doc_key]
+            self._drop_documents([k for k in self._documents if k[0] == brand_id])
         if topic in GLOBAL_TOPICS:
-            self._documents.clear()
+            self._drop_documents(list(self._documents))
 
     @staticmethod
     def _notify(listeners: list[Listener], changes: list[tuple[str, str]]) -> None:

@@ -43,6 +43,7 @@ from app.api.public.answers import (
 from app.api.public.cache import PublicAnswers
 from app.api.public.licence_answers import LICENCE_CHECK_PATH, MAX_CHECK_BYTES, NO_STORE, licence_answer
 from app.api.public.upgrade_cache import UpgradeAnswers
+from app.db_health import DATABASE_DOWN
 from app.formats import is_sha256
 from app.problems import BadRequest, Problem, problem_response
 
@@ -108,6 +109,8 @@ class FastPublicPath:
         if method == "GET" or method == "HEAD":
             try:
                 reply = self._reply(environ, method, environ.get("HTTP_IF_NONE_MATCH"))
+            except DATABASE_DOWN:  # not held in memory and the database is down: Flask answers the 503
+                reply = None
             except Exception:  # Flask answers this request instead, its errors included
                 log.exception("fast public path failed; Flask answers instead")
                 reply = None

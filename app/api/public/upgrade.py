@@ -42,24 +42,42 @@ def keys() -> Response:
     return cached_response(answer.body, answer.etag, KEYS_CACHE_CONTROL)
 
 
+def _installer_published(sha256: str) -> bool:
+    """Whether ``sha256`` is a published installer: known to the worker (no query, no database needed;
+    a yank reaches it as a channel change), else asked of the database."""
+    answers = public_answers()
+    if answers.known_installer(sha256):
+        return True
+    release = public_installer(session(), sha256)
+    if release is None:
+        return False
+    answers.remember_installer(sha256, release.file_name)
+    return True
+
+
 @bp.get("/installers/<path:sha256>")
 def installer(sha256: str) -> Response:
     """A published installer: a redirect to a short-lived storage URL, or the bytes (Range supported)."""
-    if not is_sha256(sha256) or public_installer(session(), sha256) is None:
+    if not is_sha256(sha256) or not _installer_published(sha256):
         raise NotFound("No such installer.")
     store = stores().installers
     path = store.local_path(sha256)
     if path is not None:
         # conditional=True answers Range and If-None-Match itself, so interrupted downloads resume.
         response = send_file(
-            path, mimetype="application/octet-stream", conditional=True, etag=sha256, download_name=f"{sha256}.bin"
+            path,
+            mimetype="application/octet-stream",
+            conditional=True,
+            etag=sha256,
+            download_name=public_answers().installer_file_name(sha256) or f"{sha256}.bin",
+            as_attachment=True,
         )
         response.headers["Cache-Control"] = IMMUTABLE
         return response
     try:
         url = store.presigned_url(sha256, current_app.config["LIVERY"].s3_presign_seconds)
-    except StorageError:
-        raise StorageUnavailable("Storage is unreachable; retry.") from None
+    except StorageError as exc:
+        raise StorageUnavailable.after(exc, "Storage is unreachable; retry.") from None
     if url is None:  # a folder store without the file
         raise NotFound("No such installer.")
     response = redirect(url, code=302)

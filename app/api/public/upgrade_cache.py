@@ -5,11 +5,14 @@ Ed25519 signature. Entries are dropped when the change log names what they depen
 (``PublicAnswers.listeners``): ``channel`` → that channel, ``brand`` → that brand's channel,
 anything global → everything. Signed answers are keyed by their payload, so they are never stale,
 only bounded in number; ``decided`` finds them without building the payload, by what it is made of.
+A state or brand channel dropped by a change is kept aside and answered while it cannot be loaded
+again because the database is down (stale-if-error).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,9 +22,11 @@ from sqlalchemy.orm import sessionmaker
 from app.api.public.answers import Answer
 from app.api.public.cache import CodeEntry
 from app.branding.services import brand_document_inputs
+from app.db_health import DATABASE_DOWN
 from app.formats import strong_etag
 from app.freshness.models import LICENSING_TOPICS
-from app.storage import Stores
+from app.problems import Problem
+from app.storage import StorageError, Stores
 from app.upgrades.channel_state import ChannelState, load_channel_state
 from app.upgrades.decision import Decision
 from app.upgrades.signing import KeyRing, canonical_bytes, sign_payload
@@ -39,8 +44,11 @@ class UpgradeAnswers:
         self._lock = threading.RLock()
         self._channels: dict[tuple[int, str], ChannelState] = {}
         self._brand_channels: dict[tuple[int, bool], str | None] = {}
+        # dropped by changes; answered while the database is down
+        self._stale_channels: dict[tuple[int, str], ChannelState] = {}
+        self._stale_brand_channels: dict[tuple[int, bool], str | None] = {}
         self._signed: dict[bytes, Answer] = {}
-        # (id(state), client version, platform, action, reason, target) -> (state, answer)
+        # (id(state), client version, platform, action, reason, target, warnings) -> (state, answer)
         self._decided: dict[tuple, tuple[ChannelState, Answer]] = {}
         keys = canonical_bytes({"keys": ring.public_keys()})
         self._keys = Answer(keys, strong_etag(keys))
@@ -52,6 +60,20 @@ class UpgradeAnswers:
         app.extensions["livery.public"].listeners.append(answers.forget)
         return answers
 
+    def warm(self, entries: Iterable[CodeEntry], budget: float) -> None:
+        """Load the channel state of every code's channel for up to ``budget`` seconds (at worker start),
+        so that a database outage finds every channel's answers in memory."""
+        deadline = time.monotonic() + budget
+        for entry in entries:
+            if time.monotonic() > deadline:
+                return
+            try:
+                self.state_of(entry)
+            except DATABASE_DOWN:
+                return
+            except (StorageError, Problem):
+                continue  # this channel's file cannot be read now: loaded on first use
+
     def brand_channel(self, brand_id: int, live: bool) -> str | None:
         """The upgrade channel a brand's content names (published for live codes, draft for test)."""
         key = (brand_id, live)
@@ -59,11 +81,16 @@ class UpgradeAnswers:
             return self._brand_channels[key]
         except KeyError:
             pass
-        with self._lock, self._make_session() as session:
-            inputs = brand_document_inputs(session, brand_id, live=live)
-            channel = inputs.content.get("upgrade_channel") if inputs else None
-            self._brand_channels[key] = channel
-            return channel
+        try:
+            with self._lock, self._make_session() as session:
+                inputs = brand_document_inputs(session, brand_id, live=live)
+        except DATABASE_DOWN:
+            if key not in self._stale_brand_channels:
+                raise
+            return self._stale_brand_channels[key]
+        channel = inputs.content.get("upgrade_channel") if inputs else None
+        self._brand_channels[key] = channel
+        return channel
 
     def state_of(self, entry: CodeEntry) -> ChannelState | None:
         """The state of the channel a code follows (its own, else its brand's); None when it has none
@@ -78,10 +105,15 @@ class UpgradeAnswers:
             return self._channels[key]
         except KeyError:
             pass
-        with self._lock, self._make_session() as session:
-            state = load_channel_state(session, self._stores, partner_id, name)
-            self._channels[key] = state
-            return state
+        try:
+            with self._lock, self._make_session() as session:
+                state = load_channel_state(session, self._stores, partner_id, name)
+        except DATABASE_DOWN:
+            if key not in self._stale_channels:
+                raise
+            return self._stale_channels[key]
+        self._channels[key] = state
+        return state
 
     def sign(self, payload: dict[str, Any]) -> Answer:
         """The signed answer for ``payload``: canonical JSON bytes of the envelope and their strong ETag."""
@@ -102,17 +134,20 @@ class UpgradeAnswers:
         platform: str,
         decision: Decision,
         payload: Callable[[], dict[str, Any]],
+        *,
+        warnings: tuple[str, ...] = (),
     ) -> Answer:
         """The signed answer of ``decision``, memoised by what its payload is made of.
 
         A payload is fixed by the channel state (serial, name, installers), the client's version
-        text and platform, and the decision's action, reason and target; the install id matters
-        only through the decision. ``payload()`` builds it on a miss. The state is part of the key
-        by identity (a reloaded state is a new object) and kept in the value, so a reused id()
-        never answers for another state.
+        text and platform, the decision's action, reason and target, and its ``warnings``; the
+        install id matters only through the decision (and its absence through a warning).
+        ``payload()`` builds it on a miss. The state is part of the key by identity (a reloaded
+        state is a new object) and kept in the value, so a reused id() never answers for another
+        state.
         """
         target = decision.target.version.text if decision.target is not None else None
-        key = (id(state), version, platform, decision.action, decision.reason, target)
+        key = (id(state), version, platform, decision.action, decision.reason, target, warnings)
         hit = self._decided.get(key)
         if hit is not None and hit[0] is state:
             return hit[1]
@@ -138,14 +173,21 @@ class UpgradeAnswers:
                 if topic == "channel":
                     partner, _, name = key.partition(":")
                     if partner.isdigit():
-                        self._channels.pop((int(partner), name), None)
+                        _set_aside(self._channels, self._stale_channels, [(int(partner), name)])
                     else:
-                        self._channels.clear()
+                        _set_aside(self._channels, self._stale_channels)
                 elif topic == "brand" and key.isdigit():
-                    for live in (True, False):
-                        self._brand_channels.pop((int(key), live), None)
-                elif topic != "code" and topic not in LICENSING_TOPICS:  # codes carry their own channel
-                    self._channels.clear()
-                    self._brand_channels.clear()
-                if topic not in ("brand", "code", *LICENSING_TOPICS):
+                    _set_aside(self._brand_channels, self._stale_brand_channels, [(int(key), True), (int(key), False)])
+                elif topic not in ("code", "partner", *LICENSING_TOPICS):  # codes carry their own channel override in
+                    # CodeEntry; a partner's status decides whether its codes answer, not what they answer
+                    _set_aside(self._channels, self._stale_channels)
+                    _set_aside(self._brand_channels, self._stale_brand_channels)
+                if topic not in ("brand", "code", "partner", *LICENSING_TOPICS):
                     self._decided.clear()  # drops the references to states no longer served
+
+
+def _set_aside(held: dict, stale: dict, keys: Iterable | None = None) -> None:
+    """Move ``keys`` (every key when None) of ``held`` into ``stale``."""
+    for key in list(held) if keys is None else keys:
+        if key in held:
+            stale[key] = held.pop(key)

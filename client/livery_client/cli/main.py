@@ -138,17 +138,15 @@ def _pinned_keys(args: argparse.Namespace, client: LiveryClient) -> dict[str, st
                 raise UsageError(f"--key {key_id}: {exc}") from exc
             keys[key_id] = value
         return keys
-    if getattr(args, "fetch_keys", False):
-        pinned = client.cache.load_trusted_keys()
-        if pinned is None:
-            pinned = client.fetch_public_keys()
-            client.cache.store_trusted_keys(pinned)
-            print("warning: TRUST ON FIRST USE: pinned the keys the service offered just now;", file=sys.stderr)
-            print("         verify these fingerprints out of band before relying on them:", file=sys.stderr)
-            for key_id, value in sorted(pinned.items()):
-                print(f"         {key_id}  sha256:{key_fingerprint(value)}", file=sys.stderr)
-        return pinned
-    return None
+    pinned = client.cache.load_trusted_keys()
+    if getattr(args, "fetch_keys", False) and pinned is None:
+        pinned = client.fetch_public_keys()
+        client.cache.store_trusted_keys(pinned)
+        print("warning: TRUST ON FIRST USE: pinned the keys the service offered just now;", file=sys.stderr)
+        print("         verify these fingerprints out of band before relying on them:", file=sys.stderr)
+        for key_id, value in sorted(pinned.items()):
+            print(f"         {key_id}  sha256:{key_fingerprint(value)}", file=sys.stderr)
+    return pinned  # keys pinned once with --fetch-keys serve every later run, with or without the flag
 
 
 def _client(args: argparse.Namespace) -> LiveryClient:

@@ -95,28 +95,27 @@ def test_from_nothing_to_a_published_ci_c_brand_a_client_sees(app, operator):
     assert same.json == {
         "revision": 2,
         "created": False,
+        "changed_fields": [],
         "message": "Identical to revision 2; nothing published.",
         "etag": etag,
     }
 
     rolled = admin.post(f"/brands/{brand_id}/rollback", {"revision": 1}, etag=etag)
     assert rolled.status_code == 201, rolled.json
-    assert rolled.json["revision"] == 3
+    assert rolled.json["revision"] == 3 and rolled.json["changed_fields"] == ["product_name"]
+    # one meaning of revision: discovery shows the live revision's number, 3, with revision 1's content
     restored = discovery(client, live_code)
-    assert restored.get_json() == first_doc
-    assert restored.headers["ETag"] == first_etag
-    assert discovery(client, live_code, first_etag).status_code == 304
+    assert restored.get_json() == {**first_doc, "revision": 3}
+    assert restored.headers["ETag"] != first_etag
 
     revisions = admin.get(f"/brands/{brand_id}/revisions").json["items"]
-    assert [(r["number"], r["content_revision"], r["rollback_of"]) for r in revisions] == [
-        (1, 1, None),
-        (2, 2, None),
-        (3, 1, 1),
-    ]
+    assert [(r["number"], r["rollback_of"]) for r in revisions] == [(1, None), (2, None), (3, 1)]
+    assert all("content_revision" not in r for r in revisions)
     assert admin.get(f"/brands/{brand_id}/revisions/3").json["content"]["product_name"] == "Acme Connect"
-    # history is kept; the draft is untouched by a rollback
+    # history is kept; the draft follows the rollback, so nothing unpublished is left behind
     brand = admin.get(f"/brands/{brand_id}").json
-    assert brand["live_revision"] == 3 and brand["draft"]["product_name"] == "Acme Connect 2"
+    assert brand["live_revision"] == 3 and brand["draft"]["product_name"] == "Acme Connect"
+    assert brand["has_unpublished_changes"] is False
 
 
 def test_revoke_and_rotate_codes(app, operator):

@@ -75,6 +75,7 @@ def test_not_configured_until_a_control_file_is_active(setup):
         "sha256": release["sha256"],
         "bytes": release["bytes"],
         "release_notes_url": "https://notes.example/5.2.0",
+        "file_name": None,
     }
 
 
