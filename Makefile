@@ -27,6 +27,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi demo seed
+	$(BIN)/flask --app wsgi viewer load-catalogue
 	@echo "Livery on http://$(BIND) — try: curl -i <discovery_url above>"
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(BIND) wsgi:app
 

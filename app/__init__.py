@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     from app.api.admin.fields import install_url_converters
     from app.api.public import init_public
     from app.api.scim import bp as scim_bp
+    from app.api.viewer import init_viewer
     from app.publishing.wiring import init_app as init_static_publish
 
     # before the fast path wraps it (below Flask: GETs without a body never reach this)
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     init_public(app)
     app.register_blueprint(scim_bp)
     init_admin(app)
+    init_viewer(app)
     health.add_security_headers(app)
     register_error_handlers(app)
     cli.register(app)
@@ -93,7 +95,7 @@ def _init_public_answers(app: Flask, settings: Settings) -> None:
     answers = PublicAnswers(
         make_session,
         base_url=settings.public_base_url,
-        standard_viewer_url=settings.standard_viewer_url,
+        standard_viewer_url=settings.default_viewer_url,
         interval=settings.freshness_interval,
         health=app.extensions["livery.db_health"],
         retention_hours=settings.change_retention_hours,

@@ -77,7 +77,7 @@ class Settings:
     s3_bucket: str = ""
     s3_prefix: str = ""
     s3_presign_seconds: int = 300
-    standard_viewer_url: str = "https://viewer.livery.example/standard"
+    standard_viewer_url: str = ""  # "": this service's own standard viewer, {public_base_url}/viewer
     max_asset_bytes: int = 5 * 1024 * 1024
     max_installer_bytes: int = 2 * 1024 * 1024 * 1024
     discovery_max_age: int = 0
@@ -122,6 +122,11 @@ class Settings:
     licensing_cache_entries: int = 100_000
     licensing_breaker_failures: int = 5
     licensing_breaker_cooldown: float = 30.0
+
+    @property
+    def default_viewer_url(self) -> str:
+        """The standard CRM viewer's URL until an operator sets one (admin /settings)."""
+        return self.standard_viewer_url or f"{self.public_base_url.rstrip('/')}/viewer"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -21,6 +21,8 @@ _CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 MAX_INSTALL_ID = 128
 MAX_ROW_ID = 2**31 - 1  # row ids are 32-bit integers in the database: a bigger number names no row
 _INSTALL_ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
+_SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
+SLUG_HINT = "2-63 lower-case letters, digits and hyphens, starting with a letter or digit"
 # a base name a client can save on every desktop OS: no folders, no leading dot, an extension
 _FILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,118}\.[A-Za-z0-9]{1,8}")
 FILE_NAME_HINT = (
@@ -63,6 +65,11 @@ def storable_text_problem(value: str) -> str | None:
     if "\x00" in value:
         return "Must not contain NUL (\\u0000) characters."
     return unicode_text_problem(value)
+
+
+def is_slug(value: object) -> bool:
+    """Whether ``value`` can be a URL slug (partners, brands, integrations): see SLUG_HINT."""
+    return isinstance(value, str) and _SLUG_RE.fullmatch(value) is not None
 
 
 def is_installer_file_name(value: object) -> bool:

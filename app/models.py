@@ -7,8 +7,10 @@ from app.db import Base
 from app.freshness.models import ChangeEvent
 from app.licensing.models import AllocationEvent, Customer, LicensedUser, LicensingSettings, Reseller, UsageFact
 from app.licensing.webservice.models import LicensingLastGood, LicensingVerification
+from app.onboarding.models import OnboardingStep, TestLaunch
 from app.partners.models import ApiKey, OperatorSetting, Partner
 from app.upgrades.models import Channel, ControlFile, Release
+from app.viewer.models import Integration
 
 __all__ = [
     "AccessCode",
@@ -23,14 +25,17 @@ __all__ = [
     "Channel",
     "ControlFile",
     "Customer",
+    "Integration",
     "LicensedUser",
     "LicensingLastGood",
     "LicensingSettings",
     "LicensingVerification",
+    "OnboardingStep",
     "OperatorSetting",
     "Partner",
     "Release",
     "Reseller",
+    "TestLaunch",
     "UsageFact",
     "UsageReport",
     "UsageReportRow",

@@ -33,6 +33,16 @@ def make_partner(app: Flask, slug: str = "acme", status: str = "live") -> int:
         return partner.id
 
 
+def make_live(app: Flask, partner_id: int) -> None:
+    """Put a partner live through the lifecycle service, past the go-live readiness gate of the API and
+    CLI (tests of other features need live partners without a whole onboarding; tests/onboarding tests the gate)."""
+    from app.partners.models import Partner
+
+    with app.app_context():
+        partners.set_partner_status(session(), session().get(Partner, partner_id), "live", actor=ACTOR)
+        session().commit()
+
+
 def upload(app: Flask, partner_id: int, role: str, data: bytes, filename: str = "") -> str:
     """Upload an image for ``role``; returns its sha256."""
     from app.partners.models import Partner

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
-from tests import images
+from sqlalchemy import select
+
+from app.db import session
+from app.partners.models import Partner
+from tests import factories, images
 
 
 def run(app, *args):
@@ -36,7 +40,11 @@ def test_demo_seed_is_idempotent_and_answers_discovery(app):
 
 def test_operator_workflow_from_partner_to_revoked_code(app, tmp_path):
     assert run(app, "partner", "create", "--slug", "globex", "--name", "Globex").exit_code == 0
-    assert run(app, "partner", "set-status", "globex", "live").exit_code == 0
+    refused = run(app, "partner", "set-status", "globex", "live")
+    assert refused.exit_code == 1 and "test_code_launched" in refused.output  # readiness gate (tests/onboarding)
+    with app.app_context():
+        partner_id = session().scalar(select(Partner.id).where(Partner.slug == "globex"))
+    factories.make_live(app, partner_id)
     icon = tmp_path / "tray.ico"
     icon.write_bytes(images.ico(32))
     added = run(app, "asset", "add", "--partner", "globex", "--role", "tray_icon", str(icon))

@@ -32,6 +32,12 @@ class RenderContext:
     base_url: str
     standard_viewer_url: str
     upgrade_enabled: bool
+    brand_slug: str = ""  # a CI-C brand's viewer page is {base_url}/viewer/{brand_slug}
+
+
+def branded_viewer_url(base_url: str, brand_slug: str) -> str:
+    """Where a CI-C brand's CRM viewer page is served by this service."""
+    return f"{base_url.rstrip('/')}/viewer/{brand_slug}"
 
 
 def asset_url(base_url: str, sha256: str) -> str:
@@ -70,7 +76,8 @@ def build_discovery_document(
     if level == "CI-C":
         viewer = {
             "kind": "branded",
-            "url": content.get("viewer_url") or ctx.standard_viewer_url,
+            # the partner's own viewer when it names one, else the branded page of this service
+            "url": content.get("viewer_url") or branded_viewer_url(ctx.base_url, ctx.brand_slug),
             "name": content.get("viewer_name") or content["product_name"],
             "logo": _asset(ctx, assets, content.get("viewer_logo")),
             "colors": {"primary": content.get("viewer_primary_color"), "accent": content.get("viewer_accent_color")},

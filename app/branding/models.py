@@ -23,6 +23,7 @@ class Brand(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(63), unique=True)  # the branded viewer's URL: /viewer/{slug}
     draft: Mapped[dict] = mapped_column(JSON)
     live_revision_id: Mapped[int | None] = mapped_column(
         ForeignKey("brand_revisions.id", use_alter=True, ondelete="SET NULL")
@@ -104,7 +105,7 @@ class AccessCode(Base):
 audited_resource(
     Brand,
     "brand",
-    snapshot=fields_snapshot("id", "name", "draft", "live_revision_id"),
+    snapshot=fields_snapshot("id", "name", "slug", "draft", "live_revision_id"),
     announces=lambda _s, brand, _b: [("brand", brand.id)],
 )
 audited_resource(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -15,7 +16,7 @@ from app.branding.document import AssetInfo
 from app.branding.images import ImageRejected, inspect_image
 from app.branding.models import AccessCode, Asset, Brand, BrandRevision
 from app.db import utcnow
-from app.formats import canonical_json, sha256_hex
+from app.formats import SLUG_HINT, canonical_json, is_slug, sha256_hex
 from app.licensing.webservice.services import require_verified_web_service
 from app.partners.models import Partner
 from app.problems import Conflict, NotFound, PayloadTooLarge, ValidationProblem
@@ -41,12 +42,35 @@ def _check_content(session: Session, partner_id: int, content: dict[str, Any]) -
         raise ValidationProblem(problems)
 
 
-def create_brand(session: Session, partner: Partner, name: str, fields: dict[str, Any], *, actor: str) -> Brand:
-    """A new brand whose draft is the defaults with ``fields`` applied."""
+# paths under /viewer/ that are not brands
+RESERVED_BRAND_SLUGS = frozenset({"integrations", "logos", "static"})
+
+
+def _brand_slug(session: Session, wanted: str | None, name: str) -> str:
+    if wanted is not None:
+        if not is_slug(wanted) or wanted in RESERVED_BRAND_SLUGS:
+            raise ValidationProblem({"slug": [f"Must be {SLUG_HINT} (not {', '.join(sorted(RESERVED_BRAND_SLUGS))})."]})
+        if session.scalar(select(Brand.id).where(Brand.slug == wanted)) is not None:
+            raise Conflict(f"A brand with slug {wanted!r} already exists.", code="duplicate_slug")
+        return wanted
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:55] or "brand"
+    base = base if len(base) >= 2 and base not in RESERVED_BRAND_SLUGS else f"brand-{base}"
+    taken = set(session.scalars(select(Brand.slug).where(Brand.slug.startswith(base))))
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def create_brand(
+    session: Session, partner: Partner, name: str, fields: dict[str, Any], *, actor: str, slug: str | None = None
+) -> Brand:
+    """A new brand: the defaults with ``fields`` applied; its viewer ``slug`` is made from the name if not given."""
     content = new_content(**fields)
     _check_content(session, partner.id, content)
+    slug = _brand_slug(session, slug, name)
     with audited(session, actor, "brand.create") as change:
-        change.row = brand = Brand(partner_id=partner.id, name=name, draft=content)
+        change.row = brand = Brand(partner_id=partner.id, name=name, slug=slug, draft=content)
         session.add(brand)
     return brand
 

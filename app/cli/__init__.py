@@ -28,8 +28,9 @@ from app.branding.services import (
     update_draft,
 )
 from app.db import session
+from app.onboarding.services import change_status
 from app.partners.models import PARTNER_STATUSES, Partner
-from app.partners.services import create_api_key, create_partner, set_partner_status
+from app.partners.services import create_api_key, create_partner
 from app.problems import Problem
 
 CLI_ACTOR = "cli:operator"
@@ -133,8 +134,9 @@ def partner_create(slug: str, name: str, as_json: bool) -> None:
 @click.argument("slug")
 @click.argument("status", type=click.Choice(PARTNER_STATUSES))
 def partner_set_status(slug: str, status: str) -> None:
-    """Move a partner to STATUS (suspended partners' codes answer 410)."""
-    set_partner_status(session(), _partner(slug), status, actor=CLI_ACTOR)
+    """Move a partner to STATUS (going live needs readiness; suspended partners' codes answer 410)."""
+    keys = current_app.extensions["livery.upgrades"].published_key_count
+    change_status(session(), _partner(slug), status, actor=CLI_ACTOR, signing_keys=keys)
     _commit()
     click.echo(f"{slug}: {status}")
 
@@ -277,6 +279,7 @@ def register(app: Flask) -> None:
     """Add the command groups to ``app``'s ``flask`` CLI."""
     from app.cli.changes import changes_cli
     from app.cli.demo import demo_cli
+    from app.cli.onboarding import onboarding_cli, viewer_cli
     from app.cli.reports import reports_cli
 
     groups = (
@@ -290,6 +293,8 @@ def register(app: Flask) -> None:
         keys_cli,
         changes_cli,
         reports_cli,
+        onboarding_cli,
+        viewer_cli,
     )
     for group in groups:
         app.cli.add_command(group)

@@ -8,6 +8,7 @@ import click
 from sqlalchemy import select
 
 from app.branding import codes
+from app.branding.document import branded_viewer_url
 from app.branding.models import AccessCode, Brand
 from app.branding.services import create_brand, issue_code, publish_draft, update_draft
 from app.cli import CLI_ACTOR, _add_asset, _commit, _discovery_url, _emit, _ProblemsAsClickErrors, _settings
@@ -53,7 +54,11 @@ DEMO_IMAGES = {
 @demo_cli.command("seed")
 @click.option("--json", "as_json", is_flag=True)
 def demo_seed(as_json: bool) -> None:
-    """Create (idempotently) a demo partner with a published CI-C brand and two access codes."""
+    """Create (idempotently) a demo partner with a published CI-C brand and two access codes.
+
+    The demo partner is put live directly (demo only, past the go-live readiness gate), so that
+    ``make run`` answers its live code at once.
+    """
     db = session()
     partner = db.scalar(select(Partner).where(Partner.slug == "demo"))
     if partner is None:
@@ -88,6 +93,7 @@ def demo_seed(as_json: bool) -> None:
             "test_code": plain_codes["test"],
             "discovery_url": _discovery_url(plain_codes["live"]),
             "test_discovery_url": _discovery_url(plain_codes["test"]),
+            "viewer_url": branded_viewer_url(_settings().public_base_url, brand.slug),
             "licensed_user_id": licensed_user_id,
             "licence_check_url": f"{_settings().public_base_url.rstrip('/')}/v1/licenses/check",
         },

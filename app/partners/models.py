@@ -21,6 +21,7 @@ class Partner(Base):
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="onboarding")
+    go_live_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # scheduled go-live (app/onboarding)
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -61,7 +62,7 @@ class OperatorSetting(Base):
 audited_resource(
     Partner,
     "partner",
-    snapshot=fields_snapshot("id", "slug", "name", "status"),
+    snapshot=fields_snapshot("id", "slug", "name", "status", "go_live_at"),
     announces=lambda _s, partner, _b: [("partner", partner.id)],
     partner_of=lambda partner: partner.id,
 )

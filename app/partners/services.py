@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 
 from sqlalchemy import select
@@ -11,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import audited
 from app.db import utcnow
+from app.formats import is_slug
 from app.partners.models import KEY_ROLES, PARTNER_STATUSES, ApiKey, OperatorSetting, Partner
 from app.problems import Conflict, ValidationProblem
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 # onboarding -> live -> suspended, and a suspended partner may be reinstated
 STATUS_TRANSITIONS = {"onboarding": {"live", "suspended"}, "live": {"suspended"}, "suspended": {"live"}}
 KEY_PREFIX = "lvk_"
@@ -24,7 +23,7 @@ SETTING_STANDARD_VIEWER_URL = "standard_viewer_url"
 def create_partner(session: Session, *, slug: str, name: str, actor: str) -> Partner:
     """A new partner in status ``onboarding``."""
     problems: dict[str, list[str]] = {}
-    if not SLUG_RE.fullmatch(slug or ""):
+    if not is_slug(slug):
         problems["slug"] = ["Must be 2-63 lower-case letters, digits and hyphens, starting with a letter or digit."]
     if not name or not name.strip() or len(name) > 200:
         problems["name"] = ["Must be 1-200 characters."]

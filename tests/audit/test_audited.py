@@ -15,13 +15,15 @@ from app.problems import ValidationProblem
 from tests import factories
 
 # Tables no service changes through audited(): history rows written beside an audited change, the
-# logs themselves, and partners' last licensing answers (a cache for grace, not a change).
+# logs themselves, partners' last licensing answers (a cache for grace, not a change) and facts the
+# service observes (test launches seen by discovery).
 NOT_AUDITED = {
     "brand_revisions",
     "control_files",
     "audit_events",
     "change_events",
     "licensing_last_good",
+    "test_launches",
     "allocation_events",  # the allocation history, written inside a licensed user's audited change
     "usage_facts",  # facts of checks, not changes
     "usage_report_rows",  # rows of a closed report version, written inside its audited close

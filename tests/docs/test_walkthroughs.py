@@ -119,6 +119,8 @@ def _partner_admin_key(database_url: str) -> str:
 def test_admin_api_walkthrough(livery):
     _base, env, work = livery
     shows = (
+        '{"status":403,"code":"partner_not_live"}',
+        '"ready":true',
         '"status":"live"',
         '"revision":1,"created":true',
         '"product":"Acme Connect CRM 2"',

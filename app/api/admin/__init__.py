@@ -61,6 +61,8 @@ RESOURCE_MODULES = (
     "settings",
     "releases",
     "channels",
+    "onboarding",
+    "integrations",
     "resellers",
     "customers",
     "licensed_users",

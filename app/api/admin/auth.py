@@ -194,6 +194,15 @@ def load_owned(model: type[T], ident: object, what: str) -> T:
     return row
 
 
+def load_owned_partner(partner_id: int) -> Partner:
+    """The partner, if the caller may see it (operators: any; partner keys: their own); else 404."""
+    actor = current_actor()
+    partner = session().get(Partner, partner_id)
+    if partner is None or (not actor.is_operator and actor.partner_id != partner.id):
+        raise NotFound(f"No partner with id {partner_id}.")
+    return partner
+
+
 def acting_partner(partner_id: int | None) -> Partner:
     """The partner a create acts for: the caller's own, or for operators the one they name."""
     actor = current_actor()

@@ -68,6 +68,9 @@ class BrandContent(ma.Schema):
 class BrandIn(ma.Schema):
     name = fields.String(required=True, validate=ma.validate.Length(1, 200), metadata={"example": "Acme Connect"})
     partner_id = fields.Integer(metadata={"description": "Operators: the partner the brand is for."})
+    slug = fields.String(
+        metadata={"description": "URL of its branded viewer, /viewer/{slug}; unique; made from the name if absent."}
+    )
     draft = ma.fields.Nested(BrandContent, load_default=dict)
 
 
@@ -80,6 +83,7 @@ class BrandOut(ma.Schema):
     id = fields.Integer()
     partner_id = fields.Integer()
     name = fields.String()
+    slug = fields.String(metadata={"description": "Its branded viewer (CI-C) is at /viewer/{slug}."})
     install_folder = ma.fields.Constant(INSTALL_FOLDER, metadata={"description": "Always the same; not brandable."})
     draft = ma.fields.Dict(metadata={"description": "The editable content; test codes see it."})
     live_revision = fields.Integer(allow_none=True, metadata={"description": "What live codes see; null: none."})
@@ -119,6 +123,7 @@ def brand_view(brand: Brand, live: BrandRevision | None) -> dict[str, Any]:
         "id": brand.id,
         "partner_id": brand.partner_id,
         "name": brand.name,
+        "slug": brand.slug,
         "draft": brand.draft,
         "live_revision": live.number if live else None,
         "has_unpublished_changes": live is None or live.content_sha256 != content_sha256(brand.draft),
@@ -146,13 +151,13 @@ def draft_errors() -> Iterator[None]:
 @blp.route("/brands", methods=["POST"])
 @blp.arguments(BrandIn)
 @blp.response(201, BrandOut, headers=ETAG_HEADER)
-@problems(blp, 403, 404, 422)
+@problems(blp, 403, 404, 409, 422)
 def create(data):
     """Create a brand; its draft is the defaults with the given fields."""
     partner = acting_partner(data.get("partner_id"))
     actor = require_role("admin")
     with draft_errors():
-        brand = create_brand(session(), partner, data["name"], data["draft"], actor=actor.name)
+        brand = create_brand(session(), partner, data["name"], data["draft"], actor=actor.name, slug=data.get("slug"))
     session().commit()
     return _respond(brand, 201)
 

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import current_app
 from sqlalchemy import select
 
 from app.api.admin import fields
-from app.api.admin.auth import admin_blueprint, current_actor, require_operator
+from app.api.admin.auth import admin_blueprint, load_owned_partner, require_operator
 from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_of, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session
+from app.onboarding.services import change_status
 from app.partners.models import PARTNER_STATUSES, Partner
-from app.partners.services import create_partner, set_partner_status
-from app.problems import NotFound
+from app.partners.services import create_partner
 
 blp = admin_blueprint("partners", "Partners (OEM vendors). Operators only; a partner key may read its own.")
 
@@ -32,7 +33,10 @@ class PartnerPatch(ma.Schema):
     status = fields.String(
         required=True,
         validate=ma.validate.OneOf(PARTNER_STATUSES),
-        metadata={"description": "onboarding -> live -> suspended; suspended -> live reinstates."},
+        metadata={
+            "description": "onboarding -> live (409 partner_not_ready until every readiness check passes) -> "
+            "suspended; suspended -> live reinstates."
+        },
     )
 
 
@@ -41,6 +45,7 @@ class PartnerOut(ma.Schema):
     slug = fields.String()
     name = fields.String()
     status = fields.String()
+    go_live_at = ma.fields.DateTime(allow_none=True, metadata={"description": "Scheduled go-live, if any."})
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
     etag = ma.fields.Function(etag_of, metadata={"description": "Send as If-Match to change it."})
@@ -87,22 +92,14 @@ def get(partner_id):
 @blp.route("/partners/<int:partner_id>", methods=["PATCH"])
 @blp.arguments(PartnerPatch)
 @blp.response(200, PartnerOut, headers=ETAG_HEADER)
-@problems(blp, 403, 404, 412, 422, 428)
+@problems(blp, 403, 404, 409, 412, 422, 428)
 @documents_if_match(blp)
 def set_status(data, partner_id):
-    """Change a partner's status; suspension makes every access code answer 410."""
+    """Change a partner's status: going live needs readiness; suspension makes every access code answer 410."""
     partner = load_owned_partner(partner_id)
     actor = require_operator()
     require_if_match(etag_of(partner))
-    set_partner_status(session(), partner, data["status"], actor=actor.name)
+    keys = current_app.extensions["livery.upgrades"].published_key_count
+    change_status(session(), partner, data["status"], actor=actor.name, signing_keys=keys)
     session().commit()
     return partner, {"ETag": etag_of(partner)}
-
-
-def load_owned_partner(partner_id: int) -> Partner:
-    """The partner, if the caller may see it (operators: any; partner keys: their own); else 404."""
-    actor = current_actor()
-    partner = session().get(Partner, partner_id)
-    if partner is None or (not actor.is_operator and actor.partner_id != partner.id):
-        raise NotFound(f"No partner with id {partner_id}.")
-    return partner

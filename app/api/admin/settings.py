@@ -32,7 +32,7 @@ class SettingsOut(ma.Schema):
 
 
 def _current() -> dict[str, str]:
-    default = current_app.config["LIVERY"].standard_viewer_url
+    default = current_app.config["LIVERY"].default_viewer_url
     values = {"standard_viewer_url": get_setting(session(), SETTING_STANDARD_VIEWER_URL, default)}
     # settings rows have no version column: the ETag is derived from the values themselves
     digest = hashlib.sha256(repr(sorted(values.items())).encode()).hexdigest()[:16]
@@ -58,7 +58,7 @@ def put(data):
     """Replace the operator settings; every client's discovery answer follows."""
     actor = require_operator()
     require_if_match(_current()["etag"])
-    default = current_app.config["LIVERY"].standard_viewer_url
+    default = current_app.config["LIVERY"].default_viewer_url
     set_setting(session(), SETTING_STANDARD_VIEWER_URL, data["standard_viewer_url"], actor=actor.name, default=default)
     session().commit()
     current = _current()

@@ -33,6 +33,7 @@ KEYS_CACHE_CONTROL = "public, max-age=300, must-revalidate"
 IMMUTABLE = "public, max-age=31536000, immutable"  # assets and installers: content-addressed
 NOT_FOUND_DETAIL = "No access code like this is known. Check the code the product was built with."
 GONE_DETAIL = "This access code is no longer valid. Ask the software's vendor for an update."
+NOT_LIVE_DETAIL = "This product has not gone live yet; its live access codes answer from its go-live date."
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class Answer:
 class Refused(IntEnum):
     """Why an access code gets no answer; the value is the status of the problem it answers."""
 
+    NOT_LIVE = 403  # a live code of a partner still onboarding (test codes answer throughout)
     UNKNOWN = 404  # malformed, unknown, or a live code whose brand was never published
     GONE = 410  # revoked, expired, or its partner suspended
 
@@ -63,27 +65,38 @@ def discovery_cache_control(max_age: int, shared_max_age: int) -> str:
     return f"public, max-age={max_age}, s-maxage={shared_max_age}, must-revalidate"
 
 
-def code_status(answers: PublicAnswers, raw: str) -> CodeEntry | Refused:
-    """The usable access code for ``raw``, else why it is refused (unknown or gone)."""
+def _status(answers: PublicAnswers, raw: str) -> tuple[str, CodeEntry | Refused]:
     canonical = normalise_code(raw)
-    entry = answers.code(code_digest(canonical)) if canonical else None
+    digest = code_digest(canonical) if canonical else ""
+    entry = answers.code(digest) if canonical else None
     if entry is None:
-        return Refused.UNKNOWN
+        return digest, Refused.UNKNOWN
     if not answers.code_valid(entry, answers.wall_clock()):
-        return Refused.GONE
-    return entry
+        return digest, Refused.GONE
+    if entry.live and not answers.partner_live(entry):
+        return digest, Refused.NOT_LIVE
+    return digest, entry
+
+
+def code_status(answers: PublicAnswers, raw: str) -> CodeEntry | Refused:
+    """The usable access code for ``raw``, else why it is refused (unknown, gone or not live yet)."""
+    return _status(answers, raw)[1]
 
 
 def problem_for(refused: Refused) -> Problem:
     """The problem a refused code answers; the same for every code, so nothing tells codes apart."""
+    if refused == Refused.NOT_LIVE:
+        return Problem("partner_not_live", NOT_LIVE_DETAIL)
     return Gone(GONE_DETAIL) if refused == Refused.GONE else NotFound(NOT_FOUND_DETAIL)
 
 
 def discovery_answer(answers: PublicAnswers, raw: str) -> Answer | Refused:
     """The discovery answer for ``raw``, else why it is refused."""
-    found = code_status(answers, raw)
+    digest, found = _status(answers, raw)
     if isinstance(found, Refused):
         return found
+    if not found.live:
+        answers.note_test_launch(digest)  # go-live readiness: a test code has launched (a set lookup)
     answer = answers.discovery(found)
     return Refused.UNKNOWN if answer is None else answer  # a live code of a never-published brand shows nothing
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.public.answers import Answer
@@ -40,6 +41,7 @@ from app.db_health import DATABASE_DOWN, DatabaseHealth, DatabaseUnavailable
 from app.freshness.feed import ChangeFeed
 from app.freshness.services import prune_changes
 from app.metrics import freshness_polled
+from app.onboarding.launches import record_test_launches
 from app.partners.models import Partner
 from app.partners.services import SETTING_STANDARD_VIEWER_URL, get_setting
 from app.upgrades.models import Release
@@ -155,6 +157,10 @@ class PublicAnswers:
         self._miss_poll_interval = miss_poll_interval
         self._miss_poll_timeout = miss_poll_timeout
         self._next_miss_poll = 0.0
+        # test codes this worker has seen launch; the first sight writes it (else the next poll does)
+        self._launched: set[str] = set()
+        self._launches_pending: list[str] = []
+        self._launches_lock = threading.Lock()
         # called with every batch of changes applied here, whoever made them
         self.listeners: list[Listener] = []
         # called only with changes committed by this process (static publishing hooks in here)
@@ -272,6 +278,50 @@ class PublicAnswers:
         """Whether ``entry`` may be answered at ``now``: usable, and its partner not suspended."""
         return entry.usable(now) and self._partners.get(entry.partner_id) != "suspended"
 
+    def partner_live(self, entry: CodeEntry) -> bool:
+        """Whether ``entry``'s partner has gone live (live codes of an onboarding partner answer 403)."""
+        return self._partners.get(entry.partner_id) != "onboarding"
+
+    def note_test_launch(self, digest: str) -> None:
+        """Record that a test code launched: written on this worker's first sight of it, then a set lookup.
+
+        Go-live readiness reads the record, so it is written before the answer (once per code and
+        worker: test codes are few, so the hot path does not pay for it). While the database is
+        down, or when the write fails, it waits for the next freshness poll instead.
+        """
+        if digest in self._launched:
+            return
+        with self._launches_lock:
+            if digest in self._launched:
+                return
+            self._launched.add(digest)
+        if not self._health.up or not self._write_launches([digest]):
+            with self._launches_lock:
+                self._launches_pending.append(digest)
+
+    def flush_launches(self) -> None:
+        """Write the test launches whose first write waited (go-live readiness reads them)."""
+        with self._launches_lock:
+            pending, self._launches_pending = self._launches_pending, []
+        if pending and not self._write_launches(pending):
+            # readiness only; never fail a public answer for it: forget them, the next sight retries
+            with self._launches_lock:
+                self._launched.difference_update(pending)
+            log.warning("recording %d test launches failed; they are retried when seen again", len(pending))
+
+    def _write_launches(self, digests: list[str]) -> bool:
+        """Write each launch in its own short transaction; False when the database failed."""
+        for digest in digests:
+            try:
+                with self._make_session() as session:
+                    record_test_launches(session, [digest])
+                    session.commit()
+            except IntegrityError:
+                pass  # another worker recorded the same first launch at the same moment
+            except Exception:  # noqa: BLE001 - any database error: readiness only, never the answer
+                return False
+        return True
+
     def discovery(self, entry: CodeEntry) -> Answer | None:
         """The discovery answer for ``entry``; None when a live code's brand was never published."""
         key = (entry.brand_id, entry.live, entry.channel)
@@ -313,12 +363,13 @@ class PublicAnswers:
         if inputs is None:
             return None
         content, revision, assets = inputs
-        partner_id = session.scalar(select(Brand.partner_id).where(Brand.id == brand_id))
+        partner_id, brand_slug = session.execute(select(Brand.partner_id, Brand.slug).where(Brand.id == brand_id)).one()
         effective_channel = channel or content["upgrade_channel"]
         ctx = RenderContext(
             base_url=self._base_url,
             standard_viewer_url=get_setting(session, SETTING_STANDARD_VIEWER_URL, self._default_viewer_url),
             upgrade_enabled=channel_ready(session, partner_id, effective_channel),
+            brand_slug=brand_slug,
         )
         body, etag = render_discovery_document(
             content, revision=revision, channel=effective_channel, assets=assets, ctx=ctx
@@ -378,6 +429,7 @@ class PublicAnswers:
         freshness_polled()
 
     def _poll(self) -> None:
+        self.flush_launches()
         with self._make_session() as session:
             changes = self._feed.poll(session)
         self._next_poll = self._clock() + self._interval

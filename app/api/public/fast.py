@@ -4,11 +4,11 @@ Flask's request machinery (context push, routing, Response and Headers objects, 
 hooks, teardown) costs more per request than a discovery answer's own work, which is one digest
 and two dictionary lookups. ``FastPublicPath`` wraps the WSGI app and answers
 
-- GET/HEAD ``/v1/discovery/{code}``, every outcome (200, 304, 404, 410),
+- GET/HEAD ``/v1/discovery/{code}``, every outcome (200, 304, 403, 404, 410),
 - GET/HEAD ``/v1/upgrade/{code}?platform=&version=&install_id=`` with a plain query string
-  (200, 304, 404, 410; a 400, a 503 or an unusual query goes to Flask), and
+  (200, 304, 403, 404, 410; a 400, a 503 or an unusual query goes to Flask), and
 - GET/HEAD ``/v1/assets/{sha256}`` whose If-None-Match matches (304; storage is never touched),
-- POST ``/v1/licenses/check`` with a JSON body within the size limit (200, 404, 410; a 400, a 422
+- POST ``/v1/licenses/check`` with a JSON body within the size limit (200, 403, 404, 410; a 400, a 422
   or anything unusual goes to Flask, with the body it sent),
 
 with status lines and header lists that Flask itself built once (for upgrade answers, once for
@@ -171,7 +171,7 @@ class FastPublicPath:
             base_url = self.app.config["LIVERY"].public_base_url
             answer = upgrade_answer(self.answers, self._upgrades, raw, query, base_url)
         except Problem as problem:
-            refused = Refused(problem.status) if problem.status in (404, 410) else None
+            refused = Refused(problem.status) if problem.status in (403, 404, 410) else None
             if refused is not None and not problem.headers and problem.to_dict() == _PROBLEMS[refused]:
                 return self._refusal(refused, method, environ)  # the same documents as discovery's
             return None
@@ -190,7 +190,7 @@ class FastPublicPath:
         try:
             answer = licence_answer(self.answers, self.app.extensions["livery.licensing"], body)
         except Problem as problem:
-            refused = Refused(problem.status) if problem.status in (404, 410) else None
+            refused = Refused(problem.status) if problem.status in (403, 404, 410) else None
             if refused is not None and not problem.headers and problem.to_dict() == _PROBLEMS[refused]:
                 return self._problem(refused, "POST")  # the same documents as discovery's
             return None

@@ -157,6 +157,11 @@ class UpgradeAnswers:
         self._decided[key] = (state, answer)
         return answer
 
+    @property
+    def published_key_count(self) -> int:
+        """How many public keys /v1/keys publishes (go-live readiness needs at least one)."""
+        return len(self.ring.public_keys())
+
     def keys_document(self) -> Answer:
         """``{"keys": [...]}``: every public key of the ring (not itself signed: clients pin keys)."""
         return self._keys

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from app.db import session
 from app.partners.services import create_api_key
+from tests import factories
 
 ADMIN = "/admin/v1"
 
@@ -70,13 +71,13 @@ def make_operator(app: Flask) -> Caller:
     return Caller(app.test_client(), plain)
 
 
-def onboard(operator: Caller, slug: str) -> Partner:
-    """A live partner with an admin key and a viewer key, all made through the API."""
+def onboard(operator: Caller, slug: str, *, live: bool = True) -> Partner:
+    """A partner (live unless told otherwise) with an admin key and a viewer key, made through the API."""
     response = operator.post("/partners", {"slug": slug, "name": slug.title()})
     assert response.status_code == 201, response.json
     partner_id = response.json["id"]
-    response = operator.patch(f"/partners/{partner_id}", {"status": "live"}, etag=response.headers["ETag"])
-    assert response.status_code == 200, response.json
+    if live:
+        factories.make_live(operator.client.application, partner_id)
     keys = {}
     for role in ("admin", "viewer"):
         response = operator.post("/api-keys", {"role": role, "partner_id": partner_id, "label": f"{slug} {role}"})

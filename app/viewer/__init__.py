@@ -1,0 +1,1 @@
+"""The CRM viewer's domain: the integrations catalogue (model, pure rules, services)."""
