@@ -1,7 +1,8 @@
 """Browser tests: Debian's Chromium driven by Playwright (never a Playwright-downloaded browser).
 
 They skip, saying why, when Chromium is absent (.ci/run installs it). Screenshots go to
-var/screenshots/ (git-ignored); the two the docs show are committed under docs/viewer/.
+var/screenshots/ (git-ignored); the two the docs show are committed under docs/viewer/ and
+rewritten only when LIVERY_UPDATE_DOC_SHOTS=1.
 """
 
 from __future__ import annotations
