@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from sqlalchemy import select
 
+from app.api.admin import fields
 from app.api.admin.auth import admin_blueprint, require_operator
 from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_of, require_if_match
 from app.api.admin.pagination import PageQuery, page_of, paginate
@@ -20,22 +21,22 @@ FEATURES_HELP = f"Each of {', '.join(FEATURES)} as {{support: {'|'.join(SUPPORT)
 
 
 class IntegrationPatch(ma.Schema):
-    name = ma.fields.String(metadata={"example": "Salesforce Sales Cloud"})
-    category = ma.fields.String(metadata={"description": " | ".join(CATEGORIES)})
-    logo_sha256 = ma.fields.String(allow_none=True, metadata={"description": "An uploaded asset; null: placeholder."})
-    description = ma.fields.String(metadata={"description": "One or two sentences (at most 300 characters)."})
+    name = fields.String(metadata={"example": "Salesforce Sales Cloud"})
+    category = fields.String(metadata={"description": " | ".join(CATEGORIES)})
+    logo_sha256 = fields.String(allow_none=True, metadata={"description": "An uploaded asset; null: placeholder."})
+    description = fields.String(metadata={"description": "One or two sentences (at most 300 characters)."})
     features = ma.fields.Dict(metadata={"description": FEATURES_HELP})
-    deployment = ma.fields.String(metadata={"description": " | ".join(DEPLOYMENTS)})
-    platforms = ma.fields.List(ma.fields.String(), metadata={"description": " and/or ".join(PLATFORMS)})
-    min_client_version = ma.fields.String(metadata={"example": "5.2.0"})
-    setup_markdown = ma.fields.String(metadata={"description": "Markdown without raw HTML; https/mailto links."})
-    docs_url = ma.fields.String(allow_none=True, metadata={"description": "https:// only."})
+    deployment = fields.String(metadata={"description": " | ".join(DEPLOYMENTS)})
+    platforms = ma.fields.List(fields.String(), metadata={"description": " and/or ".join(PLATFORMS)})
+    min_client_version = fields.String(metadata={"example": "5.2.0"})
+    setup_markdown = fields.String(metadata={"description": "Markdown without raw HTML; https/mailto links."})
+    docs_url = fields.String(allow_none=True, metadata={"description": "https:// only."})
     published = ma.fields.Boolean()
-    position = ma.fields.Integer(metadata={"description": "Display order (ascending), then name."})
+    position = fields.Integer(metadata={"description": "Display order (ascending), then name."})
 
 
 class IntegrationIn(IntegrationPatch):
-    slug = ma.fields.String(required=True, metadata={"example": "salesforce"})
+    slug = fields.String(required=True, metadata={"example": "salesforce"})
 
 
 class IntegrationOut(IntegrationIn):
@@ -44,7 +45,7 @@ class IntegrationOut(IntegrationIn):
 
 
 class IntegrationQuery(PageQuery):
-    category = ma.fields.String(validate=ma.validate.OneOf(CATEGORIES))
+    category = fields.String(validate=ma.validate.OneOf(CATEGORIES))
 
 
 def _load(slug: str) -> Integration:

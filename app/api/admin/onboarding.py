@@ -6,6 +6,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app
 
+from app.api.admin import fields
 from app.api.admin.auth import admin_blueprint, load_owned_partner, require_operator
 from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, etag_of, require_if_match
 from app.api.admin.spec import problems
@@ -20,22 +21,22 @@ blp = admin_blueprint("onboarding", "Onboarding to go-live: checklist, readiness
 
 
 class StepOut(ma.Schema):
-    key = ma.fields.String(metadata={"description": f"One of {', '.join(STEP_KEYS)}."})
-    title = ma.fields.String()
-    status = ma.fields.String(metadata={"description": f"One of {', '.join(STEP_STATUSES)}."})
-    owner = ma.fields.String(metadata={"description": "vendor | partner"})
+    key = fields.String(metadata={"description": f"One of {', '.join(STEP_KEYS)}."})
+    title = fields.String()
+    status = fields.String(metadata={"description": f"One of {', '.join(STEP_STATUSES)}."})
+    owner = fields.String(metadata={"description": "vendor | partner"})
     due_on = ma.fields.Date(allow_none=True)
     done_on = ma.fields.Date(allow_none=True)
-    note = ma.fields.String()
+    note = fields.String()
     updated_at = ma.fields.DateTime(allow_none=True)
-    etag = ma.fields.String(metadata={"description": "Send as If-Match to change this step."})
+    etag = fields.String(metadata={"description": "Send as If-Match to change this step."})
 
 
 class OnboardingOut(ma.Schema):
-    partner_id = ma.fields.Integer()
-    status = ma.fields.String()
+    partner_id = fields.Integer()
+    status = fields.String()
     go_live_at = ma.fields.DateTime(allow_none=True)
-    etag = ma.fields.String(metadata={"description": "The partner's ETag: send as If-Match to (re)schedule."})
+    etag = fields.String(metadata={"description": "The partner's ETag: send as If-Match to (re)schedule."})
     steps = ma.fields.List(ma.fields.Nested(StepOut))
 
 
@@ -48,21 +49,21 @@ class OnboardingPatch(ma.Schema):
 
 
 class StepPatch(ma.Schema):
-    status = ma.fields.String(validate=ma.validate.OneOf(STEP_STATUSES))
-    owner = ma.fields.String(validate=ma.validate.OneOf(OWNERS))
+    status = fields.String(validate=ma.validate.OneOf(STEP_STATUSES))
+    owner = fields.String(validate=ma.validate.OneOf(OWNERS))
     due_on = ma.fields.Date(allow_none=True)
     done_on = ma.fields.Date(allow_none=True)
-    note = ma.fields.String(validate=ma.validate.Length(max=2000))
+    note = fields.String(validate=ma.validate.Length(max=2000))
 
 
 class ReadinessCheckOut(ma.Schema):
-    name = ma.fields.String()
+    name = fields.String()
     passed = ma.fields.Boolean()
-    why = ma.fields.String()
+    why = fields.String()
 
 
 class PartnerReadinessOut(ma.Schema):
-    partner_id = ma.fields.Integer()
+    partner_id = fields.Integer()
     ready = ma.fields.Boolean()
     checks = ma.fields.List(ma.fields.Nested(ReadinessCheckOut))
 

@@ -12,6 +12,7 @@ import io
 import marshmallow as ma
 from flask import Response, current_app, request, stream_with_context
 
+from app.api.admin import fields
 from app.api.admin.auth import acting_partner, admin_blueprint, require_operator
 from app.api.admin.spec import problems
 from app.billing.counting import iso, month_bounds
@@ -56,27 +57,27 @@ def reconcile_thresholds() -> dict:
 
 
 class PartnerQuery(ma.Schema):
-    partner_id = ma.fields.Integer(load_default=None, metadata={"description": "Operators: the partner."})
+    partner_id = fields.Integer(load_default=None, metadata={"description": "Operators: the partner."})
 
 
 class UsageQuery(PartnerQuery):
-    month = ma.fields.String(required=True, metadata={"description": "YYYY-MM (UTC)."})
+    month = fields.String(required=True, metadata={"description": "YYYY-MM (UTC)."})
 
 
 class VersionOut(ma.Schema):
-    partner_id = ma.fields.Integer()
-    month = ma.fields.String()
-    version = ma.fields.Integer()
-    reason = ma.fields.String()
-    closed_by = ma.fields.String()
+    partner_id = fields.Integer()
+    month = fields.String()
+    version = fields.Integer()
+    reason = fields.String()
+    closed_by = fields.String()
     closed_at = ma.fields.DateTime()
-    csv_sha256 = ma.fields.String()
+    csv_sha256 = fields.String()
     totals = ma.fields.Dict()
 
 
 class ReportOut(ma.Schema):
-    partner_id = ma.fields.Integer()
-    month = ma.fields.String()
+    partner_id = fields.Integer()
+    month = fields.String()
     provisional = ma.fields.Boolean(metadata={"description": "The month has not ended: running figures."})
     closed = ma.fields.Nested(VersionOut, allow_none=True, metadata={"description": "The version shown."})
     totals = ma.fields.Dict()
@@ -110,8 +111,8 @@ def usage_report(args):
 
 
 class CloseIn(ma.Schema):
-    partner_id = ma.fields.Integer(load_default=None, metadata={"description": "Only this partner (else all)."})
-    reason = ma.fields.String(
+    partner_id = fields.Integer(load_default=None, metadata={"description": "Only this partner (else all)."})
+    reason = fields.String(
         load_default="",
         validate=ma.validate.Length(max=500),
         metadata={"description": "Required to correct a closed month (a new version)."},
@@ -119,7 +120,7 @@ class CloseIn(ma.Schema):
 
 
 class CloseOut(ma.Schema):
-    month = ma.fields.String()
+    month = fields.String()
     reports = ma.fields.List(ma.fields.Dict())
 
 
@@ -174,8 +175,8 @@ def versions(args, month):
 
 
 class DiffQuery(PartnerQuery):
-    from_version = ma.fields.Integer(required=True)
-    to_version = ma.fields.Integer(required=True)
+    from_version = fields.Integer(required=True)
+    to_version = fields.Integer(required=True)
 
 
 def _version(partner_id: int, month: str, number: int) -> UsageReport:
@@ -191,8 +192,8 @@ def _version(partner_id: int, month: str, number: int) -> UsageReport:
     200,
     ma.Schema.from_dict(
         {
-            "from_version": ma.fields.Integer(),
-            "to_version": ma.fields.Integer(),
+            "from_version": fields.Integer(),
+            "to_version": fields.Integer(),
             "added": ma.fields.List(ma.fields.Dict()),
             "removed": ma.fields.List(ma.fields.Dict()),
             "changed": ma.fields.List(ma.fields.Dict()),
@@ -210,16 +211,16 @@ def diff(args, month):
 
 
 class DifferenceOut(ma.Schema):
-    count = ma.fields.Integer()
-    user_ids = ma.fields.List(ma.fields.String())
+    count = fields.Integer()
+    user_ids = ma.fields.List(fields.String())
 
 
 class ReconciliationOut(ma.Schema):
-    partner_id = ma.fields.Integer()
-    month = ma.fields.String()
-    version = ma.fields.Integer(metadata={"description": "The submitted version compared."})
-    reported = ma.fields.Integer()
-    seen = ma.fields.Integer()
+    partner_id = fields.Integer()
+    month = fields.String()
+    version = fields.Integer(metadata={"description": "The submitted version compared."})
+    reported = fields.Integer()
+    seen = fields.Integer()
     reported_not_seen = ma.fields.Nested(DifferenceOut)
     seen_not_reported = ma.fields.Nested(DifferenceOut)
     flagged = ma.fields.Boolean(metadata={"description": "Differs by more than the configured share or users."})
@@ -241,12 +242,10 @@ def reconciliation(args, month):
 
 
 @blp.route("/reports/usage/partners", methods=["GET"])
-@blp.arguments(ma.Schema.from_dict({"month": ma.fields.String(required=True)}, name="OverviewQuery"), location="query")
+@blp.arguments(ma.Schema.from_dict({"month": fields.String(required=True)}, name="OverviewQuery"), location="query")
 @blp.response(
     200,
-    ma.Schema.from_dict(
-        {"month": ma.fields.String(), "partners": ma.fields.List(ma.fields.Dict())}, name="OverviewOut"
-    ),
+    ma.Schema.from_dict({"month": fields.String(), "partners": ma.fields.List(ma.fields.Dict())}, name="OverviewOut"),
 )
 @blp.alt_response(200, content_type="text/csv", description="One row per partner.")
 @problems(blp, 403, 422)

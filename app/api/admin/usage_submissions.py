@@ -6,6 +6,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app, request
 
+from app.api.admin import fields
 from app.api.admin.auth import acting_partner, admin_blueprint, require_role
 from app.api.admin.spec import problems
 from app.billing.reports import checked_month
@@ -18,19 +19,19 @@ blp = admin_blueprint("usage-submissions", "Usage reports a partner sends (web-s
 
 
 class SubmitQuery(ma.Schema):
-    partner_id = ma.fields.Integer(load_default=None, metadata={"description": "Operators: the partner."})
-    month = ma.fields.String(load_default=None, metadata={"description": "YYYY-MM (or in the JSON body)."})
+    partner_id = fields.Integer(load_default=None, metadata={"description": "Operators: the partner."})
+    month = fields.String(load_default=None, metadata={"description": "YYYY-MM (or in the JSON body)."})
 
 
 class SubmissionOut(ma.Schema):
-    id = ma.fields.Integer()
-    partner_id = ma.fields.Integer()
-    month = ma.fields.String()
-    version = ma.fields.Integer()
-    users = ma.fields.Integer()
-    submitted_by = ma.fields.String()
+    id = fields.Integer()
+    partner_id = fields.Integer()
+    month = fields.String()
+    version = fields.Integer()
+    users = fields.Integer()
+    submitted_by = fields.String()
     submitted_at = ma.fields.DateTime()
-    body_sha256 = ma.fields.String()
+    body_sha256 = fields.String()
 
 
 @blp.route("/usage-reports", methods=["POST"])

@@ -109,6 +109,10 @@ CASES = [
     ("GET", f"/channels?partner_id={BIG}", None, None, 422),
     ("GET", f"/releases?partner_id={HUGE}", None, None, 422),
     ("GET", f"/partners?limit={HUGE}", None, None, 422),
+    ("GET", f"/reports/usage?month=2026-10&partner_id={BIG}", None, None, 422),
+    ("GET", f"/partners/{BIG}/readiness", None, None, 404),
+    ("GET", f"/partners/{BIG}/onboarding", None, None, 404),
+    ("GET", "/reports/usage?month=2026-1%00", None, None, 422),
     # strings in filters
     ("GET", "/audit-events?resource_id=a%00b", None, None, 422),
     ("GET", "/audit-events?actor=%00", None, None, 422),
