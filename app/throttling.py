@@ -3,10 +3,11 @@
 Only failures are counted: a successful answer never reaches the counters (the public fast
 path answers below Flask, and must stay as cheap as it is). When an address's failures of one
 kind pass their limit (settings ``LIVERY_RATELIMIT_*``), the request is answered 429
-``too_many_requests`` with ``Retry-After``, and this worker refuses every further request of that
-kind from the address until the window ends: a guesser cannot keep probing with valid codes in
-between. The check on the success path is one test of an empty dictionary unless some address
-is being refused.
+``too_many_requests`` with ``Retry-After``. Failed admin authentication refuses every further
+admin request from the address until the window ends; an address over its unknown-code limit gets
+429 for further unknown codes only, and its known codes keep answering (many desktops may share one
+NAT address). The admin check on the success path is one test of an empty dictionary unless some
+address is being refused.
 
 Counters live in the ``limits`` library's storage (the engine of Flask-Limiter): Redis when
 ``LIVERY_RATELIMIT_STORAGE_URL`` names one, so that every worker and host shares them, else this

@@ -19,8 +19,8 @@ them afterwards. Every other request, and any request this path cannot answer, g
 unchanged. Consequence: after-request hooks must not vary per request on these paths.
 
 Throttling (app/throttling.py) happens here too, for every ``/v1`` request: an unknown code's 404
-is counted (beyond the limit it becomes a 429), and an address being refused gets 429 on every
-path; a successful answer costs one test of an empty dictionary.
+is counted (beyond the limit it becomes a 429); known codes keep answering from that address (a
+company's NAT may hide many desktops); a successful answer never touches the counters.
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ from app.formats import is_sha256
 from app.problems import BadRequest, Problem, problem_response
 from app.throttling import PUBLIC_NOT_FOUND, FailureThrottle, TooManyRequests
 
-PUBLIC = "/v1/"
 DISCOVERY = "/v1/discovery/"
 ASSETS = "/v1/assets/"
 UPGRADE = "/v1/upgrade/"
@@ -113,12 +112,6 @@ class FastPublicPath:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
-        if self.throttle.refusing and environ.get("PATH_INFO", "").startswith(PUBLIC):
-            retry_after = self.throttle.refused(PUBLIC_NOT_FOUND, environ)
-            if retry_after:  # this address guessed too many codes: nothing public until the window ends
-                status, headers, body = self._too_many(retry_after, method)
-                start_response(status, headers)
-                return [body] if method != "HEAD" else []
         if method == "GET" or method == "HEAD":
             try:
                 reply = self._reply(environ, method, environ.get("HTTP_IF_NONE_MATCH"))
