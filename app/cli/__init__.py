@@ -280,6 +280,7 @@ def register(app: Flask) -> None:
     from app.cli.changes import changes_cli
     from app.cli.demo import demo_cli
     from app.cli.onboarding import onboarding_cli, viewer_cli
+    from app.cli.portal import portal_cli
     from app.cli.reports import reports_cli
 
     groups = (
@@ -295,6 +296,7 @@ def register(app: Flask) -> None:
         reports_cli,
         onboarding_cli,
         viewer_cli,
+        portal_cli,
     )
     for group in groups:
         app.cli.add_command(group)
