@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.branding.models import AccessCode, Brand
 from app.db import session
 from tests.portal.helpers import PortalBrowser, csrf_of
+from tests.portal.seed_b import part_b_ids
 
 OPEN_ROUTES = {  # reachable without signing in
     "portal.static",
@@ -38,7 +39,11 @@ def portal_routes(app):
 
 
 def _path(rule, seeded, app) -> str:
-    values = {"brand_id": seeded.brand_id, "code_id": _code_id(app, seeded.brand_id)}
+    values = {
+        "brand_id": seeded.brand_id,
+        "code_id": _code_id(app, seeded.brand_id),
+        **part_b_ids(app, seeded.partner_id),
+    }
     return re.sub(r"<(?:int:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
 
 

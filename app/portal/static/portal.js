@@ -49,4 +49,29 @@
       announce("Preview updated");
     }
   });
+
+  // installer uploads (htmx): a progress bar, then the page the server answers with
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var form = event.target.closest && event.target.closest("form.upload");
+    var bar = form && form.querySelector("progress");
+    if (bar && event.detail.lengthComputable) {
+      bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
+      bar.textContent = bar.value + "%";
+    }
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var form = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("form.upload");
+    if (form) {
+      event.detail.shouldSwap = false;
+      var xhr = event.detail.xhr;
+      if (xhr.status < 400) { window.location.assign(xhr.responseURL); return; }
+      var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      var main = doc.getElementById("main");
+      if (main) {
+        document.getElementById("main").innerHTML = main.innerHTML;
+        var summary = document.getElementById("error-summary") || document.getElementById("conflict-summary");
+        if (summary) { summary.focus(); }
+      }
+    }
+  });
 })();

@@ -1,0 +1,47 @@
+"""Part B's test data: a partner's release and channel, licensing organisations and a user,
+made through the same services the portal calls (ids per partner, seeded once per app)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from flask import Flask
+
+from app.db import session
+from app.partners.models import Partner
+from app.storage import SpooledUpload
+from app.upgrades.releases import create_release, store_installer, update_release
+from app.upgrades.services import upload_control_file
+from tests import factories
+
+
+def seed_catalogue(app: Flask, partner_id: int, version: str = "5.3.0") -> dict[str, int]:
+    """A published release (windows-x64) and channel ``stable`` offering it to everyone."""
+    with app.app_context():
+        stores = app.extensions["livery.stores"]
+        partner = session().get(Partner, partner_id)
+        release = create_release(session(), partner, version=version, platform="windows-x64", actor=factories.ACTOR)
+        upload = SpooledUpload.from_stream(io.BytesIO(b"MZ" + version.encode() * 100), max_bytes=1 << 20)
+        store_installer(session(), stores.installers, release, upload, actor=factories.ACTOR)
+        upload.discard()
+        update_release(session(), release, {"status": "published"}, actor=factories.ACTOR, store=stores.installers)
+        document = {
+            "schema_version": 1,
+            "channel": "stable",
+            "default_mode": "passive",
+            "releases": [{"version": version, "rollout_percent": 100}],
+        }
+        row = upload_control_file(
+            session(), stores, partner_id, "stable", json.dumps(document).encode(), actor=factories.ACTOR
+        )
+        session().commit()
+        return {"release_id": release.id, "channel_id": row.channel_id}
+
+
+def part_b_ids(app: Flask, partner_id: int) -> dict[str, int]:
+    """Every route parameter of part B's screens for ``partner_id`` (seeded on first use)."""
+    cache = app.extensions.setdefault("tests.portal_b_ids", {})
+    if partner_id not in cache:
+        cache[partner_id] = {**seed_catalogue(app, partner_id)}
+    return cache[partner_id]
