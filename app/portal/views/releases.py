@@ -59,9 +59,9 @@ def _crumbs(*more: Crumb) -> list[Crumb]:
     return [Crumb("Home", url_for("portal.home")), Crumb("Releases and channels", url_for("portal.releases")), *more]
 
 
-def _rows(model: type, order) -> list[Any]:
+def _rows(model: type, order, limit: int = 500) -> list[Any]:
     partner_id = partner_filter(None)
-    stmt = select(model).order_by(order)
+    stmt = select(model).order_by(order).limit(limit)
     return list(session().scalars(stmt if partner_id is None else stmt.where(model.partner_id == partner_id)))
 
 
@@ -75,8 +75,8 @@ def _list(errors=None, status: int = 200, form=None):
         "portal/releases.html",
         title="Releases and channels",
         status=status,
-        crumbs=_crumbs()[:-1] + [Crumb("Releases and channels")],
-        releases=_rows(Release, Release.id.desc())[:500],
+        crumbs=[Crumb("Home", url_for("portal.home")), Crumb("Releases and channels")],
+        releases=_rows(Release, Release.id.desc()),
         channels=_rows(Channel, Channel.name),
         platforms=PLATFORMS,
         errors=errors or {},
@@ -397,7 +397,7 @@ def _control_page(channel: Channel | None, form, *, errors=None, report=None, st
         modes=MODES,
         errors=errors or {},
         report=report,
-        releases=_rows(Release, Release.id.desc())[:200],
+        releases=_rows(Release, Release.id.desc(), 200),
     )
 
 
