@@ -9,6 +9,8 @@ import json
 from flask import Flask
 
 from app.db import session
+from app.licensing.models import Customer, Reseller
+from app.licensing.services import add_user, create_org
 from app.partners.models import Partner
 from app.storage import SpooledUpload
 from app.upgrades.releases import create_release, store_installer, update_release
@@ -39,9 +41,23 @@ def seed_catalogue(app: Flask, partner_id: int, version: str = "5.3.0") -> dict[
         return {"release_id": release.id, "channel_id": row.channel_id}
 
 
+def seed_licensing(app: Flask, partner_id: int, user_id: str = "anna@example.com") -> dict[str, int]:
+    """A reseller, an end customer under it, and one licensed user of that customer."""
+    with app.app_context():
+        reseller = create_org(session(), Reseller, partner_id, {"name": "Resell Co"}, actor=factories.ACTOR)
+        session().flush()
+        customer = create_org(
+            session(), Customer, partner_id, {"name": "Customer Co", "reseller_id": reseller.id}, actor=factories.ACTOR
+        )
+        session().flush()
+        user = add_user(session(), partner_id, {"user_id": user_id, "customer_id": customer.id}, actor=factories.ACTOR)
+        session().commit()
+        return {"reseller_id": reseller.id, "customer_id": customer.id, "licensed_user_id": user.id}
+
+
 def part_b_ids(app: Flask, partner_id: int) -> dict[str, int]:
     """Every route parameter of part B's screens for ``partner_id`` (seeded on first use)."""
     cache = app.extensions.setdefault("tests.portal_b_ids", {})
     if partner_id not in cache:
-        cache[partner_id] = {**seed_catalogue(app, partner_id)}
+        cache[partner_id] = {**seed_catalogue(app, partner_id), **seed_licensing(app, partner_id)}
     return cache[partner_id]

@@ -58,7 +58,17 @@ def verify(data, partner_id):
     """Run the contract suite against the partner's configured web service and store the report."""
     partner = acting_partner(partner_id)
     actor = require_role("admin")
-    settings = configured_web_service(session(), partner.id)
+    row = run_verification(partner.id, data["known_user_id"], actor=actor.name)
+    session().commit()
+    return row
+
+
+def run_verification(partner_id: int, known_user_id: str, *, actor: str):
+    """Run the contract suite against the partner's web service and store its report (the caller commits).
+
+    The admin API and the portal's licensing settings page both verify through this.
+    """
+    settings = configured_web_service(session(), partner_id)
     if settings is None:
         raise Conflict("Licensing settings are not available yet.", code="licensing_not_configured")
     config = current_app.config["LIVERY"]
@@ -67,10 +77,8 @@ def verify(data, partner_id):
         connect_timeout=config.licensing_connect_timeout,
         timeout=config.licensing_timeout,
     )
-    report = verify_web_service(caller, settings, data["known_user_id"])
-    row = record_verification(session(), partner.id, report, actor=actor.name)
-    session().commit()
-    return row
+    report = verify_web_service(caller, settings, known_user_id)
+    return record_verification(session(), partner_id, report, actor=actor)
 
 
 @blp.route("/partners/<int:partner_id>/licensing/verify", methods=["GET"])
