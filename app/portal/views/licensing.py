@@ -15,8 +15,8 @@ from flask import redirect, request, url_for
 from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner, load_owned, partner_filter, require_role
-from app.api.admin.licensing import LicensingSettingsIn
 from app.api.admin.licensed_users import LicensedUserIn, LicensedUserPatch
+from app.api.admin.licensing import LicensingSettingsIn
 from app.api.admin.licensing_verify import VerifyIn, run_verification
 from app.api.admin.organisations import OrgIn
 from app.db import session
