@@ -20,6 +20,7 @@ from app.audit.services import audited
 from app.db import utcnow
 from app.licensing.models import Reseller
 from app.portal.models import PORTAL_ROLES, PortalInvitation, PortalPartnerPolicy, PortalUser
+from app.portal.sessions import revoke_all
 from app.problems import Conflict, ValidationProblem
 
 MIN_PASSWORD = 12
@@ -266,3 +267,17 @@ def accept_invitation(session: Session, invitation: PortalInvitation, password: 
     with audited(session, actor, "portal_invitation.accept", invitation):
         invitation.used_at = now
     return user
+
+
+def set_role(session: Session, user: PortalUser, role: str, *, actor: str, reseller_id: int | None = None) -> None:
+    """Change a portal user's role within its partner (a reseller user names its reseller)."""
+    _check_scope(session, role, user.partner_id, reseller_id)
+    with audited(session, actor, "portal_user.role", user):
+        user.role, user.reseller_id = role, reseller_id
+
+
+def disable_user(session: Session, user: PortalUser, now: datetime, *, actor: str) -> None:
+    """Revoke a person's portal access: the account is disabled and every session of it ends now."""
+    with audited(session, actor, "portal_user.disable", user):
+        user.status = "disabled"
+    revoke_all(session, user.id, now)
