@@ -30,7 +30,7 @@ import importlib
 
 from flask import Flask, g, request
 
-VIEW_MODULES = ("signin", "account", "home", "brands", "publish", "codes", "releases", "licensing", "reports")
+VIEW_MODULES = ("signin", "account", "home", "brands", "publish", "codes", "releases", "licensing", "reports", "team")
 
 
 def init_portal(app: Flask) -> None:

@@ -55,9 +55,27 @@ def seed_licensing(app: Flask, partner_id: int, user_id: str = "anna@example.com
         return {"reseller_id": reseller.id, "customer_id": customer.id, "licensed_user_id": user.id}
 
 
+def seed_team(app: Flask, partner_id: int) -> dict[str, int]:
+    """A viewer portal user and an API key of the partner."""
+    from app.partners.services import create_api_key
+    from tests.portal.helpers import make_user
+
+    with app.app_context():
+        partner = session().get(Partner, partner_id)
+        key, _plain = create_api_key(session(), role="viewer", actor=factories.ACTOR, partner=partner, label="ci")
+        session().commit()
+        key_id = key.id
+    user = make_user(app, f"member-{partner_id}-{key_id}@team.example", "viewer", partner_id)
+    return {"portal_user_id": user.id, "key_id": key_id}
+
+
 def part_b_ids(app: Flask, partner_id: int) -> dict[str, int]:
     """Every route parameter of part B's screens for ``partner_id`` (seeded on first use)."""
     cache = app.extensions.setdefault("tests.portal_b_ids", {})
     if partner_id not in cache:
-        cache[partner_id] = {**seed_catalogue(app, partner_id), **seed_licensing(app, partner_id)}
+        cache[partner_id] = {
+            **seed_catalogue(app, partner_id),
+            **seed_licensing(app, partner_id),
+            **seed_team(app, partner_id),
+        }
     return cache[partner_id]
