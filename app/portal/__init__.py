@@ -30,7 +30,19 @@ import importlib
 
 from flask import Flask, g, request
 
-VIEW_MODULES = ("signin", "account", "home", "brands", "publish", "codes", "releases", "licensing", "reports", "team")
+VIEW_MODULES = (
+    "signin",
+    "account",
+    "home",
+    "brands",
+    "publish",
+    "codes",
+    "releases",
+    "licensing",
+    "reports",
+    "team",
+    "operator",
+)
 
 
 def init_portal(app: Flask) -> None:

@@ -77,5 +77,6 @@ def part_b_ids(app: Flask, partner_id: int) -> dict[str, int]:
             **seed_catalogue(app, partner_id),
             **seed_licensing(app, partner_id),
             **seed_team(app, partner_id),
+            "partner_id": partner_id,
         }
     return cache[partner_id]
