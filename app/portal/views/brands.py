@@ -21,7 +21,7 @@ from app.branding.preview import client_preview
 from app.branding.services import add_asset, create_brand, update_draft
 from app.db import session
 from app.partners.models import Partner
-from app.portal.pages import Crumb, form_errors, render_page, stale_changes
+from app.portal.pages import Crumb, form_errors, render_page, stale_changes, text_input
 from app.portal.web import bp, notify, portal_actor, portal_view
 from app.problems import PayloadTooLarge, ValidationProblem
 from app.viewer.theme import brand_theme
@@ -173,7 +173,8 @@ def brands():
         partner_id = request.form.get("partner_id", "")
         partner = acting_partner(int(partner_id) if partner_id.isdigit() and len(partner_id) < 10 else None)
         try:
-            brand = create_brand(session(), partner, request.form.get("name", "").strip(), {}, actor=actor.name)
+            name = text_input("name", max_length=200, required=True).strip()
+            brand = create_brand(session(), partner, name, {}, actor=actor.name)
         except ValidationProblem as exc:
             errors = form_errors(exc)
         else:
@@ -220,6 +221,7 @@ def brand(brand_id: int):
         return _editor(row, name, content, conflict=conflict, status=409, saved=False, errors={})
     changes = {k: v for k, v in content.items() if row.draft.get(k) != v}
     try:
+        name = text_input("name", max_length=200, required=True)
         update_draft(session(), row, changes, actor=portal_actor().name, name=name if name != row.name else None)
     except ValidationProblem as exc:
         session().rollback()
