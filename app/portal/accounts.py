@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 
 import pyotp
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import audited
 from app.db import utcnow
+from app.formats import storable_text_problem
 from app.licensing.models import Reseller
 from app.portal.models import PORTAL_ROLES, PortalInvitation, PortalPartnerPolicy, PortalUser
 from app.portal.sessions import revoke_all
@@ -40,6 +42,8 @@ def normalise_email(email: str) -> str:
 
 
 def _email_problem(email: str) -> str | None:
+    if storable_text_problem(email) or any(unicodedata.category(ch)[0] == "C" for ch in email):
+        return "Must be an email address like name@example.com."
     if not 3 <= len(email) <= 254 or email.count("@") != 1 or any(ch.isspace() for ch in email):
         return "Must be an email address like name@example.com."
     local, domain = email.split("@")
@@ -77,6 +81,8 @@ def verify_password(user: PortalUser | None, password: str) -> bool:
 
 def find_user(session: Session, email: str) -> PortalUser | None:
     """The user signing in with ``email``, if any."""
+    if _email_problem(normalise_email(email)):
+        return None  # never sent to the database: PostgreSQL refuses NUL in a string
     return session.scalar(select(PortalUser).where(PortalUser.email == normalise_email(email)))
 
 

@@ -115,8 +115,16 @@ def portal_actor() -> PortalActor:
     return g.livery_actor
 
 
+MAX_FORM_BYTES = 1024 * 1024
+IMAGE_FIELDS = 5  # the brand editor's image uploads (app.branding.content.ASSET_ROLES)
+
+
 @bp.before_request
 def _load_session() -> None:
+    # the app-wide body limit is sized for installers: a form is small, an upload holds a few images
+    uploads = request.mimetype == "multipart/form-data"
+    limit = current_app.config["LIVERY"].max_asset_bytes * IMAGE_FIELDS if uploads else 0
+    request.max_content_length = limit + MAX_FORM_BYTES
     g.portal_set_cookie = None
     name, _pre = cookie_names()
     raw = request.cookies.get(name, "")

@@ -32,6 +32,7 @@ def axe_serious(page) -> list[str]:
 
 def shoot(page, area: str, name: str, *, docs: bool = False, full_page: bool = False) -> None:
     """A screenshot to test-artifacts/<area>/<name>; with ``docs``, also docs/<area>/ when asked to."""
+    page.evaluate("window.scrollTo(0, 0)")  # the top of the page, whatever was focused last
     folder = ARTIFACTS / area
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / name), full_page=full_page)

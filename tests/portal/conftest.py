@@ -47,6 +47,11 @@ class Partners:
 @pytest.fixture
 def partners(portal_app) -> Partners:
     """Partners A and B (each a published CI-C brand with codes), their users, and an operator."""
+    return make_partners(portal_app)
+
+
+def make_partners(portal_app) -> Partners:
+    """What the ``partners`` fixture makes, on any app."""
     a = factories.seed_ci_c(portal_app, "acme")
     b = factories.seed_ci_c(portal_app, "bravo")
     return Partners(

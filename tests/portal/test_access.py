@@ -10,41 +10,8 @@ from sqlalchemy import select
 
 from app.branding.models import AccessCode, Brand
 from app.db import session
+from tests.portal.access import path_of, portal_routes
 from tests.portal.helpers import PortalBrowser, csrf_of
-from tests.portal.seed_b import part_b_ids
-
-OPEN_ROUTES = {  # reachable without signing in
-    "portal.static",
-    "portal.sign_in",
-    "portal.second_factor",
-    "portal.two_factor_setup",
-    "portal.sign_out",
-    "portal.invitation",
-}
-
-
-def _code_id(app, brand_id: int) -> int:
-    with app.app_context():
-        return session().scalar(select(AccessCode.id).where(AccessCode.brand_id == brand_id).limit(1))
-
-
-def portal_routes(app):
-    """(endpoint, rule, methods) of every portal route behind sign-in."""
-    rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("portal.")]
-    guarded = [r for r in rules if r.endpoint not in OPEN_ROUTES]
-    for rule in guarded:  # a new route must be guarded (or listed above as open)
-        view = app.view_functions[rule.endpoint]
-        assert getattr(view, "portal_roles", None), f"{rule.endpoint} has no @portal_view"
-    return guarded
-
-
-def _path(rule, seeded, app) -> str:
-    values = {
-        "brand_id": seeded.brand_id,
-        "code_id": _code_id(app, seeded.brand_id),
-        **part_b_ids(app, seeded.partner_id),
-    }
-    return re.sub(r"<(?:int:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
 
 
 def test_anonymous_users_are_sent_to_sign_in(portal_app, partners):
@@ -53,7 +20,7 @@ def test_anonymous_users_are_sent_to_sign_in(portal_app, partners):
     routes = portal_routes(portal_app)
     assert len(routes) >= 12
     for rule in routes:
-        path = _path(rule, partners.a, portal_app)
+        path = path_of(rule, partners.a, portal_app)
         if "GET" in rule.methods:
             response = browser.get(path)
             assert response.status_code == 302, path
@@ -70,14 +37,14 @@ def test_other_partners_resources_answer_404(portal_app, partners, clock):
     for rule in portal_routes(portal_app):
         if "<" not in rule.rule:
             continue
-        path = _path(rule, partners.a, portal_app)  # partner A's ids, seen by partner B
+        path = path_of(rule, partners.a, portal_app)  # partner A's ids, seen by partner B
         if "GET" in rule.methods:
             assert browser.get(path).status_code == 404, path
         if "POST" in rule.methods:
             assert browser.post(path, {"revision": "1"}, csrf=token).status_code == 404, path
         checked += 1
     assert checked >= 7
-    own = _path(next(r for r in portal_routes(portal_app) if r.endpoint == "portal.brand"), partners.b, portal_app)
+    own = path_of(next(r for r in portal_routes(portal_app) if r.endpoint == "portal.brand"), partners.b, portal_app)
     assert browser.get(own).status_code == 200
     # listings show only partner B's rows
     with portal_app.app_context():
@@ -97,7 +64,7 @@ def test_every_form_refuses_a_missing_or_wrong_csrf_token(portal_app, partners, 
     for rule in portal_routes(portal_app):
         if "POST" not in rule.methods:
             continue
-        path = _path(rule, partners.a, portal_app)
+        path = path_of(rule, partners.a, portal_app)
         response = browser.post(path, {"name": "x", "product_name": "Hacked", "comment": "x"}, csrf=token)
         assert response.status_code == 403, path
         assert "csrf_failed" in response.get_data(as_text=True) or "Form check failed" in response.get_data(

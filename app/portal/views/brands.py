@@ -21,9 +21,9 @@ from app.branding.preview import client_preview
 from app.branding.services import add_asset, create_brand, update_draft
 from app.db import session
 from app.partners.models import Partner
-from app.portal.pages import Crumb, form_errors, render_page, stale_changes
+from app.portal.pages import Crumb, form_errors, render_page, stale_changes, text_input
 from app.portal.web import bp, notify, portal_actor, portal_view
-from app.problems import ValidationProblem
+from app.problems import PayloadTooLarge, ValidationProblem
 from app.viewer.theme import brand_theme
 
 LABELS = {
@@ -47,6 +47,7 @@ LABELS = {
     "viewer_primary_color": "Primary colour",
     "viewer_accent_color": "Accent colour",
 }
+LABELS.update({f"upload_{role}": LABELS[role] for role in ASSET_ROLES})
 TEXT_FIELDS = ("product_name", "short_name", "publisher", "upgrade_channel")
 OPTIONAL_FIELDS = (
     "support_url",
@@ -71,17 +72,23 @@ def _uploads(brand: Brand) -> dict[str, str]:
         file = request.files.get(f"upload_{role}")
         if file is None or not file.filename:
             continue
-        asset, _created = add_asset(
-            session(),
-            current_app.extensions["livery.stores"].assets,
-            session().get(Partner, brand.partner_id),
-            role,
-            file.stream.read(limit + 1),
-            actor=portal_actor().name,
-            filename=file.filename,
-            declared_type=file.mimetype or "",
-            max_bytes=limit,
-        )
+        try:
+            asset, _created = add_asset(
+                session(),
+                current_app.extensions["livery.stores"].assets,
+                session().get(Partner, brand.partner_id),
+                role,
+                file.stream.read(limit + 1),
+                actor=portal_actor().name,
+                filename=file.filename,
+                declared_type=file.mimetype or "",
+                max_bytes=limit,
+            )
+        except PayloadTooLarge as exc:
+            raise ValidationProblem({f"upload_{role}": [exc.detail or "Too large."]}) from None
+        except ValidationProblem as exc:
+            messages = [m for ms in form_errors(exc).values() for m in ms]
+            raise ValidationProblem({f"upload_{role}": messages}) from None
         found[role] = asset.sha256
     return found
 
@@ -126,6 +133,7 @@ def preview_context(brand: Brand, content: dict[str, Any]) -> dict[str, Any]:
         "content": content,
         "preview": client_preview(content),
         "assets": _assets_of(brand.partner_id, content),
+        "labels": LABELS,
     }
 
 
@@ -145,7 +153,6 @@ def _editor(brand: Brand, name: str, content: dict[str, Any], *, errors=None, co
         name=name,
         errors=problems,
         conflict=conflict,
-        labels=LABELS,
         levels=list(BRANDING_LEVELS),
         methods=LICENSING_METHODS,
         unsaved=not saved,
@@ -166,7 +173,8 @@ def brands():
         partner_id = request.form.get("partner_id", "")
         partner = acting_partner(int(partner_id) if partner_id.isdigit() and len(partner_id) < 10 else None)
         try:
-            brand = create_brand(session(), partner, request.form.get("name", "").strip(), {}, actor=actor.name)
+            name = text_input("name", max_length=200, required=True).strip()
+            brand = create_brand(session(), partner, name, {}, actor=actor.name)
         except ValidationProblem as exc:
             errors = form_errors(exc)
         else:
@@ -213,6 +221,7 @@ def brand(brand_id: int):
         return _editor(row, name, content, conflict=conflict, status=409, saved=False, errors={})
     changes = {k: v for k, v in content.items() if row.draft.get(k) != v}
     try:
+        name = text_input("name", max_length=200, required=True)
         update_draft(session(), row, changes, actor=portal_actor().name, name=name if name != row.name else None)
     except ValidationProblem as exc:
         session().rollback()
