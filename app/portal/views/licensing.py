@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, request, url_for
+from flask import request, url_for
 from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner, load_owned, partner_filter, require_role
@@ -27,8 +27,8 @@ from app.licensing.settings import licence_types_of, redacted, settings_row, set
 from app.licensing.user_ids import InvalidUserId, normalise_user_id
 from app.licensing.webservice.services import latest_verification
 from app.portal.pages import Crumb, form_errors, load_form, render_page, stale_changes
-from app.portal.resource_history import audit_history, form_id
-from app.portal.web import bp, notify, portal_actor, portal_view
+from app.portal.screens import audit_history, finish, form_id
+from app.portal.web import bp, portal_actor, portal_view
 from app.problems import NotFound, Problem, ValidationProblem
 
 LICENSING_ROLES = ("operator", "admin", "viewer", "reseller")
@@ -166,9 +166,7 @@ def add_reseller():
     except ValidationProblem as exc:
         session().rollback()
         return _overview(form_errors(exc), 422, form)
-    notify(f"Reseller {row.name} added.")
-    session().commit()
-    return redirect(url_for("portal.reseller", reseller_id=row.id), code=303)
+    return finish(f"Reseller {row.name} added.", "portal.reseller", reseller_id=row.id)
 
 
 @bp.route("/licensing/customers", methods=["POST"])
@@ -192,9 +190,7 @@ def add_customer():
     except ValidationProblem as exc:
         session().rollback()
         return _overview(form_errors(exc), 422, form)
-    notify(f"Customer {row.name} added.")
-    session().commit()
-    return redirect(url_for("portal.customer", customer_id=row.id), code=303)
+    return finish(f"Customer {row.name} added.", "portal.customer", customer_id=row.id)
 
 
 @bp.route("/licensing/resellers/<int:reseller_id>", methods=["GET"])
@@ -260,9 +256,7 @@ def customer(customer_id: int):
     except Problem as exc:  # duplicate_user_id
         session().rollback()
         return _customer_page(row, errors={"user_id": [exc.detail or exc.title]}, status=exc.status, form=form)
-    notify(f"User {user.user_id} is licensed.")
-    session().commit()
-    return redirect(url_for("portal.customer", customer_id=row.id), code=303)
+    return finish(f"User {user.user_id} is licensed.", "portal.customer", customer_id=row.id)
 
 
 def shown_user(user: LicensedUser) -> dict[str, Any]:
@@ -303,9 +297,9 @@ def licensed_user(licensed_user_id: int):
     customer_id = user.customer_id
     if action == "remove":
         remove_user(session(), user, actor=actor.name)
-        notify(f"User {user.user_id} removed; its allocation history stays.")
-        session().commit()
-        return redirect(url_for("portal.customer", customer_id=customer_id), code=303)
+        return finish(
+            f"User {user.user_id} removed; its allocation history stays.", "portal.customer", customer_id=customer_id
+        )
     wanted = {"suspend": "suspended", "activate": "active"}.get(action)
     if wanted is None:
         return _user_page(user, errors={"": ["Choose suspend, reactivate or remove."]}, status=422)
@@ -314,9 +308,7 @@ def licensed_user(licensed_user_id: int):
     except ValidationProblem as exc:
         session().rollback()
         return _user_page(user, errors=form_errors(exc), status=422)
-    notify(f"User {user.user_id} is {user.status}.")
-    session().commit()
-    return redirect(url_for("portal.licensed_user", licensed_user_id=user.id), code=303)
+    return finish(f"User {user.user_id} is {user.status}.", "portal.licensed_user", licensed_user_id=user.id)
 
 
 @bp.route("/licensing/import", methods=["POST"])
@@ -405,12 +397,8 @@ def licensing_settings():
     session().commit()
     if secret is not None:
         return _settings_page(partner, secret=secret)  # shown once, never again
-    notify("Licensing settings saved.")
-    session().commit()
-    return redirect(
-        url_for("portal.licensing_settings", **({"partner_id": partner.id} if portal_actor().is_operator else {})),
-        code=303,
-    )
+    named = {"partner_id": partner.id} if portal_actor().is_operator else {}
+    return finish("Licensing settings saved.", "portal.licensing_settings", **named)
 
 
 @bp.route("/licensing/settings/verify", methods=["POST"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app, redirect, request, url_for
+from flask import current_app, request, url_for
 from sqlalchemy import select
 
 from app.api.admin.auth import load_owned_partner, partner_filter, require_operator
@@ -23,8 +23,8 @@ from app.onboarding.services import change_status, readiness
 from app.partners.models import PARTNER_STATUSES, Partner
 from app.partners.services import SETTING_STANDARD_VIEWER_URL, create_partner, set_setting
 from app.portal.pages import Crumb, form_errors, load_form, render_page
-from app.portal.resource_history import audit_history, form_id
-from app.portal.web import bp, notify, portal_actor, portal_view
+from app.portal.screens import audit_history, finish, form_id
+from app.portal.web import bp, portal_actor, portal_view
 from app.problems import Problem, ValidationProblem
 
 AUDIT_PAGE = 50
@@ -71,9 +71,7 @@ def partners():
     except Problem as exc:  # a slug in use
         session().rollback()
         return _partners_page({"slug": [exc.detail or exc.title]}, exc.status, form)
-    notify(f"Partner {partner.name} is onboarding.")
-    session().commit()
-    return redirect(url_for("portal.partner", partner_id=partner.id), code=303)
+    return finish(f"Partner {partner.name} is onboarding.", "portal.partner", partner_id=partner.id)
 
 
 def _partner_page(partner: Partner, *, errors=None, conflict: bool = False, status: int = 200):
@@ -118,9 +116,7 @@ def partner(partner_id: int):
         session().rollback()
         messages = [f"{c['name']}: {c['why']}" for c in exc.extensions.get("failing", [])]
         return _partner_page(row, errors={"": [exc.detail or exc.title, *messages]}, status=exc.status)
-    notify(f"Partner {row.name} is {row.status}.")
-    session().commit()
-    return redirect(url_for("portal.partner", partner_id=row.id), code=303)
+    return finish(f"Partner {row.name} is {row.status}.", "portal.partner", partner_id=row.id)
 
 
 def _day(name: str) -> datetime | None:
@@ -192,9 +188,9 @@ def operator_settings():
                     actor=actor.name,
                     default=default,
                 )
-                notify("Operator settings saved: every client's discovery answer follows.")
-                session().commit()
-                return redirect(url_for("portal.operator_settings"), code=303)
+                return finish(
+                    "Operator settings saved: every client's discovery answer follows.", "portal.operator_settings"
+                )
             except ValidationProblem as exc:
                 session().rollback()
                 errors, status = form_errors(exc), 422

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import current_app, redirect, request, url_for
+from flask import current_app, request, url_for
 from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner, load_owned, partner_filter, require_role
@@ -18,8 +18,8 @@ from app.api.admin.releases import ReleaseIn, ReleasePatch
 from app.db import session, utcnow
 from app.formats import is_channel_name
 from app.portal.pages import Crumb, form_errors, load_form, render_page
-from app.portal.resource_history import audit_history, form_id
-from app.portal.web import bp, notify, portal_actor, portal_view
+from app.portal.screens import audit_history, finish, form_id
+from app.portal.web import bp, portal_actor, portal_view
 from app.problems import PayloadTooLarge, Problem, ValidationProblem
 from app.storage import SpooledUpload, TooLarge
 from app.upgrades.channel_state import explain, load_channel_state
@@ -120,9 +120,9 @@ def releases():
         if exc.status == 404:
             raise
         return _list({"": [exc.detail or exc.title]}, exc.status, form)
-    notify(f"Draft release {release.version} ({release.platform}) created.")
-    session().commit()
-    return redirect(url_for("portal.release", release_id=release.id), code=303)
+    return finish(
+        f"Draft release {release.version} ({release.platform}) created.", "portal.release", release_id=release.id
+    )
 
 
 def _release_page(row: Release, *, errors=None, conflict: bool = False, status: int = 200):
@@ -169,9 +169,7 @@ def release(release_id: int):
     except Problem as exc:
         session().rollback()
         return _release_page(row, errors={"": [exc.detail or exc.title]}, status=exc.status)
-    notify(f"Release {row.version} is {row.status}.")
-    session().commit()
-    return redirect(url_for("portal.release", release_id=row.id), code=303)
+    return finish(f"Release {row.version} is {row.status}.", "portal.release", release_id=row.id)
 
 
 @bp.route("/releases/<int:release_id>/installer", methods=["POST"])
@@ -197,9 +195,9 @@ def installer(release_id: int):
         return _release_page(row, errors={"installer": [exc.detail or exc.title]}, status=exc.status)
     finally:
         upload.discard()
-    notify(f"Installer uploaded ({row.bytes} bytes, sha256 {row.sha256[:12]}…).")
-    session().commit()
-    return redirect(url_for("portal.release", release_id=row.id), code=303)
+    return finish(
+        f"Installer uploaded ({row.bytes} bytes, sha256 {row.sha256[:12]}…).", "portal.release", release_id=row.id
+    )
 
 
 # ---- channels -------------------------------------------------------------------------------
@@ -271,9 +269,11 @@ def halt(channel_id: int):
     except ValidationProblem as exc:
         session().rollback()
         return _channel_page(row, errors=form_errors(exc), status=422)
-    notify(f"Channel {row.name} is halted: clients are offered nothing from their next poll.")
-    session().commit()
-    return redirect(url_for("portal.channel", channel_id=row.id), code=303)
+    return finish(
+        f"Channel {row.name} is halted: clients are offered nothing from their next poll.",
+        "portal.channel",
+        channel_id=row.id,
+    )
 
 
 @bp.route("/channels/<int:channel_id>/resume", methods=["GET", "POST"])
@@ -290,9 +290,11 @@ def resume(channel_id: int):
             channel=row,
         )
     set_halt(session(), row, halted=False, reason="", actor=actor.name)
-    notify(f"Channel {row.name} resumed: its control file decides again from the next poll.")
-    session().commit()
-    return redirect(url_for("portal.channel", channel_id=row.id), code=303)
+    return finish(
+        f"Channel {row.name} resumed: its control file decides again from the next poll.",
+        "portal.channel",
+        channel_id=row.id,
+    )
 
 
 # ---- the control file as a form ---------------------------------------------------------------
@@ -430,9 +432,7 @@ def _control(channel: Channel | None):
         session().rollback()
         return _control_page(channel, form, errors=gate_errors(exc.errors, document, form), status=422, name=name)
     target = session().get(Channel, row.channel_id)
-    notify(f"Control file serial {row.serial} is active on {name}.")
-    session().commit()
-    return redirect(url_for("portal.channel", channel_id=target.id), code=303)
+    return finish(f"Control file serial {row.serial} is active on {name}.", "portal.channel", channel_id=target.id)
 
 
 @bp.route("/channels/<int:channel_id>/control-file", methods=["GET", "POST"])

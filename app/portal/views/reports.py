@@ -13,7 +13,7 @@ from app.api.admin.reports import csv_response
 from app.billing.reports import checked_month, csv_chunks, latest_report, live_rows, stored_rows, totals_of
 from app.db import session
 from app.portal.pages import Crumb, render_page
-from app.portal.resource_history import form_id
+from app.portal.screens import form_id
 from app.portal.web import bp, now, portal_actor, portal_view
 
 MONTHS = 12

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, redirect, request, url_for
+from flask import current_app, request, url_for
 from sqlalchemy import select
 
 from app.api.admin.api_keys import ApiKeyIn
@@ -18,8 +18,8 @@ from app.partners.services import create_api_key, revoke_api_key
 from app.portal import accounts
 from app.portal.models import PortalInvitation, PortalUser
 from app.portal.pages import Crumb, form_errors, load_form, render_page, stale_changes
-from app.portal.resource_history import audit_history, form_id
-from app.portal.web import bp, notify, now, portal_actor, portal_view
+from app.portal.screens import audit_history, finish, form_id
+from app.portal.web import bp, now, portal_actor, portal_view
 from app.problems import Problem, ValidationProblem
 
 TEAM_ROLES = ("operator", "admin")
@@ -129,14 +129,13 @@ def team_user(portal_user_id: int):
             try:
                 if request.form.get("action") == "revoke":
                     accounts.disable_user(session(), user, now(), actor=actor.name)
-                    notify("Access revoked: every session of this person ended.")
+                    message = "Access revoked: every session of this person ended."
                 else:
                     role = request.form.get("role", "")
                     reseller_id = form_id(request.form.get("reseller_id", "")) if role == "reseller" else None
                     accounts.set_role(session(), user, role, actor=actor.name, reseller_id=reseller_id)
-                    notify(f"Role changed to {role}.")
-                session().commit()
-                return redirect(url_for("portal.team_user", portal_user_id=user.id), code=303)
+                    message = f"Role changed to {role}."
+                return finish(message, "portal.team_user", portal_user_id=user.id)
             except ValidationProblem as exc:
                 session().rollback()
                 page.update(errors=form_errors(exc), status=422)
@@ -193,6 +192,4 @@ def revoke_key(key_id: int):
     except Problem as exc:
         session().rollback()
         return _team({"": [exc.detail or exc.title]}, exc.status)
-    notify(f"API key {key.prefix}… is revoked.")
-    session().commit()
-    return redirect(url_for("portal.team"), code=303)
+    return finish(f"API key {key.prefix}… is revoked.", "portal.team")

@@ -1,11 +1,14 @@
-"""The history pane of a resource: its audit events, newest first (part B's screens)."""
+"""What the releases, licensing, reports, team and operator screens share: the history pane (a
+resource's audit events), ids from form values, and finishing a change (notice, commit, 303)."""
 
 from __future__ import annotations
 
+from flask import redirect, url_for
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.db import session
+from app.portal.web import notify
 
 HISTORY_ROWS = 20
 
@@ -25,3 +28,10 @@ def form_id(raw: str) -> int | None:
     """A numeric form or query value as a row id (None when absent, not a number or too long)."""
     raw = (raw or "").strip()
     return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+def finish(message: str, endpoint: str, **values: object):
+    """The end of a successful change: ``message`` for the next page, the commit, and a 303 to ``endpoint``."""
+    notify(message)
+    session().commit()
+    return redirect(url_for(endpoint, **values), code=303)
