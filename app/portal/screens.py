@@ -8,6 +8,8 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.db import session
+from app.partners.models import Partner
+from app.portal.pages import Crumb, render_page
 from app.portal.web import notify
 
 HISTORY_ROWS = 20
@@ -35,3 +37,14 @@ def finish(message: str, endpoint: str, **values: object):
     notify(message)
     session().commit()
     return redirect(url_for(endpoint, **values), code=303)
+
+
+def partner_picker(endpoint: str, title: str):
+    """For operators who have not named a partner yet: every partner, each a link to ``endpoint``."""
+    return render_page(
+        "portal/partner_picker.html",
+        title=title,
+        crumbs=[Crumb("Home", url_for("portal.home")), Crumb(title)],
+        partners=list(session().scalars(select(Partner).order_by(Partner.name).limit(1000))),
+        endpoint=endpoint,
+    )

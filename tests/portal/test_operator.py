@@ -70,3 +70,11 @@ def test_operator_settings_on_the_loaded_version(portal_app, partners, clock):
     assert browser.post(page, {"standard_viewer_url": url, "etag": _etag(body)}).status_code == 303
     stale = browser.post(page, {"standard_viewer_url": "https://other.example/", "etag": _etag(body)})
     assert stale.status_code == 409 and url in stale.get_data(as_text=True)
+
+
+def test_operators_pick_the_partner_of_partner_scoped_pages(portal_app, partners, clock):
+    browser = PortalBrowser(portal_app).sign_in(partners.operator, clock)
+    for path in ("/portal/reports", "/portal/licensing/settings"):
+        body = browser.get(path).get_data(as_text=True)
+        assert f"partner_id={partners.b.partner_id}" in body, path
+        assert browser.get(f"{path}?partner_id={partners.b.partner_id}").status_code == 200, path

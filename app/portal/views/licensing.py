@@ -27,7 +27,7 @@ from app.licensing.settings import licence_types_of, redacted, settings_row, set
 from app.licensing.user_ids import InvalidUserId, normalise_user_id
 from app.licensing.webservice.services import latest_verification
 from app.portal.pages import Crumb, form_errors, load_form, render_page, stale_changes
-from app.portal.screens import audit_history, finish, form_id
+from app.portal.screens import audit_history, finish, form_id, partner_picker
 from app.portal.web import bp, portal_actor, portal_view
 from app.problems import NotFound, Problem, ValidationProblem
 
@@ -373,6 +373,8 @@ def _settings_page(partner, *, errors=None, status: int = 200, secret: str | Non
 @portal_view()
 def licensing_settings():
     """Licence types, lease and grace, the web-service URL and its signing secret."""
+    if portal_actor().is_operator and form_id(request.values.get("partner_id", "")) is None:
+        return partner_picker("portal.licensing_settings", "Licensing settings")
     partner = _settings_partner()
     if request.method == "GET":
         return _settings_page(partner)

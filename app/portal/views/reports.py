@@ -7,15 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import request, url_for
-from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner
 from app.api.admin.reports import csv_response
 from app.billing.reports import checked_month, csv_chunks, latest_report, live_rows, stored_rows, totals_of
 from app.db import session
-from app.partners.models import Partner
 from app.portal.pages import Crumb, render_page
-from app.portal.screens import form_id
+from app.portal.screens import form_id, partner_picker
 from app.portal.web import bp, now, portal_actor, portal_view
 
 MONTHS = 12
@@ -73,12 +71,7 @@ def _partner():
 def reports():
     """The last 12 months' counted users: chart, table and CSV links (operators first pick a partner)."""
     if portal_actor().is_operator and form_id(request.args.get("partner_id", "")) is None:
-        return render_page(
-            "portal/reports_partners.html",
-            title="Monthly reports",
-            crumbs=[Crumb("Home", url_for("portal.home")), Crumb("Monthly reports")],
-            partners=list(session().scalars(select(Partner).order_by(Partner.name).limit(1000))),
-        )
+        return partner_picker("portal.reports", "Monthly reports")
     partner = _partner()
     figures = [month_figures(partner.id, month) for month in last_months(now())]
     return render_page(
