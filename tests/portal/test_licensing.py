@@ -131,3 +131,20 @@ def test_settings_rotate_a_secret_shown_once(portal_app, partners, clock):
     assert "licensing_settings.update" in again
     refused = browser.post(f"{page}/verify", {"known_user_id": ""}, page=page)
     assert refused.status_code == 422
+
+
+def test_another_partners_ids_in_form_fields_change_nothing(portal_app, partners, clock):
+    theirs = seed_licensing(portal_app, partners.a.partner_id)
+    browser = PortalBrowser(portal_app).sign_in(partners.admin_b)
+    sent = {"name": "Sneaky", "reseller_id": str(theirs["reseller_id"])}
+    assert browser.post("/portal/licensing/customers", sent, page="/portal/licensing").status_code == 404
+    token = csrf_of(browser.get("/portal/licensing").get_data(as_text=True))
+    data = {
+        "csrf_token": token,
+        "csv": (io.BytesIO(f"user_id,customer_id\nz@x.example,{theirs['customer_id']}\n".encode()), "u.csv"),
+    }
+    response = browser.client.post("/portal/licensing/import", data=data, content_type="multipart/form-data")
+    assert response.status_code == 422 and "No such customer of this partner." in response.get_data(as_text=True)
+    with portal_app.app_context():
+        assert session().scalar(select(Customer).where(Customer.name == "Sneaky")) is None
+        assert session().scalar(select(LicensedUser).where(LicensedUser.user_key == "z@x.example")) is None
