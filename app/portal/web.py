@@ -117,13 +117,26 @@ def portal_actor() -> PortalActor:
 
 MAX_FORM_BYTES = 1024 * 1024
 IMAGE_FIELDS = 5  # the brand editor's image uploads (app.branding.content.ASSET_ROLES)
+LARGE_UPLOADS = {  # endpoints whose one file may be larger than a form of images
+    "portal.installer": lambda settings: settings.max_installer_bytes,
+    "portal.import_users_csv": lambda _settings: _max_csv_bytes(),
+}
+
+
+def _max_csv_bytes() -> int:
+    from app.api.admin.licensed_users import MAX_CSV_BYTES
+
+    return MAX_CSV_BYTES
 
 
 @bp.before_request
 def _load_session() -> None:
     # the app-wide body limit is sized for installers: a form is small, an upload holds a few images
     uploads = request.mimetype == "multipart/form-data"
-    limit = current_app.config["LIVERY"].max_asset_bytes * IMAGE_FIELDS if uploads else 0
+    settings = current_app.config["LIVERY"]
+    limit = settings.max_asset_bytes * IMAGE_FIELDS if uploads else 0
+    if uploads and request.endpoint in LARGE_UPLOADS:  # an installer, a licensing CSV
+        limit = max(limit, LARGE_UPLOADS[request.endpoint](settings))
     request.max_content_length = limit + MAX_FORM_BYTES
     g.portal_set_cookie = None
     name, _pre = cookie_names()

@@ -103,3 +103,20 @@ def test_create_upload_and_publish_a_release(portal_app, partners, clock):
     assert browser.post(page, {"status": "published", "etag": _etag(html)}).status_code == 303
     with portal_app.app_context():
         assert session().get(Release, int(page.rsplit("/", 1)[1])).status == "published"
+
+
+def test_an_installer_may_be_larger_than_a_form_of_images(portal_app, partners, clock, monkeypatch):
+    from app.portal import web
+
+    monkeypatch.setattr(web, "IMAGE_FIELDS", 0)  # any other multipart form: at most MAX_FORM_BYTES
+    browser = PortalBrowser(portal_app).sign_in(partners.admin_a)
+    page = browser.post("/portal/releases", {"version": "6.1.0", "platform": "windows-x64"}).location
+    html = browser.get(page).get_data(as_text=True)
+    size = web.MAX_FORM_BYTES + 512 * 1024
+    data = {"csrf_token": csrf_of(html), "etag": _etag(html), "installer": (io.BytesIO(b"M" * size), "setup.exe")}
+    upload = browser.client.post(f"{page}/installer", data=data, content_type="multipart/form-data")
+    assert upload.status_code == 303, upload.status_code
+    assert f"{size} bytes" in browser.get(page).get_data(as_text=True)
+    token = csrf_of(browser.get("/portal/brands").get_data(as_text=True))
+    big_form = {"csrf_token": token, "name": "x", "logo": (io.BytesIO(b"M" * size), "x.png")}
+    assert browser.client.post("/portal/brands", data=big_form, content_type="multipart/form-data").status_code == 413

@@ -15,7 +15,7 @@ from flask import request, url_for
 from sqlalchemy import select
 
 from app.api.admin.auth import acting_partner, load_owned, partner_filter, require_role
-from app.api.admin.licensed_users import LicensedUserIn, LicensedUserPatch
+from app.api.admin.licensed_users import MAX_CSV_BYTES, LicensedUserIn, LicensedUserPatch
 from app.api.admin.licensing import LicensingSettingsIn
 from app.api.admin.licensing_verify import VerifyIn, run_verification
 from app.api.admin.organisations import OrgIn
@@ -321,7 +321,10 @@ def import_users_csv():
         return _overview({"csv": ["Choose a CSV file."]}, 422)
     partner = _partner_for_create()
     try:
-        rows = parse_users_csv(sent.stream.read(16 * 1024 * 1024 + 1))
+        data = sent.stream.read(MAX_CSV_BYTES + 1)
+        if len(data) > MAX_CSV_BYTES:
+            raise CsvRejected(f"At most {MAX_CSV_BYTES // (1024 * 1024)} MiB per file; split it.")
+        rows = parse_users_csv(data)
     except CsvRejected as exc:
         return _overview({"csv": [str(exc)]}, 422)
     scope = _reseller_scope()
