@@ -77,6 +77,7 @@ def demo_seed(as_json: bool) -> None:
         update_draft(db, brand, fields, actor=CLI_ACTOR)
     revision, _ = publish_draft(db, brand, actor=CLI_ACTOR)
     licensed_user_id = _demo_licensed_user(db, partner.id)
+    _demo_channel(db, partner)
     portal_users = _demo_portal_users(db, partner.id)
     plain_codes = {}
     for kind in ("live", "test"):
@@ -123,6 +124,39 @@ def _demo_licensed_user(db, partner_id: int) -> str:
             customer = create_org(db, Customer, partner_id, fields, actor=CLI_ACTOR)
         add_user(db, partner_id, {"user_id": DEMO_USER_ID, "customer_id": customer.id}, actor=CLI_ACTOR)
     return DEMO_USER_ID
+
+
+DEMO_RELEASE = "5.3.0"
+
+
+def _demo_channel(db, partner: Partner) -> None:
+    """A published demo release and the ``stable`` channel offering it to everyone, made once
+    (so that the portal's channel page has something to halt on ``make run``)."""
+    import io
+    import json
+
+    from flask import current_app
+
+    from app.storage import SpooledUpload
+    from app.upgrades.models import Release
+    from app.upgrades.releases import create_release, store_installer, update_release
+    from app.upgrades.services import find_channel, upload_control_file
+
+    if find_channel(db, partner.id, "stable") is not None:
+        return
+    stores = current_app.extensions["livery.stores"]
+    release = db.scalar(select(Release).where(Release.partner_id == partner.id, Release.version == DEMO_RELEASE))
+    if release is None:
+        release = create_release(db, partner, version=DEMO_RELEASE, platform="windows-x64", actor=CLI_ACTOR)
+        upload = SpooledUpload.from_stream(io.BytesIO(b"MZ demo installer " * 64), max_bytes=1 << 20)
+        try:
+            store_installer(db, stores.installers, release, upload, actor=CLI_ACTOR)
+        finally:
+            upload.discard()
+        update_release(db, release, {"status": "published"}, actor=CLI_ACTOR, store=stores.installers)
+    document = {"schema_version": 1, "channel": "stable", "default_mode": "passive",
+                "releases": [{"version": DEMO_RELEASE, "rollout_percent": 100}]}  # fmt: skip
+    upload_control_file(db, stores, partner.id, "stable", json.dumps(document).encode(), actor=CLI_ACTOR)
 
 
 DEMO_PORTAL_ADMIN = "admin@acme-communications.example"
