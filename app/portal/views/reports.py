@@ -34,8 +34,9 @@ def month_figures(partner_id: int, month: str) -> dict:
     """One month's counted users: the closed version's totals, else the running count."""
     report = latest_report(session(), partner_id, month)
     if report is not None:
-        return {"month": month, "users": int(report.totals.get("users", 0)), "closed": report.version}
-    return {"month": month, "users": totals_of(live_rows(session(), partner_id, month)).users, "closed": None}
+        return {"month": month, "users": int(report.totals.get("users", 0)), "closed": report.version, "running": False}
+    users = totals_of(live_rows(session(), partner_id, month)).users
+    return {"month": month, "users": users, "closed": None, "running": now().strftime("%Y-%m") <= month}
 
 
 def chart(figures: list[dict]) -> dict:
