@@ -31,7 +31,8 @@ class SettingsOut(ma.Schema):
     etag = fields.String()
 
 
-def _current() -> dict[str, str]:
+def current_settings() -> dict[str, str]:
+    """The operator settings and their ETag (the admin API and the portal's settings page read them here)."""
     default = current_app.config["LIVERY"].default_viewer_url
     values = {"standard_viewer_url": get_setting(session(), SETTING_STANDARD_VIEWER_URL, default)}
     # settings rows have no version column: the ETag is derived from the values themselves
@@ -45,7 +46,7 @@ def _current() -> dict[str, str]:
 def get():
     """Read the operator settings."""
     require_operator()
-    current = _current()
+    current = current_settings()
     return current, {"ETag": current["etag"]}
 
 
@@ -57,9 +58,9 @@ def get():
 def put(data):
     """Replace the operator settings; every client's discovery answer follows."""
     actor = require_operator()
-    require_if_match(_current()["etag"])
+    require_if_match(current_settings()["etag"])
     default = current_app.config["LIVERY"].default_viewer_url
     set_setting(session(), SETTING_STANDARD_VIEWER_URL, data["standard_viewer_url"], actor=actor.name, default=default)
     session().commit()
-    current = _current()
+    current = current_settings()
     return current, {"ETag": current["etag"]}

@@ -15,8 +15,7 @@ from sqlalchemy import select
 from app.api.admin.auth import load_owned_partner, partner_filter, require_operator
 from app.api.admin.concurrency import etag_of
 from app.api.admin.partners import PartnerIn, PartnerPatch
-from app.api.admin.settings import SettingsIn
-from app.api.admin.settings import _current as current_settings
+from app.api.admin.settings import SettingsIn, current_settings
 from app.audit.models import AuditEvent
 from app.db import session
 from app.onboarding.services import change_status, readiness
