@@ -97,20 +97,25 @@ def create(data):
     """Create a draft release (then upload its installer, or give installer_url, sha256 and bytes)."""
     partner = acting_partner(data.get("partner_id"))
     actor = require_role("admin")
-    release = create_release(
+    release = create_from(partner, data, actor=actor.name)
+    session().commit()
+    return release, {"ETag": etag_of(release)}
+
+
+def create_from(partner, data: dict, *, actor: str) -> Release:
+    """A draft release from ``ReleaseIn`` data (the admin API and the portal's release form)."""
+    return create_release(
         session(),
         partner,
         version=data["version"],
         platform=data["platform"],
-        actor=actor.name,
+        actor=actor,
         release_notes_url=data["release_notes_url"],
         external_url=data["installer_url"],
         sha256=data["sha256"],
         size=data["bytes"],
         file_name=data["file_name"],
     )
-    session().commit()
-    return release, {"ETag": etag_of(release)}
 
 
 @blp.route("/releases", methods=["GET"])

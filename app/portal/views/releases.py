@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.api.admin.auth import acting_partner, load_owned, partner_filter, require_role
 from app.api.admin.channels import ExplainQuery, HaltIn
 from app.api.admin.concurrency import etag_of
-from app.api.admin.releases import ReleaseIn, ReleasePatch
+from app.api.admin.releases import ReleaseIn, ReleasePatch, create_from
 from app.db import session, utcnow
 from app.formats import is_channel_name
 from app.portal.pages import Crumb, form_errors, load_form, render_page
@@ -25,7 +25,7 @@ from app.storage import SpooledUpload, TooLarge
 from app.upgrades.channel_state import explain, load_channel_state
 from app.upgrades.control_file import MODES
 from app.upgrades.models import Channel, ControlFile, Release
-from app.upgrades.releases import create_release, store_installer, update_release
+from app.upgrades.releases import store_installer, update_release
 from app.upgrades.services import (
     ControlFileRejected,
     read_control_file,
@@ -100,18 +100,7 @@ def releases():
     partner_id = form_id(request.form.get("partner_id", "")) if actor.is_operator else None
     try:
         data = load_form(ReleaseIn(), {k: v for k, v in form.items() if v is not None})
-        release = create_release(
-            session(),
-            acting_partner(partner_id),
-            version=data["version"],
-            platform=data["platform"],
-            actor=actor.name,
-            release_notes_url=data["release_notes_url"],
-            external_url=data["installer_url"],
-            sha256=data["sha256"],
-            size=data["bytes"],
-            file_name=data["file_name"],
-        )
+        release = create_from(acting_partner(partner_id), data, actor=actor.name)
     except ValidationProblem as exc:
         session().rollback()
         return _list(form_errors(exc), 422, form)
