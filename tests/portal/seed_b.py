@@ -1,4 +1,4 @@
-"""Part B's test data: a partner's release and channel, licensing organisations and a user,
+"""Part B's test data and page helpers: a partner's release and channel, licensing organisations and a user,
 made through the same services the portal calls (ids per partner, seeded once per app)."""
 
 from __future__ import annotations
@@ -80,3 +80,11 @@ def part_b_ids(app: Flask, partner_id: int) -> dict[str, int]:
             "partner_id": partner_id,
         }
     return cache[partner_id]
+
+
+def etag_field(page: str) -> str:
+    """The hidden ``etag`` input of the first form on a page that carries one (the admin API's If-Match)."""
+    import html
+    import re
+
+    return html.unescape(re.search(r'name="etag" value="([^"]+)"', page).group(1))

@@ -3,16 +3,10 @@ with filters (partners see only their own events); operator settings on the load
 
 from __future__ import annotations
 
-import html
-import re
-
 from app.db import session
 from app.partners.models import Partner
 from tests.portal.helpers import PortalBrowser
-
-
-def _etag(body: str) -> str:
-    return html.unescape(re.search(r'name="etag" value="([^"]+)"', body).group(1))
+from tests.portal.seed_b import etag_field
 
 
 def test_onboard_go_live_needs_readiness_and_suspend(portal_app, partners, clock):
@@ -24,12 +18,12 @@ def test_onboard_go_live_needs_readiness_and_suspend(portal_app, partners, clock
     page = created.location
     body = browser.get(page).get_data(as_text=True)
     assert "Readiness to go live" in body and "fails" in body
-    refused = browser.post(page, {"status": "live", "etag": _etag(body)})
+    refused = browser.post(page, {"status": "live", "etag": etag_field(body)})
     assert refused.status_code == 409 and "not ready" in refused.get_data(as_text=True)
     live = f"/portal/partners/{partners.a.partner_id}"
     body = browser.get(live).get_data(as_text=True)
     assert browser.post(live, {"status": "suspended", "etag": "stale"}).status_code == 409
-    assert browser.post(live, {"status": "suspended", "etag": _etag(body)}).status_code == 303
+    assert browser.post(live, {"status": "suspended", "etag": etag_field(body)}).status_code == 303
     with portal_app.app_context():
         assert session().get(Partner, partners.a.partner_id).status == "suspended"
     assert "partner.set_status" in browser.get(live).get_data(as_text=True)  # the history pane
@@ -64,11 +58,11 @@ def test_operator_settings_on_the_loaded_version(portal_app, partners, clock):
     browser = PortalBrowser(portal_app).sign_in(partners.operator, clock)
     page = "/portal/operator/settings"
     body = browser.get(page).get_data(as_text=True)
-    bad = browser.post(page, {"standard_viewer_url": "http://insecure.example/", "etag": _etag(body)})
+    bad = browser.post(page, {"standard_viewer_url": "http://insecure.example/", "etag": etag_field(body)})
     assert bad.status_code == 422 and 'href="#field-standard_viewer_url"' in bad.get_data(as_text=True)
     url = "https://viewer.example/crm"
-    assert browser.post(page, {"standard_viewer_url": url, "etag": _etag(body)}).status_code == 303
-    stale = browser.post(page, {"standard_viewer_url": "https://other.example/", "etag": _etag(body)})
+    assert browser.post(page, {"standard_viewer_url": url, "etag": etag_field(body)}).status_code == 303
+    stale = browser.post(page, {"standard_viewer_url": "https://other.example/", "etag": etag_field(body)})
     assert stale.status_code == 409 and url in stale.get_data(as_text=True)
 
 

@@ -4,18 +4,11 @@ file form checked by the readiness gate, release creation, installer upload and 
 from __future__ import annotations
 
 import io
-import re
 
 from app.db import session
 from app.upgrades.models import Channel, Release
 from tests.portal.helpers import PortalBrowser, csrf_of
-from tests.portal.seed_b import seed_catalogue
-
-
-def _etag(html: str) -> str:
-    import html as html_lib
-
-    return html_lib.unescape(re.search(r'name="etag" value="([^"]+)"', html).group(1))
+from tests.portal.seed_b import etag_field, seed_catalogue
 
 
 def test_halt_needs_a_reason_and_resume_lifts_it(portal_app, partners, clock):
@@ -89,7 +82,7 @@ def test_create_upload_and_publish_a_release(portal_app, partners, clock):
     assert response.status_code == 303
     page = response.location
     html = browser.get(page).get_data(as_text=True)
-    token, etag = csrf_of(html), _etag(html)
+    token, etag = csrf_of(html), etag_field(html)
     upload = browser.client.post(
         f"{page}/installer",
         data={"csrf_token": token, "etag": etag, "installer": (io.BytesIO(b"MZ" * 500), "setup.exe")},
@@ -100,7 +93,7 @@ def test_create_upload_and_publish_a_release(portal_app, partners, clock):
     assert "1000 bytes" in html
     stale = browser.post(page, {"status": "published", "etag": etag})
     assert stale.status_code == 409  # loaded before the upload: never applied
-    assert browser.post(page, {"status": "published", "etag": _etag(html)}).status_code == 303
+    assert browser.post(page, {"status": "published", "etag": etag_field(html)}).status_code == 303
     with portal_app.app_context():
         assert session().get(Release, int(page.rsplit("/", 1)[1])).status == "published"
 
@@ -113,7 +106,7 @@ def test_an_installer_may_be_larger_than_a_form_of_images(portal_app, partners, 
     page = browser.post("/portal/releases", {"version": "6.1.0", "platform": "windows-x64"}).location
     html = browser.get(page).get_data(as_text=True)
     size = web.MAX_FORM_BYTES + 512 * 1024
-    data = {"csrf_token": csrf_of(html), "etag": _etag(html), "installer": (io.BytesIO(b"M" * size), "setup.exe")}
+    data = {"csrf_token": csrf_of(html), "etag": etag_field(html), "installer": (io.BytesIO(b"M" * size), "setup.exe")}
     upload = browser.client.post(f"{page}/installer", data=data, content_type="multipart/form-data")
     assert upload.status_code == 303, upload.status_code
     assert f"{size} bytes" in browser.get(page).get_data(as_text=True)
