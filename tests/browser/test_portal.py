@@ -164,6 +164,7 @@ def test_issue_and_revoke_a_code(portal, page):
     _sign_in(page, base, portal["admin"])
     page.goto(f"{base}/portal/codes")
     _clean(page)
+    shoot(page, "portal", "codes.png", docs=True)
     page.get_by_label("Label").fill("Browser test build")
     page.get_by_role("button", name="Issue code").click()
     plain = page.get_by_test_id("new-code").inner_text()
@@ -185,6 +186,7 @@ def test_issue_and_revoke_a_code(portal, page):
     assert dialog.is_visible()
     assert page.evaluate("document.activeElement.textContent") == "Cancel"
     _clean(page)
+    shoot(page, "portal", "code-revoke.png", docs=True)
     page.keyboard.press("Escape")
     assert not dialog.is_visible()
     page.get_by_role("link", name="Revoke…").click()
