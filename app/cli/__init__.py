@@ -76,7 +76,9 @@ def _partner(slug: str) -> Partner:
 
 
 def _discovery_url(plain: str) -> str:
-    return f"{_settings().public_base_url.rstrip('/')}/v1/discovery/{plain}"
+    from app.branding.document import discovery_url
+
+    return discovery_url(_settings().public_base_url, plain)
 
 
 def _brand(brand_id: int) -> Brand:

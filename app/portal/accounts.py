@@ -149,6 +149,19 @@ def totp_required(session: Session, user: PortalUser) -> bool:
     return bool(policy and policy.require_totp)
 
 
+def set_partner_policy(session: Session, partner_id: int, *, require_totp: bool, actor: str) -> PortalPartnerPolicy:
+    """Whether every portal user of ``partner_id`` must use a second factor (from their next sign-in)."""
+    policy = session.get(PortalPartnerPolicy, partner_id)
+    if policy is None:
+        with audited(session, actor, "portal_partner_policy.create") as change:
+            change.row = policy = PortalPartnerPolicy(partner_id=partner_id, require_totp=require_totp)
+            session.add(policy)
+    elif policy.require_totp != require_totp:
+        with audited(session, actor, "portal_partner_policy.update", policy):
+            policy.require_totp = require_totp
+    return policy
+
+
 def new_totp_secret() -> str:
     """A fresh base32 TOTP secret (160 bits)."""
     return pyotp.random_base32(32)

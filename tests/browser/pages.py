@@ -37,5 +37,9 @@ def shoot(page, area: str, name: str, *, docs: bool = False, full_page: bool = F
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / name), full_page=full_page)
     if docs and os.environ.get("LIVERY_UPDATE_DOC_SHOTS") == "1":
+        from PIL import Image
+
         (REPO_ROOT / "docs" / area).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(REPO_ROOT / "docs" / area / name), full_page=full_page)
+        # a 256-colour palette keeps the committed PNGs small
+        with Image.open(folder / name) as shot:
+            shot.convert("RGB").quantize(256).save(REPO_ROOT / "docs" / area / name, optimize=True)

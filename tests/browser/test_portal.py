@@ -5,6 +5,7 @@ Screenshots: test-artifacts/portal/ (git-ignored); docs/portal/ with LIVERY_UPDA
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pyotp
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from app.branding.models import AccessCode, Brand
 from app.db import session
-from tests import factories
+from tests import factories, images
 from tests.browser.pages import axe_serious, shoot
 from tests.portal.helpers import PASSWORD, make_user
 
@@ -102,6 +103,16 @@ def test_edit_preview_save_review_publish(portal, page):
     _clean(page)
     shoot(page, "portal", "brand-editor.png", docs=True)
 
+    # a new splash: "Preview" uploads it (nothing saved yet), "Save draft" keeps it
+    page.get_by_label("Splash image (.png)", exact=True).set_input_files(
+        files=[{"name": "splash-2027.png", "mimeType": "image/png", "buffer": images.png(800, 450)}]
+    )
+    page.get_by_role("button", name="Preview", exact=True).click()
+    page.locator('.splash-frame img[width="800"][height="450"]').wait_for()
+    assert page.get_by_label("Product name").input_value() == "Acme Connect Pro"  # typed values kept
+    with app.app_context():
+        assert session().get(Brand, seeded.brand_id).draft["product_name"] == "Acme Connect"
+
     page.get_by_role("button", name="Save draft").click()
     page.get_by_text("Draft saved.").wait_for()
     with app.app_context():
@@ -124,6 +135,7 @@ def test_edit_preview_save_review_publish(portal, page):
     document = app.test_client().get(f"/v1/discovery/{seeded.live_code}").get_json()
     assert document["product"]["name"] == "Acme Connect Pro"
     assert document["revision"] == 2
+    assert document["assets"]["splash"]["sha256"] == hashlib.sha256(images.png(800, 450)).hexdigest()
 
 
 def test_a_stale_edit_gets_the_conflict_view(portal, browser):
@@ -164,6 +176,7 @@ def test_issue_and_revoke_a_code(portal, page):
     _sign_in(page, base, portal["admin"])
     page.goto(f"{base}/portal/codes")
     _clean(page)
+    shoot(page, "portal", "codes.png", docs=True)
     page.get_by_label("Label").fill("Browser test build")
     page.get_by_role("button", name="Issue code").click()
     plain = page.get_by_test_id("new-code").inner_text()
@@ -185,6 +198,7 @@ def test_issue_and_revoke_a_code(portal, page):
     assert dialog.is_visible()
     assert page.evaluate("document.activeElement.textContent") == "Cancel"
     _clean(page)
+    shoot(page, "portal", "code-revoke.png", docs=True)
     page.keyboard.press("Escape")
     assert not dialog.is_visible()
     page.get_by_role("link", name="Revoke…").click()

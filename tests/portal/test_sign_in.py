@@ -181,11 +181,13 @@ def test_operators_sign_in_with_totp_and_recovery_codes(portal_app, partners, cl
 
 
 def test_enforced_totp_makes_users_set_it_up(portal_app, partners, clock):
-    from app.portal.models import PortalPartnerPolicy
-
-    with portal_app.app_context():
-        session().add(PortalPartnerPolicy(partner_id=partners.a.partner_id, require_totp=True))
-        session().commit()
+    viewer = PortalBrowser(portal_app).sign_in(partners.viewer_a)
+    admin = PortalBrowser(portal_app).sign_in(partners.admin_a)
+    saved = admin.post("/portal/account/partner-policy", {"require_totp": "1"}, page="/portal/account")
+    assert saved.status_code == 303
+    assert (
+        viewer.post("/portal/account/partner-policy", {}, page="/portal/account").status_code == 403
+    )  # viewers cannot
     browser = PortalBrowser(portal_app)
     response = browser.post("/portal/sign-in", {"email": partners.admin_a.email, "password": PASSWORD})
     assert response.location.startswith("/portal/sign-in/setup-code")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import redirect, request, url_for
 
+from app.api.admin.auth import require_role
 from app.db import session
 from app.portal import accounts, sessions
-from app.portal.models import ROLE_LABELS
+from app.portal.models import ROLE_LABELS, PortalPartnerPolicy
 from app.portal.pages import Crumb, form_errors, render_page
 from app.portal.web import (
     ALL_ROLES,
@@ -26,6 +27,7 @@ from app.problems import ValidationProblem
 
 def _page(errors: dict[str, list[str]] | None = None, status: int = 200):
     user = current_user()
+    policy = session().get(PortalPartnerPolicy, user.partner_id) if user.partner_id else None
     return render_page(
         "portal/account.html",
         title="Your account",
@@ -36,6 +38,7 @@ def _page(errors: dict[str, list[str]] | None = None, status: int = 200):
         active=sessions.active_sessions(session(), user.id, now(), timeouts()),
         this_session=current_session(),
         errors=errors or {},
+        require_totp=bool(policy and policy.require_totp),
     )
 
 
@@ -75,3 +78,15 @@ def sign_out_everywhere():
     end_session()
     session().commit()
     return redirect(url_for("portal.sign_in"), code=303)
+
+
+@bp.route("/account/partner-policy", methods=["POST"])
+@portal_view("admin")
+def partner_policy():
+    """Partner admins: require a second factor for every portal user of the partner."""
+    actor = require_role("admin")
+    wanted = request.form.get("require_totp") == "1"
+    accounts.set_partner_policy(session(), actor.partner_id, require_totp=wanted, actor=actor.name)
+    notify("Everyone at your partner now needs a second factor." if wanted else "A second factor is now optional.")
+    session().commit()
+    return redirect(url_for("portal.account"), code=303)

@@ -110,6 +110,9 @@ def draft_from_form(brand: Brand, uploads: dict[str, str]) -> tuple[str, dict[st
     if seconds:
         content["splash_seconds"] = int(seconds) if seconds.isdigit() and len(seconds) < 4 else seconds
     for role in ASSET_ROLES:
+        chosen = form.get(f"asset_{role}")  # an image uploaded by an earlier "Preview" of this form
+        if chosen is not None:
+            content[role] = chosen or None
         if form.get(f"clear_{role}"):
             content[role] = None
     content.update(uploads)

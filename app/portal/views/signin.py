@@ -19,17 +19,24 @@ SIGN_IN_FAILED = "The email or password is not right, or this account cannot sig
 CODE_FAILED = "That code is not right, or it was used already. Use the current code from your app, or a recovery code."
 
 
-def _refused(email: str) -> int | None:
+def _refuse_if_throttled(email: str) -> None:
+    """429 while this address or this account is over its limit of failures."""
     throttle = current_app.extensions["livery.throttle"]
     address = throttle.address(request.environ)
-    return throttle.refused_key(PORTAL_LOGIN_ADDRESS, address) or throttle.refused_key(PORTAL_LOGIN_ACCOUNT, email)
+    retry_after = throttle.refused_key(PORTAL_LOGIN_ADDRESS, address) or throttle.refused_key(
+        PORTAL_LOGIN_ACCOUNT, email
+    )
+    if retry_after:
+        raise TooManyRequests(retry_after)
 
 
-def _failed(email: str) -> int | None:
+def _count_failure(email: str) -> None:
+    """Count a failed password or code for the address and the account; 429 once over a limit."""
     throttle = current_app.extensions["livery.throttle"]
     by_address = throttle.failed_key(PORTAL_LOGIN_ADDRESS, throttle.address(request.environ))
     by_account = throttle.failed_key(PORTAL_LOGIN_ACCOUNT, email, "account")
-    return by_address or by_account
+    if by_address or by_account:
+        raise TooManyRequests(by_address or by_account)
 
 
 def _after_password(user) -> str:
@@ -54,18 +61,14 @@ def sign_in():
     error = None
     status = 200
     if request.method == "POST":
-        retry_after = _refused(email)
-        if retry_after:
-            raise TooManyRequests(retry_after)
+        _refuse_if_throttled(email)
         user = accounts.find_user(session(), email)
         password = request.form.get("password", "")
         if accounts.verify_password(user, password) and user.status == "active":
             target = _after_password(user)
             session().commit()
             return redirect(target, code=303)
-        retry_after = _failed(email)
-        if retry_after:
-            raise TooManyRequests(retry_after)
+        _count_failure(email)
         error, status = SIGN_IN_FAILED, 401
     return render_page(
         "portal/sign_in.html",
@@ -103,16 +106,12 @@ def second_factor():
         return redirect(url_for("portal.two_factor_setup", next=request.args.get("next")))
     error, status = None, 200
     if request.method == "POST":
-        retry_after = current_app.extensions["livery.throttle"].refused_key(PORTAL_LOGIN_ACCOUNT, user.email)
-        if retry_after:
-            raise TooManyRequests(retry_after)
+        _refuse_if_throttled(user.email)
         if accounts.check_second_factor(user, request.form.get("code", ""), now()):
             begin_session(user, "full")  # a new id again once fully signed in
             session().commit()
             return redirect(safe_next(request.form.get("next")), code=303)
-        retry_after = _failed(user.email)
-        if retry_after:
-            raise TooManyRequests(retry_after)
+        _count_failure(user.email)
         error, status = CODE_FAILED, 401
     return render_page(
         "portal/second_factor.html",
