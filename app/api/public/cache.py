@@ -50,7 +50,7 @@ from app.upgrades.models import Release
 from app.upgrades.services import channel_ready
 
 WARM_BUDGET = 10.0  # seconds a starting worker may spend rendering (gunicorn's timeout is 30 s)
-GLOBAL_TOPICS = frozenset({"settings", "channel", "all"})  # topics that drop every rendered document
+GLOBAL_TOPICS = frozenset({"settings", "all"})  # topics that drop every rendered document
 POLL_WAIT = 1.0  # seconds the request that starts a poll waits for it (not at all while the database is down)
 # seconds a request waits for the very first load of the codes: before it nothing can be answered
 # but 503, so a slow first load (a busy machine, a large table) is worth waiting for, within a bound
@@ -495,6 +495,7 @@ class PublicAnswers:
                 )
         elif topic == "channel":  # release publications and yanks announce their partner's channels
             self._installers = _published_installers(session)
+            self._drop_documents(self._channel_documents(key))
         elif topic == "partner":
             self._partners[int(key)] = session.scalar(select(Partner.status).where(Partner.id == int(key)))
         elif topic == "brand":
@@ -502,6 +503,17 @@ class PublicAnswers:
             self._drop_documents([k for k in self._documents if k[0] == brand_id])
         if topic in GLOBAL_TOPICS:
             self._drop_documents(list(self._documents))
+
+    def _channel_documents(self, key: str) -> list[tuple[int, bool, str | None]]:
+        """The documents a change of channel ``key`` ("<partner id>:<name>") may alter: its partner's.
+
+        A document says whether its channel is ready for upgrades; other partners' documents stay.
+        """
+        partner, _, _name = key.partition(":")
+        if not partner.isdigit():
+            return list(self._documents)
+        brands = {e.brand_id for e in self._codes.entries() if e.partner_id == int(partner)}
+        return [k for k in self._documents if k[0] in brands]
 
     @staticmethod
     def _notify(listeners: list[Listener], changes: list[tuple[str, str]]) -> None:
