@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 DIGEST_BYTES = 32
 EMPTY = 0  # row numbers: 0 empty, TOMBSTONE removed, else the entry's index + 1
-TOMBSTONE = 0xFFFFFFFF
+TOMBSTONE = 0xFFFFFFFF  # its slot's digest is zeroed, so that a lookup needs no tombstone test
+ZERO = bytes(32)
 MAX_LOAD = 0.7  # codes and tombstones per slot before the table is rebuilt
 BUILD_LOAD = 0.5  # codes per slot after a build: an unknown code probes ~2.5 slots on average
 
@@ -65,22 +66,27 @@ class CodeTable(Generic[E]):
         return list(self._entries)
 
     def get(self, digest: str) -> E | None:
-        """The entry stored for ``digest`` (64 hex characters), or None."""
+        """The entry stored for ``digest`` (64 hex characters), or None (the hot path: _find, inlined)."""
         try:
             key = bytes.fromhex(digest)
         except ValueError:
             return None
         slots = self._slots
-        found = _find(slots, key)
-        if found < 0:
-            return None
-        return self._entries[slots.rows[found] - 1]
+        capacity, rows, digests = slots.capacity, slots.rows, slots.digests
+        i = hash(key) % capacity
+        while row := rows[i]:
+            if digests.startswith(key, i * DIGEST_BYTES):  # (a tombstone's digest is zeroed: never a sha256)
+                return self._entries[row - 1] if len(key) == DIGEST_BYTES and row != TOMBSTONE else None
+            i += 1
+            if i == capacity:
+                i = 0
+        return None
 
     def set(self, digest: str, entry: E) -> None:
         """Store ``entry`` for ``digest`` (replacing any)."""
         key = bytes.fromhex(digest)
-        if len(key) != DIGEST_BYTES:
-            raise ValueError("a code digest is 64 hex characters")
+        if len(key) != DIGEST_BYTES or key == ZERO:
+            raise ValueError("a code digest is 64 hex characters (a sha256)")
         row = self._entry_rows.get(entry)
         if row is None:
             self._entries.append(entry)
@@ -107,9 +113,11 @@ class CodeTable(Generic[E]):
             key = bytes.fromhex(digest)
         except ValueError:
             return
-        found = _find(self._slots, key)
+        slots = self._slots
+        found = _find(slots, key)
         if found >= 0:
-            self._slots.rows[found] = TOMBSTONE
+            slots.rows[found] = TOMBSTONE
+            slots.digests[found * DIGEST_BYTES : (found + 1) * DIGEST_BYTES] = ZERO
             self._count -= 1
 
     def items(self) -> Iterator[tuple[str, E]]:
@@ -135,19 +143,17 @@ class CodeTable(Generic[E]):
 
 def _find(slots: _Slots, key: bytes) -> int:
     """The slot holding ``key``, or -1."""
-    if len(key) != DIGEST_BYTES:
+    if len(key) != DIGEST_BYTES or key == ZERO:
         return -1
     capacity, rows, digests = slots.capacity, slots.rows, slots.digests
     i = hash(key) % capacity
-    while True:
-        row = rows[i]
-        if row == EMPTY:
-            return -1
-        if row != TOMBSTONE and digests[i * DIGEST_BYTES : (i + 1) * DIGEST_BYTES] == key:
+    while rows[i] != EMPTY:
+        if digests.startswith(key, i * DIGEST_BYTES):
             return i
         i += 1
         if i == capacity:
             i = 0
+    return -1
 
 
 def _free_slot(slots: _Slots, key: bytes) -> int:
