@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from app.branding.codes import code_digest, normalise_code
+from app.branding.codes import public_digest
 from app.db import utcnow
 from app.formats import MAX_INSTALL_ID, is_install_id
 from app.problems import BadRequest, Gone, NotFound, Problem, StorageUnavailable
@@ -67,9 +67,8 @@ def discovery_cache_control(max_age: int, shared_max_age: int) -> str:
 
 def looked_up(answers: PublicAnswers, raw: str) -> tuple[str, CodeEntry | Refused]:
     """The digest of ``raw`` and its usable access code, else why it is refused."""
-    canonical = normalise_code(raw)
-    digest = code_digest(canonical) if canonical else ""
-    entry = answers.code(digest) if canonical else None
+    digest = public_digest(raw)
+    entry = answers.code(digest) if digest else None
     if entry is None:
         return digest, Refused.UNKNOWN
     if not answers.code_valid(entry, answers.wall_clock()):
