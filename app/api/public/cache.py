@@ -86,14 +86,14 @@ class CodeEntry:
 
 
 def _entry(row) -> CodeEntry:
-    return CodeEntry(
-        partner_id=row.partner_id,
-        brand_id=row.brand_id,
-        live=row.kind == "live",
-        revoked=row.status == "revoked",
-        expires_at=row.expires_at.timestamp() if row.expires_at else None,
-        channel=row.channel,
-    )
+    return _entry_of(tuple(row)[1:])
+
+
+def _entry_of(values: tuple) -> CodeEntry:
+    """The entry of a code row's values after its digest (the order of _CODE_COLUMNS)."""
+    partner_id, brand_id, kind, status, expires_at, channel = values
+    return CodeEntry(partner_id, brand_id, kind == "live", status == "revoked",
+                     expires_at.timestamp() if expires_at else None, channel)  # fmt: skip
 
 
 _CODE_COLUMNS = (
@@ -422,14 +422,10 @@ class PublicAnswers:
             self._feed.reset(session)
             codes: CodeTable[CodeEntry] = CodeTable(session.scalar(select(func.count()).select_from(AccessCode)))
             # identical entries (same brand, kind, status...) share one object: 100 000 codes over
-            # 1 000 brands are ~2 000 distinct entries; rows stream in batches (never all at once)
-            entries: dict[tuple, CodeEntry] = {}
-            for row in session.execute(select(*_CODE_COLUMNS).execution_options(yield_per=LOAD_BATCH)):
-                values = tuple(row[1:])
-                entry = entries.get(values)
-                if entry is None:
-                    entry = entries[values] = _entry(row)
-                codes.set(row.digest, entry)
+            # 1 000 brands are ~2 000 distinct entries; rows stream in batches (never all at once),
+            # as plain Core rows (the ORM's row handling doubled the load's time at a million codes)
+            found = session.connection().execute(select(*_CODE_COLUMNS).execution_options(yield_per=LOAD_BATCH))
+            codes.load(((row[0], row[1:]) for row in found), _entry_of)
             partners = {row[0]: row[1] for row in session.execute(select(Partner.id, Partner.status))}
             assets = {row[0]: row[1] for row in session.execute(select(Asset.sha256, Asset.media_type))}
             installers = _published_installers(session)

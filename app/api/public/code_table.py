@@ -17,7 +17,7 @@ update atomic; a table that grows is built aside and swapped in whole.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ MAX_LOAD = 0.7  # codes and tombstones per slot before the table is rebuilt
 BUILD_LOAD = 0.5  # codes per slot after a build: an unknown code probes ~2.5 slots on average
 
 E = TypeVar("E", bound="Hashable")
+H = TypeVar("H", bound="Hashable")
 
 
 class _Slots:
@@ -106,6 +107,41 @@ class CodeTable(Generic[E]):
         slots.digests[start : start + DIGEST_BYTES] = key
         slots.rows[i] = row
         self._count += 1
+
+    def load(self, codes: Iterable[tuple[str, H]], make: Callable[[H], E]) -> None:
+        """Add codes not held yet (a full load: digests are unique), each given as (hex digest, values).
+
+        ``make(values)`` builds the entry of each distinct ``values`` once (rows of one brand, kind
+        and status share it); the loop is ``set`` without its lookups (~3 times quicker per code).
+        """
+        row_of: dict[H, int] = {}
+        slots = self._slots
+        capacity, rows, digests = slots.capacity, slots.rows, slots.digests
+        for digest, values in codes:
+            row = row_of.get(values)
+            if row is None:
+                entry = make(values)
+                row = self._entry_rows.get(entry)
+                if row is None:
+                    self._entries.append(entry)
+                    row = self._entry_rows[entry] = len(self._entries)
+                row_of[values] = row
+            key = bytes.fromhex(digest)
+            if len(key) != DIGEST_BYTES or key == ZERO:
+                raise ValueError("a code digest is 64 hex characters (a sha256)")
+            if slots.used + 1 > MAX_LOAD * capacity:
+                self._rebuild(self._count + 1)
+                slots = self._slots
+                capacity, rows, digests = slots.capacity, slots.rows, slots.digests
+            i = hash(key) % capacity
+            while rows[i] != EMPTY:
+                i += 1
+                if i == capacity:
+                    i = 0
+            digests[i * DIGEST_BYTES : (i + 1) * DIGEST_BYTES] = key
+            rows[i] = row
+            slots.used += 1
+            self._count += 1
 
     def pop(self, digest: str) -> None:
         """Forget ``digest`` (nothing when it is not stored)."""

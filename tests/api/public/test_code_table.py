@@ -69,3 +69,18 @@ def test_any_sequence_of_changes_matches_a_dictionary(changes):
             model[_digest(n)] = entry
     assert dict(table.items()) == model
     assert all(table.get(_digest(n)) == model.get(_digest(n)) for n in range(45))
+
+
+def test_a_full_load_builds_each_distinct_entry_once_and_grows_as_needed():
+    table: CodeTable[tuple] = CodeTable(expected=10)  # fewer expected than come: the table grows
+    made = []
+
+    def make(values):
+        made.append(values)
+        return ("entry", *values)
+
+    table.load(((_digest(n), (n % 3, "live")) for n in range(2_000)), make)
+    assert sorted(made) == [(0, "live"), (1, "live"), (2, "live")]
+    assert len(table) == 2_000 and all(table.get(_digest(n)) == ("entry", n % 3, "live") for n in range(2_000))
+    table.set(_digest(5), ("entry", 9, "test"))  # updates after a load work as before
+    assert table.get(_digest(5)) == ("entry", 9, "test") and len(table) == 2_000
