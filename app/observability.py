@@ -294,14 +294,20 @@ def write_request_line(created: float, fields: dict[str, Any]) -> bool:
     return True
 
 
+def livery_handler(stream: Any) -> logging.StreamHandler:
+    """Livery's own handler on ``stream``, as configure_logging installs it (request lines may skip logging)."""
+    handler = logging.StreamHandler(stream)
+    setattr(handler, HANDLER_MARK, True)
+    handler.addFilter(_RequestIdFilter())
+    return handler
+
+
 def configure_logging(settings: Settings) -> None:
     """One handler on the root logger, to stderr, in ``LIVERY_LOG_FORMAT``; request lines per ``LIVERY_REQUEST_LOG``."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if getattr(h, HANDLER_MARK, False)), None)
     if handler is None:
-        handler = logging.StreamHandler(sys.stderr)
-        setattr(handler, HANDLER_MARK, True)
-        handler.addFilter(_RequestIdFilter())
+        handler = livery_handler(sys.stderr)
         root.addHandler(handler)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root.setLevel(settings.log_level)

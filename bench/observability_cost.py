@@ -24,7 +24,7 @@ from werkzeug.test import EnvironBuilder
 from app import create_app, migrate
 from app.cli.demo import demo_code
 from app.config import Settings
-from app.observability import REQUEST_LOGGER, JsonFormatter, ObservedRequests, TextFormatter
+from app.observability import REQUEST_LOGGER, JsonFormatter, ObservedRequests, TextFormatter, livery_handler
 
 
 def _fast_path(app):
@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     environ = EnvironBuilder(path=path, headers={"If-None-Match": etag}).get_environ()
     assert app.test_client().get(path, headers={"If-None-Match": etag}).status_code == 304
 
-    sink = logging.StreamHandler(open("/dev/null", "w"))  # noqa: SIM115 - lives as long as the process
+    # configure_logging's own handler: request lines take the direct write (app/observability.py)
+    sink = livery_handler(open("/dev/null", "w"))  # noqa: SIM115 - lives as long as the process
     logging.getLogger().handlers = [sink]
     logging.getLogger(REQUEST_LOGGER).setLevel(logging.INFO)
     rows = [("fast path alone", fast), ("+ observer, request log off", ObservedRequests(app, fast, log_requests=False))]
