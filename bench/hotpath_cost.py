@@ -41,7 +41,9 @@ def _environs(lines: Path, limit: int = 2_000) -> list[dict]:
     return environs
 
 
-def _per_call_us(wsgi: Callable, environs: list[dict], calls: int, rounds: int) -> float:
+def per_call_us(wsgi: Callable, environs: list[dict], calls: int, rounds: int) -> float:
+    """CPU µs per call of ``wsgi`` over ``environs`` in turn, best of ``rounds`` rounds of ``calls``."""
+
     def start_response(status, headers, exc_info=None):
         return None
 
@@ -75,13 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     upgrades.warm(app.extensions["livery.public"].entries(), budget=5.0)
     environs = {key: _environs(data.lines[key]) for key in SCENARIOS}
     for key in SCENARIOS:  # every answer seen once (renders, signatures), as the bench's warm-up does
-        _per_call_us(app.wsgi_app, environs[key], len(environs[key]), 1)
+        per_call_us(app.wsgi_app, environs[key], len(environs[key]), 1)
 
     if args.profile:
         logging.getLogger(REQUEST_LOGGER).setLevel(logging.INFO)
         profile = cProfile.Profile()
         profile.enable()
-        _per_call_us(app.wsgi_app, environs[args.profile], args.calls, 1)
+        per_call_us(app.wsgi_app, environs[args.profile], args.calls, 1)
         profile.disable()
         pstats.Stats(profile).sort_stats("tottime").print_stats(25)
         return 0
@@ -89,16 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     from bench import floor
 
     floor_environ = [EnvironBuilder(path="/v1/discovery/x").get_environ()]
-    floor_us = _per_call_us(floor.app.wsgi_app, floor_environ, args.calls, args.rounds)
+    floor_us = per_call_us(floor.app.wsgi_app, floor_environ, args.calls, args.rounds)
     print("| scenario | request log off, CPU µs | request log on, CPU µs | bare Flask route, µs |")
     print("|---|---:|---:|---:|")
     for key in SCENARIOS:
         logging.getLogger(REQUEST_LOGGER).setLevel(logging.WARNING)
         app.wsgi_app.log_requests = False
-        off = _per_call_us(app.wsgi_app, environs[key], args.calls, args.rounds)
+        off = per_call_us(app.wsgi_app, environs[key], args.calls, args.rounds)
         logging.getLogger(REQUEST_LOGGER).setLevel(logging.INFO)
         app.wsgi_app.log_requests = True
-        on = _per_call_us(app.wsgi_app, environs[key], args.calls, args.rounds)
+        on = per_call_us(app.wsgi_app, environs[key], args.calls, args.rounds)
         print(f"| {key} | {off:.1f} | {on:.1f} | {floor_us:.1f} |")
     return 0
 

@@ -15,8 +15,6 @@ import argparse
 import logging
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from werkzeug.test import EnvironBuilder
@@ -25,6 +23,7 @@ from app import create_app, migrate
 from app.cli.demo import demo_code
 from app.config import Settings
 from app.observability import REQUEST_LOGGER, JsonFormatter, ObservedRequests, TextFormatter, livery_handler
+from bench.hotpath_cost import per_call_us
 
 
 def _fast_path(app):
@@ -34,20 +33,6 @@ def _fast_path(app):
     while not isinstance(wsgi, FastPublicPath):
         wsgi = wsgi.wsgi_app
     return wsgi
-
-
-def _per_call_us(wsgi: Callable, environ: dict, calls: int, rounds: int) -> float:
-    def start_response(status, headers, exc_info=None):
-        return None
-
-    best = float("inf")
-    for _ in range(rounds):
-        started = time.process_time()
-        for _ in range(calls):
-            for _chunk in wsgi(dict(environ), start_response):
-                pass
-        best = min(best, (time.process_time() - started) / calls * 1e6)
-    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,13 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     observed = ObservedRequests(app, fast, log_requests=True)
     results = []
     for label, wsgi in rows:
-        results.append((label, _per_call_us(wsgi, environ, args.calls, args.rounds)))
+        results.append((label, per_call_us(wsgi, [environ], args.calls, args.rounds)))
     for label, formatter in (
         ("+ observer, JSON log line", JsonFormatter()),
         ("+ observer, text log line", TextFormatter()),
     ):
         sink.setFormatter(formatter)
-        results.append((label, _per_call_us(observed, environ, args.calls, args.rounds)))
+        results.append((label, per_call_us(observed, [environ], args.calls, args.rounds)))
     base = results[0][1]
     print("| discovery 304 through | CPU µs per request | added µs |")
     print("|---|---:|---:|")
