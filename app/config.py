@@ -89,7 +89,7 @@ class Settings:
     signing_active_key: str = ""
     signing_keys_required: bool = False
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
-    licensing_usage_flush_seconds: float = 30.0
+    licensing_usage_flush_seconds: float = 10.0  # the most counters a killed worker loses (usage.py)
     licensing_warm_seconds: float = 10.0  # a starting worker loads licensed users for up to this long
     billing_reconcile_percent: float = 2.0
     billing_reconcile_min_users: int = 5
