@@ -130,7 +130,7 @@ def _max_csv_bytes() -> int:
 
 
 @bp.before_request
-def _load_session() -> None:
+def _load_session():
     # the app-wide body limit is sized for installers: a form is small, an upload holds a few images
     uploads = request.mimetype == "multipart/form-data"
     settings = current_app.config["LIVERY"]
@@ -158,6 +158,8 @@ def _load_session() -> None:
             key_id=0, role=user.role, partner_id=user.partner_id, user_id=user.id, reseller_id=user.reseller_id
         )
     if request.method in UNSAFE_METHODS:
+        if raw and row is None and request.endpoint != "portal.sign_in":
+            return sign_in_instead(None)  # the session ended (timeout, sign-out elsewhere): nothing is done
         _check_csrf(row)
         writer = row is not None and row.stage == "full" and user.partner_id is not None
         if (
@@ -255,6 +257,14 @@ def safe_next(target: str | None) -> str:
     return url_for("portal.home")
 
 
+def sign_in_instead(next_path: str | None):
+    """The answer to a request that needs a signed-in user: to the sign-in page (whole page for htmx)."""
+    target = url_for("portal.sign_in", next=next_path) if next_path else url_for("portal.sign_in")
+    if request.headers.get("HX-Request"):  # a partial update: send the whole page to sign in
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target)
+
+
 def portal_view(*roles: str) -> Callable:
     """Decorator for a portal page: signed in (else a redirect to sign-in), with one of ``roles``.
 
@@ -268,8 +278,7 @@ def portal_view(*roles: str) -> Callable:
         def guarded(*args, **kwargs):
             user = current_user()
             if user is None:
-                nxt = request.full_path.rstrip("?") if request.method == "GET" else None
-                return redirect(url_for("portal.sign_in", next=nxt) if nxt else url_for("portal.sign_in"))
+                return sign_in_instead(request.full_path.rstrip("?") if request.method == "GET" else None)
             if user.role not in allowed:
                 raise PortalForbidden("Your role cannot open this page.")
             return view(*args, **kwargs)

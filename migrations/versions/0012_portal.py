@@ -1,7 +1,7 @@
 """Web portal: portal users, their server-side sessions, invitations and partners' portal policies.
 
 Revision ID: 0012_portal
-Revises: 0011_viewer_onboarding
+Revises: 0016_licbill
 Create Date: 2026-12-01 01:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db
 
 revision = "0012_portal"
-down_revision = "0011_viewer_onboarding"
+down_revision = "0016_licbill"
 branch_labels = None
 depends_on = None
 

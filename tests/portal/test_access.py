@@ -116,3 +116,20 @@ def test_viewers_read_but_cannot_change(portal_app, partners, clock):
     assert browser.get(path).status_code == 200
     response = browser.post(path, {"product_name": "Viewer was here", "action": "save"})
     assert response.status_code == 403
+
+
+def test_an_expired_session_sends_htmx_updates_to_sign_in(portal_app, partners, clock):
+    browser = PortalBrowser(portal_app).sign_in(partners.admin_a)
+    other = PortalBrowser(portal_app).sign_in(partners.admin_a)
+    path = f"/portal/brands/{partners.a.brand_id}"
+    token = csrf_of(browser.get(path).get_data(as_text=True))
+    other_token = csrf_of(other.get(path).get_data(as_text=True))
+    clock.advance(hours=1)
+    response = browser.post(f"{path}/preview", {"product_name": "x"}, csrf=token, headers={"HX-Request": "true"})
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == "/portal/sign-in"
+    response = other.post(path, {"product_name": "x", "action": "save"}, csrf=other_token)
+    assert response.status_code == 302 and response.location == "/portal/sign-in"
+    fresh = PortalBrowser(portal_app)
+    pre = csrf_of(fresh.get("/portal/sign-in").get_data(as_text=True))
+    response = fresh.post(f"{path}/preview", {"product_name": "x"}, csrf=pre, headers={"HX-Request": "true"})
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == "/portal/sign-in"
