@@ -225,3 +225,41 @@ def test_revoke_without_javascript_uses_a_confirmation_page(portal, browser):
     page.get_by_role("button", name="Revoke code").click()
     assert page.get_by_test_id("code-status").inner_text() == "revoked"
     context.close()
+
+
+def test_invitation_and_second_factor_set_up(portal, page):
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from app.portal import accounts
+
+    base, app, seeded = portal["url"], portal["app"], portal["seeded"]
+    with app.app_context():
+        accounts.set_partner_policy(session(), seeded.partner_id, require_totp=True, actor="test")
+        _row, token = accounts.invite(
+            session(),
+            email="new.pm@acme.example",
+            role="admin",
+            actor="test",
+            now=utcnow(),
+            valid_for=timedelta(hours=1),
+            partner_id=seeded.partner_id,
+        )
+        session().commit()
+    page.set_viewport_size({"width": 1200, "height": 800})
+    page.goto(f"{base}/portal/invitations/{token}")
+    _clean(page)
+    page.locator("#field-password").fill("a long new password")
+    page.locator("#field-password_again").fill("a long new password")
+    page.get_by_role("button", name="Join").click()
+    page.wait_for_url(re.compile(r".*/portal/sign-in/setup-code.*"))  # the partner requires a second factor
+    _clean(page)
+    secret = page.locator("#totp-secret").inner_text()
+    page.get_by_label("Code from your app").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on").click()
+    assert page.locator("#recovery-codes li").count() == 10
+    _clean(page)
+    page.get_by_role("link", name="Continue").click()
+    page.wait_for_url(f"{base}/portal/")
+    page.goto(f"{base}/portal/invitations/{token}")
+    assert "used" in page.content() or "expired" in page.content()  # single use
