@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.pages import axe_serious, shoot
 from tests.browser.test_portal import _sign_in, portal  # noqa: F401 - part A's served app fixture
@@ -143,9 +144,12 @@ def test_every_part_b_page_passes_axe(portal, page):  # noqa: F811
     page.goto(f"{base}/portal/channels/{catalogue['channel_id']}/control-file")
     page.locator("#field-releases-0-rollout_percent").fill("150")
     page.get_by_role("button", name="Check with the readiness gate").click()
-    assert page.evaluate("document.activeElement.id") == "error-summary"
-    page.locator("#error-summary a").first.click()
-    assert page.evaluate("document.activeElement.id").startswith("field-releases-0-")
+    expect(page.locator("#error-summary")).to_be_focused()  # once the deferred portal.js has run
+    link = page.locator("#error-summary a").first
+    target = link.get_attribute("href")
+    assert target.startswith("#field-releases-0-")
+    link.click()
+    expect(page.locator(target)).to_be_focused()
     _clean(page)
 
     operator = portal["operator"]
