@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
@@ -101,25 +101,35 @@ class UsageRecorder:
                 self._pending[key] = (count + 1, now)
 
     def flush(self) -> None:
-        """Write the pending counters (one UPDATE per user); errors are logged, counts dropped."""
+        """Write the pending counters (one UPDATE statement, executed for all users at once);
+        errors are logged, counts dropped."""
         with self._lock:
             pending, self._pending = self._pending, {}
             self._next_flush = self._clock() + self._flush_seconds
         if not pending:
             return
+        rows = [
+            {"f_partner": partner_id, "f_month": month, "f_user": user_key, "f_count": count, "f_last": last}
+            for (partner_id, month, user_key), (count, last) in pending.items()
+        ]
         try:
             with self._make_session() as session:
-                for (partner_id, month, user_key), (count, last) in pending.items():
-                    session.execute(
-                        update(UsageFact)
-                        .where(
-                            UsageFact.partner_id == partner_id, UsageFact.month == month, UsageFact.user_key == user_key
-                        )
-                        .values(check_count=UsageFact.check_count + count, last_check_at=last)
-                    )
+                session.connection().execute(_ADD_COUNTS, rows)  # the driver's executemany: built once
                 session.commit()
         except Exception:  # counters are best effort; the facts themselves were committed already
             log.exception("usage counters not written (%d users)", len(pending))
+
+
+_facts = UsageFact.__table__
+_ADD_COUNTS = (
+    update(_facts)
+    .where(
+        _facts.c.partner_id == bindparam("f_partner"),
+        _facts.c.month == bindparam("f_month"),
+        _facts.c.user_key == bindparam("f_user"),
+    )
+    .values(check_count=_facts.c.check_count + bindparam("f_count"), last_check_at=bindparam("f_last"))
+)
 
 
 def _flush_at_exit(recorder: weakref.ref[UsageRecorder]) -> None:
