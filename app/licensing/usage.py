@@ -3,18 +3,17 @@
 The first check of a (partner, month, user) is written and committed before its answer is sent
 (an insert that does nothing when another worker got there first). Later checks only count: each
 worker adds them up in memory and writes the sums every ``flush_seconds`` (or when
-``MAX_PENDING`` users are pending) and when the worker exits, so a busy user costs no write per
-check. The loss bound: a worker killed outright (SIGKILL, out of memory, power) loses at most
-its last ``flush_seconds`` of counter increments and ``last_check_at`` moves; a worker that
-exits normally (restart, ``max_requests``, shutdown) loses nothing; the facts are never lost.
+``MAX_PENDING`` users are pending) and when the gunicorn worker exits (gunicorn.conf.py), so a
+busy user costs no write per check. The loss bound: a worker killed outright (SIGKILL, out of
+memory, power) loses at most its last ``flush_seconds`` of counter increments and
+``last_check_at`` moves; a worker that exits normally (restart, ``max_requests``, shutdown)
+loses nothing; the facts are never lost.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 from datetime import datetime
 
@@ -47,7 +46,6 @@ class UsageRecorder:
         self._seen: set[Key] = set()
         self._pending: dict[Key, tuple[int, datetime]] = {}
         self._next_flush = clock() + flush_seconds
-        atexit.register(_flush_at_exit, weakref.ref(self))  # a recorder gone by then has nothing left
 
     def record(
         self, partner_id: int, user_key: str, method: str, licence_type: str | None, now: datetime, *, written: bool
@@ -130,9 +128,3 @@ _ADD_COUNTS = (
     )
     .values(check_count=_facts.c.check_count + bindparam("f_count"), last_check_at=bindparam("f_last"))
 )
-
-
-def _flush_at_exit(recorder: weakref.ref[UsageRecorder]) -> None:
-    alive = recorder()
-    if alive is not None:
-        alive.flush()
