@@ -114,6 +114,7 @@ class Settings:
     change_retention_hours: int = 168  # change events older than this are pruned (docs/operations.md)
     log_format: str = "text"  # text | json: one JSON object per line
     request_log: bool = True  # one line per request (logger livery.requests, level INFO)
+    request_log_sample: int = 1  # 1: every request; N: 1 in N successful fast-path answers (errors: all)
     metrics_token: str = ""  # "" : GET /metrics answers 404; else it needs "Authorization: Bearer <token>"
     metrics_dir: str = ""  # gunicorn's shared folder of every worker's metrics ("" : a fresh temporary folder)
     # outbound calls (partner web services, JWKS): app/outbound/, docs/licensing-webservice.md
@@ -185,6 +186,8 @@ class Settings:
             raise ConfigError("LIVERY_S3_MAX_ATTEMPTS must be 1 to 5")
         if self.change_retention_hours < 1:
             raise ConfigError("LIVERY_CHANGE_RETENTION_HOURS must be at least 1 (workers read events up to 30 s late)")
+        if not 1 <= self.request_log_sample <= 1_000_000:
+            raise ConfigError("LIVERY_REQUEST_LOG_SAMPLE must be 1 (every request) to 1000000")
         if self.log_format not in {"text", "json"}:
             raise ConfigError("LIVERY_LOG_FORMAT must be 'text' or 'json'")
         if self.metrics_dir and not os.path.isabs(self.metrics_dir):

@@ -63,6 +63,7 @@ class Runner:
         self.cleanups.append(proc.stop)
         base = self.bases[data.name] = f"http://127.0.0.1:{port}"
         servers.wait_http(base + "/healthz")
+        servers.wait_ready(base + "/readyz")
         return proc, base
 
     def start_floor(self, document: Path) -> tuple[servers.Process, str]:

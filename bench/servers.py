@@ -75,6 +75,21 @@ def wait_http(url: str, timeout: float = 120.0) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 
+def wait_ready(url: str, timeout: float = 600.0, in_a_row: int = 8) -> None:
+    """Block until ``url`` (a /readyz) answers 200 ``in_a_row`` times running: every worker has its codes.
+
+    A worker loads its codes for up to 10 s before it accepts connections, then goes on loading in
+    the background (a million codes on a busy machine take longer); until then it answers 503.
+    """
+    deadline = time.monotonic() + timeout
+    ready = 0
+    while ready < in_a_row:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} was not ready within {timeout}s")
+        ready = ready + 1 if get(url)[0] == 200 else 0
+        time.sleep(0.05 if ready else 0.5)
+
+
 class Process:
     """A child process group we started, stopped by its own pid."""
 
