@@ -76,10 +76,14 @@ def child_exit(server, worker) -> None:
 
 
 def worker_exit(server, worker) -> None:
-    """Flush what the worker counted since its last flush."""
+    """Flush what the worker counted since its last flush: request metrics and the usage counters
+    of licence checks (so a worker that exits normally loses none; docs/licensing.md)."""
     from app.metrics import flush_requests
 
     flush_requests()
+    licensing = getattr(worker.wsgi, "extensions", {}).get("livery.licensing")
+    if licensing is not None:
+        licensing.usage.flush()
 
 
 def on_exit(server) -> None:
