@@ -89,11 +89,12 @@ class Settings:
     signing_active_key: str = ""
     signing_keys_required: bool = False
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
-    licensing_usage_flush_seconds: float = 30.0
+    licensing_usage_flush_seconds: float = 10.0  # the most counters a killed worker loses (usage.py)
     licensing_warm_seconds: float = 10.0  # a starting worker loads licensed users for up to this long
     billing_reconcile_percent: float = 2.0
     billing_reconcile_min_users: int = 5
     billing_max_usage_report_bytes: int = 50 * 1024 * 1024
+    billing_close_budget_seconds: float = 15.0  # POST .../close of every partner stops starting partners after this
     log_level: str = "WARNING"
     body_read_timeout: float = 10.0  # seconds without a byte of a request body -> 408
     ratelimit_storage_url: str = ""  # "" (this process's memory) | redis://host:port/db
@@ -201,6 +202,8 @@ class Settings:
             raise ConfigError("LIVERY_BILLING_RECONCILE_PERCENT must be in [0, 100] and _MIN_USERS >= 0")
         if self.billing_max_usage_report_bytes < 1024:
             raise ConfigError("LIVERY_BILLING_MAX_USAGE_REPORT_BYTES must be at least 1024")
+        if not 0 < self.billing_close_budget_seconds <= 20:
+            raise ConfigError("LIVERY_BILLING_CLOSE_BUDGET_SECONDS must be in (0, 20] (below the 30 s worker timeout)")
         root = self.static_publish_root
         if root and not (root.startswith("s3://") and root[5:].split("/")[0]) and not os.path.isabs(root):
             raise ConfigError("LIVERY_STATIC_PUBLISH_ROOT must be an absolute folder path or s3://bucket/prefix")

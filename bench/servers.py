@@ -11,6 +11,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,3 +183,26 @@ def wrk(
         socket_errors=int(values["socket_errors"]),
         status_errors=int(values["status_errors"]),
     )
+
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_database(work_cleanups: list) -> str | None:
+    """A new, empty PostgreSQL database on 127.0.0.1:5432 (dropped by a cleanup), or None when absent."""
+    try:
+        import psycopg
+
+        name = f"livery_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # noqa: BLE001 - the row says why it is missing
+        print(f"PostgreSQL unavailable, skipping: {exc}", flush=True)
+        return None
+
+    def drop() -> None:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    work_cleanups.append(drop)
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
