@@ -170,7 +170,8 @@ def wrk(
     assert base_url.startswith("http://127.0.0.1:"), base_url
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA)]
     args += [base_url, "--", str(lines_file), *([post_path] if post_path else [])]
-    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    # (wrk's Lua reads the whole lines file in each thread before it starts: minutes on a busy machine)
+    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 240).stdout
     match = RESULT_RE.search(out)
     if not match:
         raise RuntimeError(f"wrk printed no RESULT line:\n{out}")
