@@ -76,10 +76,13 @@ def child_exit(server, worker) -> None:
 
 
 def worker_exit(server, worker) -> None:
-    """Flush what the worker counted since its last flush."""
+    """Flush what the worker counted since its last flush, and the install reports it holds."""
     from app.metrics import flush_requests
 
     flush_requests()
+    extensions = getattr(worker.wsgi, "extensions", {})
+    if "livery.reports" in extensions:
+        extensions["livery.reports"].close()  # a graceful exit loses no accepted report
 
 
 def on_exit(server) -> None:

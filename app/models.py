@@ -9,13 +9,25 @@ from app.licensing.models import AllocationEvent, Customer, LicensedUser, Licens
 from app.licensing.webservice.models import LicensingLastGood, LicensingVerification
 from app.onboarding.models import OnboardingStep, TestLaunch
 from app.partners.models import ApiKey, OperatorSetting, Partner
-from app.upgrades.models import Channel, ControlFile, Release
+from app.upgrades.models import (
+    Approval,
+    Channel,
+    ControlFile,
+    InstallReport,
+    InstallReportMinute,
+    PlanEvent,
+    Release,
+    RolloutPlan,
+    UpgradePolicy,
+)
 from app.viewer.models import Integration
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AccessCode",
     "AllocationEvent",
     "ApiKey",
+    "Approval",
     "Asset",
     "AuditEvent",
     "Base",
@@ -25,6 +37,8 @@ __all__ = [
     "Channel",
     "ControlFile",
     "Customer",
+    "InstallReport",
+    "InstallReportMinute",
     "Integration",
     "LicensedUser",
     "LicensingLastGood",
@@ -33,12 +47,17 @@ __all__ = [
     "OnboardingStep",
     "OperatorSetting",
     "Partner",
+    "PlanEvent",
     "Release",
     "Reseller",
+    "RolloutPlan",
     "TestLaunch",
+    "UpgradePolicy",
     "UsageFact",
     "UsageReport",
     "UsageReportRow",
     "UsageSubmission",
     "UsageSubmissionRow",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -25,6 +25,7 @@ from app.upgrades.control_file import ControlFile, ControlFileInvalid, control_f
 from app.upgrades.models import Channel, Release
 from app.upgrades.models import ControlFile as ControlFileRow
 from app.upgrades.readiness import ReleaseFacts, check_against_catalogue, resolve_platforms
+from app.webhooks.services import queue_event
 
 
 class ControlFileRejected(Problem):
@@ -155,6 +156,12 @@ def _activate(
         channel.active_serial = cf.serial
         channel.updated_at = utcnow()
         change.extra = {"sha256": row.sha256, "rollback_of": rollback_of}
+    queue_event(
+        session,
+        channel.partner_id,
+        "control_file.activated",
+        {"channel": channel.name, "serial": cf.serial, "sha256": row.sha256, "rollback_of": rollback_of, "by": actor},
+    )
     return row
 
 
@@ -202,5 +209,11 @@ def set_halt(session: Session, channel: Channel, *, halted: bool, reason: str, a
         channel.halt_reason = reason.strip() if halted else ""
         channel.halted_at = utcnow() if halted else None
         channel.halted_by = actor if halted else ""
+        if not halted:  # the guard counts afresh: the failures that halted the channel were seen already
+            channel.guard_since = utcnow()
         change.extra = {"reason": reason}
+    event = "channel.halted" if halted else "channel.resumed"
+    queue_event(
+        session, channel.partner_id, event, {"channel": channel.name, "reason": channel.halt_reason, "by": actor}
+    )
     return channel
