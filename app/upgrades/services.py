@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import audited
 from app.db import utcnow
-from app.formats import canonical_json, sha256_hex
+from app.formats import canonical_json, is_channel_name, sha256_hex
 from app.problems import NotFound, Problem, ValidationProblem
 from app.storage import ObjectStore, Stores
 from app.upgrades.control_file import ControlFile, ControlFileInvalid, control_file_to_json, parse_control_file
@@ -41,6 +41,14 @@ class ControlFileRejected(Problem):
 def find_channel(session: Session, partner_id: int, name: str) -> Channel | None:
     """The channel ``name`` of ``partner_id``, or None."""
     return session.scalar(select(Channel).where(Channel.partner_id == partner_id, Channel.name == name))
+
+
+def channel_or_404(session: Session, partner_id: int, name: str) -> Channel:
+    """The channel ``name`` of ``partner_id``; NotFound (as for any unknown resource) otherwise."""
+    channel = find_channel(session, partner_id, name) if is_channel_name(name) else None
+    if channel is None:
+        raise NotFound(f"No channel {name!r}; upload a control file to create it.")
+    return channel
 
 
 def get_or_create_channel(session: Session, partner_id: int, name: str) -> Channel:
@@ -198,6 +206,15 @@ def control_file_history(session: Session, channel: Channel) -> list[ControlFile
             select(ControlFileRow).where(ControlFileRow.channel_id == channel.id).order_by(ControlFileRow.serial.desc())
         )
     )
+
+
+def set_guard(session: Session, channel: Channel, changes: dict, *, actor: str) -> Channel:
+    """Change the channel's automatic halt guard (audited)."""
+    with audited(session, actor, "channel.guard", channel):
+        for name in ("guard_enabled", "guard_failure_bp", "guard_min_reports", "guard_window_minutes"):
+            if name in changes:
+                setattr(channel, name, changes[name])
+    return channel
 
 
 def set_halt(session: Session, channel: Channel, *, halted: bool, reason: str, actor: str) -> Channel:

@@ -61,6 +61,7 @@ RESOURCE_MODULES = (
     "settings",
     "releases",
     "channels",
+    "channel_health",
     "onboarding",
     "integrations",
     "resellers",

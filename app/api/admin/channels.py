@@ -23,9 +23,10 @@ from app.formats import CHANNEL_NAME_HINT, is_channel_name
 from app.problems import NotFound, ValidationProblem
 from app.upgrades.channel_state import explain, load_channel_state
 from app.upgrades.control_file import MAX_DOCUMENT_BYTES
+from app.upgrades.guard import health_document
 from app.upgrades.models import Channel, ControlFile
 from app.upgrades.services import (
-    find_channel,
+    channel_or_404,
     read_control_file,
     readiness_report,
     rollback_control_file,
@@ -108,10 +109,7 @@ def _partner_id(partner_id: int | None) -> int:
 
 
 def _channel(name: str, partner_id: int | None) -> Channel:
-    channel = find_channel(session(), _partner_id(partner_id), name) if is_channel_name(name) else None
-    if channel is None:
-        raise NotFound(f"No channel {name!r}; upload a control file to create it.")
-    return channel
+    return channel_or_404(session(), _partner_id(partner_id), name)
 
 
 @blp.route("/channels", methods=["GET"])
@@ -244,4 +242,9 @@ def explain_decision(args, name):
     except InvalidVersion as exc:
         raise ValidationProblem({"version": [str(exc)]}) from None
     state = load_channel_state(session(), current_app.extensions["livery.stores"], channel.partner_id, channel.name)
-    return explain(state, version, args["platform"], args["install_id"], utcnow())
+    now = utcnow()
+    # what the support desk also needs: how the rollout is going (docs/upgrades.md § 8)
+    return {
+        **explain(state, version, args["platform"], args["install_id"], now),
+        "health": health_document(session(), channel, now),
+    }

@@ -15,7 +15,6 @@ from flask import Response, current_app, request
 
 from app.api.public.answers import Refused, code_status, problem_for
 from app.api.public.blueprint import bp, counted, public_answers, upgrade_answers
-from app.db import utcnow
 from app.formats import MAX_INSTALL_ID, is_install_id
 from app.problems import BadRequest, Problem, ValidationProblem
 from app.upgrades.health import OUTCOMES
@@ -105,5 +104,6 @@ def report(access_code: str) -> Response:
     except Problem as problem:
         raise counted(problem) from None
     fields = parse_report(request.get_data(cache=False))
-    recorder().add(Report(partner_id=found.partner_id, channel=channel, received_at=utcnow(), **fields))
+    reports = recorder()
+    reports.add(Report(partner_id=found.partner_id, channel=channel, received_at=reports.wall_clock(), **fields))
     return Response(ACCEPTED, status=202, content_type="application/json", headers={"Cache-Control": "no-store"})
