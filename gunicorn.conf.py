@@ -100,6 +100,11 @@ def post_worker_init(worker) -> None:
         answers.warm()
         if answers.loaded and "livery.upgrades" in extensions:
             extensions["livery.upgrades"].warm(answers.entries(), budget=5.0)
+    settings = worker.wsgi.config["LIVERY"] if hasattr(worker.wsgi, "config") else None
+    if settings is not None and settings.scheduler_seconds > 0:
+        from app.scheduler import Scheduler  # plan steps and webhook deliveries, off request threads
+
+        Scheduler(worker.wsgi, settings.scheduler_seconds).start()
     licensing = extensions.get("livery.licensing")
     if licensing is not None and (answers is None or answers.loaded):
         # licensed users in memory (bounded in time; the rest load on first use)

@@ -281,6 +281,7 @@ def register(app: Flask) -> None:
     from app.cli.demo import demo_cli
     from app.cli.onboarding import onboarding_cli, viewer_cli
     from app.cli.reports import reports_cli
+    from app.cli.upgrades import upgrades_cli
 
     groups = (
         db_cli,
@@ -295,6 +296,7 @@ def register(app: Flask) -> None:
         reports_cli,
         onboarding_cli,
         viewer_cli,
+        upgrades_cli,
     )
     for group in groups:
         app.cli.add_command(group)

@@ -62,6 +62,8 @@ RESOURCE_MODULES = (
     "releases",
     "channels",
     "channel_health",
+    "webhooks",
+    "rollout_plans",
     "onboarding",
     "integrations",
     "resellers",

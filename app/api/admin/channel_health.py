@@ -23,7 +23,7 @@ blp = admin_blueprint(
 )
 
 
-class PartnerArg(ma.Schema):
+class HealthPartnerArg(ma.Schema):
     partner_id = fields.Integer(metadata={"description": "Operators: the partner whose channel this is."})
 
 
@@ -56,7 +56,7 @@ class HealthOut(ma.Schema):
     releases = ma.fields.List(ma.fields.Nested(ReleaseHealthOut))
 
 
-class GuardIn(PartnerArg):
+class GuardIn(HealthPartnerArg):
     enabled = ma.fields.Boolean()
     failure_percent = ma.fields.Decimal(
         places=2, validate=ma.validate.Range(Decimal("0.01"), Decimal(100)), metadata={"example": 5}
@@ -82,7 +82,7 @@ def _guard_out(channel) -> dict:
 
 
 @blp.route("/channels/<name>/health", methods=["GET"])
-@blp.arguments(PartnerArg, location="query")
+@blp.arguments(HealthPartnerArg, location="query")
 @blp.response(200, HealthOut)
 @problems(blp, 404, 422)
 def health(args, name):
@@ -92,7 +92,7 @@ def health(args, name):
 
 
 @blp.route("/channels/<name>/guard", methods=["GET"])
-@blp.arguments(PartnerArg, location="query")
+@blp.arguments(HealthPartnerArg, location="query")
 @blp.response(200, ChannelGuardOut, headers=ETAG_HEADER)
 @problems(blp, 404, 422)
 def get_guard(args, name):
