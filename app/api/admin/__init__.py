@@ -64,6 +64,7 @@ RESOURCE_MODULES = (
     "channel_health",
     "webhooks",
     "rollout_plans",
+    "approvals",
     "onboarding",
     "integrations",
     "resellers",
