@@ -100,7 +100,7 @@ def post_worker_init(worker) -> None:
         answers.warm()
         if answers.loaded and "livery.upgrades" in extensions:
             extensions["livery.upgrades"].warm(answers.entries(), budget=5.0)
-    settings = worker.wsgi.config["LIVERY"] if hasattr(worker.wsgi, "config") else None
+    settings = getattr(worker.wsgi, "config", {}).get("LIVERY")  # None: another app (the bench floor)
     if settings is not None and settings.scheduler_seconds > 0:
         from app.scheduler import Scheduler  # plan steps and webhook deliveries, off request threads
 
