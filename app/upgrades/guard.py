@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.upgrades.health import GuardSettings, ReleaseHealth, first_tripped, halt_reason, health_from_counts
-from app.upgrades.models import Channel, InstallReportMinute
+from app.upgrades.models import Channel, InstallReport, InstallReportMinute
 from app.upgrades.services import find_channel, set_halt
 
 GUARD_ACTOR = "guard"
@@ -31,26 +31,49 @@ def guard_of(channel: Channel) -> GuardSettings:
 
 
 def window_start(channel: Channel, now: datetime) -> datetime:
-    """The first minute counted: the window's start, or the first whole minute after the last resume."""
+    """When counting starts: the window's start, or the last resume if that is later."""
     start = now - timedelta(minutes=channel.guard_window_minutes)
     if channel.guard_since is not None and channel.guard_since > start:
         start = channel.guard_since
     return start
 
 
+def counts_since(
+    session: Session, partner_id: int, channel: str, since: datetime, version: str | None = None
+) -> dict[str, ReleaseHealth]:
+    """ReleaseHealth per target release from ``since`` on, exactly.
+
+    Whole minutes come from the per-minute counts; the part of the minute ``since`` falls in
+    (at most a minute of reports) from the reports themselves, so a resume or a plan step that
+    began mid-minute counts nothing from before it.
+    """
+    boundary = since.replace(second=0, microsecond=0)
+    if boundary < since:
+        boundary += timedelta(minutes=1)
+    minutes = select(InstallReportMinute.to_version, InstallReportMinute.outcome, func.sum(InstallReportMinute.count))
+    minutes = minutes.where(
+        InstallReportMinute.partner_id == partner_id,
+        InstallReportMinute.channel == channel,
+        InstallReportMinute.minute >= boundary,
+    ).group_by(InstallReportMinute.to_version, InstallReportMinute.outcome)
+    rows = list(
+        session.execute(minutes if version is None else minutes.where(InstallReportMinute.to_version == version))
+    )
+    if boundary > since:
+        partial = select(InstallReport.to_version, InstallReport.outcome, func.count())
+        partial = partial.where(
+            InstallReport.partner_id == partner_id,
+            InstallReport.channel == channel,
+            InstallReport.received_at >= since,
+            InstallReport.received_at < boundary,
+        ).group_by(InstallReport.to_version, InstallReport.outcome)
+        rows += session.execute(partial if version is None else partial.where(InstallReport.to_version == version))
+    return health_from_counts((v, o, int(n)) for v, o, n in rows)
+
+
 def channel_health(session: Session, channel: Channel, now: datetime) -> dict[str, ReleaseHealth]:
     """ReleaseHealth per target release of ``channel`` over its guard's window, ending at ``now``."""
-    since = window_start(channel, now)
-    rows = session.execute(
-        select(InstallReportMinute.to_version, InstallReportMinute.outcome, func.sum(InstallReportMinute.count))
-        .where(
-            InstallReportMinute.partner_id == channel.partner_id,
-            InstallReportMinute.channel == channel.name,
-            InstallReportMinute.minute >= since,
-        )
-        .group_by(InstallReportMinute.to_version, InstallReportMinute.outcome)
-    )
-    return health_from_counts((version, outcome, int(count)) for version, outcome, count in rows)
+    return counts_since(session, channel.partner_id, channel.name, window_start(channel, now))
 
 
 def health_document(session: Session, channel: Channel, now: datetime) -> dict[str, object]:

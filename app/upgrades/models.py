@@ -126,6 +126,8 @@ class InstallReport(Base):
     __table_args__ = (
         UniqueConstraint("partner_id", "install_id", "to_version", "outcome"),
         Index("ix_install_reports_partner_id_id", "partner_id", "id"),
+        # the part of a minute counted exactly (app/upgrades/guard.py counts_since)
+        Index("ix_install_reports_received", "partner_id", "channel", "received_at"),
     )
 
 

@@ -25,15 +25,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.services import audited
 from app.problems import Conflict, ValidationProblem
 from app.storage import Stores
-from app.upgrades.guard import guard_of
-from app.upgrades.health import guard_trips, health_from_counts
-from app.upgrades.models import Channel, InstallReportMinute, PlanEvent, RolloutPlan
+from app.upgrades.guard import counts_since, guard_of
+from app.upgrades.health import guard_trips
+from app.upgrades.models import Channel, PlanEvent, RolloutPlan
 from app.upgrades.models import ControlFile as ControlFileRow
 from app.upgrades.services import read_control_file, upload_control_file
 from app.webhooks.services import queue_event
@@ -136,17 +136,8 @@ def _step_verdict(session: Session, plan: RolloutPlan, channel: Channel, now: da
         return "pause", f"the channel is halted: {channel.halt_reason}"
     if channel.guard_since is not None and channel.guard_since > plan.step_started_at:
         return "pause", "the channel was halted and resumed during this step"
-    rows = session.execute(
-        select(InstallReportMinute.to_version, InstallReportMinute.outcome, func.sum(InstallReportMinute.count))
-        .where(
-            InstallReportMinute.partner_id == plan.partner_id,
-            InstallReportMinute.channel == channel.name,
-            InstallReportMinute.to_version == plan.release_version,
-            InstallReportMinute.minute >= plan.step_started_at.replace(second=0, microsecond=0),
-        )
-        .group_by(InstallReportMinute.to_version, InstallReportMinute.outcome)
-    )
-    health = health_from_counts((v, o, int(n)) for v, o, n in rows).get(plan.release_version)
+    healths = counts_since(session, plan.partner_id, channel.name, plan.step_started_at, plan.release_version)
+    health = healths.get(plan.release_version)
     if health is not None and guard_trips(health, guard_of(channel)):
         return (
             "pause",

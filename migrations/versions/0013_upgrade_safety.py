@@ -68,6 +68,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("install_reports", schema=None) as batch_op:
         batch_op.create_index("ix_install_reports_partner_id_id", ["partner_id", "id"], unique=False)
+        batch_op.create_index("ix_install_reports_received", ["partner_id", "channel", "received_at"], unique=False)
 
     op.create_table(
         "upgrade_policies",
@@ -226,6 +227,7 @@ def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     op.drop_table("upgrade_policies")
     with op.batch_alter_table("install_reports", schema=None) as batch_op:
+        batch_op.drop_index("ix_install_reports_received")
         batch_op.drop_index("ix_install_reports_partner_id_id")
 
     op.drop_table("install_reports")
