@@ -85,20 +85,6 @@ def write_reports(path: Path, count: int) -> Path:
     return path
 
 
-def _children(master_pid: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                status = (entry / "status").read_text()
-            except OSError:
-                continue
-            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            if int(fields.get("PPid", "0").strip()) == master_pid:
-                pids.append(int(entry.name))
-    return sorted(pids)
-
-
 def _wrk(base: str, lines: Path, args: argparse.Namespace) -> servers.WrkResult:
     return servers.wrk(base, lines, seconds=args.seconds, connections=args.connections, threads=args.threads)
 
@@ -159,7 +145,7 @@ def run(args: argparse.Namespace) -> dict:
 
         def kill_one() -> None:
             time.sleep(args.seconds / 2)
-            workers = _children(livery.pid)
+            workers = servers.worker_pids(livery.pid)
             if workers and args.kill:
                 os.kill(workers[0], signal.SIGKILL)
                 killed.append(workers[0])

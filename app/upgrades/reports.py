@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -233,3 +234,12 @@ class ReportRecorder:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.flush()
+
+
+def forget_install(session: Session, partner_id: int, install_id: str) -> int:
+    """Delete every report of one install (an erasure request); how many. The per-minute counts,
+    which name no install, stay. No audit event names the install id either."""
+    result = session.execute(
+        delete(InstallReport).where(InstallReport.partner_id == partner_id, InstallReport.install_id == install_id)
+    )
+    return result.rowcount or 0

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import audited
 from app.db import utcnow
-from app.outbound.signing import SECRET_PREFIX, new_message_id, new_secret
+from app.outbound.signing import new_message_id, new_secret, secret_hint
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 EVENT_TYPES = (
@@ -57,7 +57,7 @@ def set_endpoint(
 
 def secret_hints(row: WebhookEndpoint) -> list[str]:
     """The first characters of each secret, newest first (what reads show)."""
-    return [secret[: len(SECRET_PREFIX) + 4] + "…" for secret in row.secrets]
+    return [secret_hint(secret) for secret in row.secrets]
 
 
 def queue_event(session: Session, partner_id: int, event_type: str, data: dict[str, Any]) -> WebhookDelivery | None:

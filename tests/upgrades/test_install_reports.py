@@ -178,3 +178,20 @@ def test_the_fast_path_hands_reports_to_flask_untouched(setup):
         fast.wsgi_app = flask_app
     assert status == "202 ACCEPTED"
     assert seen == [body]  # Flask got the request, its body byte for byte
+
+
+def test_an_operator_erases_one_installs_reports(setup):
+    for outcome in ("started", "failed"):
+        assert post(setup, outcome=outcome).status_code == 202
+    assert post(setup, install_id="install-2").status_code == 202
+    runner = setup.app.test_cli_runner()
+    result = runner.invoke(args=["upgrades", "forget-install", "--partner", "acme", "install-1"])
+    assert result.exit_code == 0 and "deleted 2 install reports" in result.output
+    assert [r.install_id for r in rows(setup.app)] == ["install-2"]
+    assert minute_total(setup.app) == 3  # the counts name no install and stay
+
+
+def test_the_scheduler_command_runs_one_pass(setup):
+    result = setup.app.test_cli_runner().invoke(args=["upgrades", "run-scheduled"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"plans": [], "webhooks": {"delivered": 0, "retrying": 0}, "reports_pruned": 0}

@@ -84,6 +84,16 @@ def _plan(name: str, plan_id: int, partner_id: int | None) -> RolloutPlan:
     return plan
 
 
+def _change(name: str, plan_id: int, data: dict, change):
+    """Resume or cancel (``change``) a plan: admin role, If-Match, commit."""
+    plan = _plan(name, plan_id, data.get("partner_id"))
+    actor = require_role("admin")
+    require_if_match(etag_of(plan))
+    change(session(), plan, actor=actor.name, now=utcnow())
+    session().commit()
+    return plan, {"ETag": etag_of(plan)}
+
+
 @blp.route("/channels/<name>/plans", methods=["POST"])
 @blp.arguments(PlanIn)
 @blp.response(201, PlanOut, headers=ETAG_HEADER)
@@ -133,12 +143,7 @@ def get(args, name, plan_id):
 @problems(blp, 403, 404, 409, 412, 422, 428)
 def resume(data, name, plan_id):
     """Resume a paused plan: its current step starts again now."""
-    plan = _plan(name, plan_id, data.get("partner_id"))
-    actor = require_role("admin")
-    require_if_match(etag_of(plan))
-    resume_plan(session(), plan, actor=actor.name, now=utcnow())
-    session().commit()
-    return plan, {"ETag": etag_of(plan)}
+    return _change(name, plan_id, data, resume_plan)
 
 
 @blp.route("/channels/<name>/plans/<int:plan_id>/cancel", methods=["POST"])
@@ -148,9 +153,4 @@ def resume(data, name, plan_id):
 @problems(blp, 403, 404, 409, 412, 422, 428)
 def cancel(data, name, plan_id):
     """Cancel a plan; the rollout stays at its current percentage."""
-    plan = _plan(name, plan_id, data.get("partner_id"))
-    actor = require_role("admin")
-    require_if_match(etag_of(plan))
-    cancel_plan(session(), plan, actor=actor.name, now=utcnow())
-    session().commit()
-    return plan, {"ETag": etag_of(plan)}
+    return _change(name, plan_id, data, cancel_plan)
