@@ -3,8 +3,9 @@
 The route answers ``202`` once a report is in this worker's buffer; a flusher thread writes the
 buffer every ``flush_seconds`` (and at once when ``max_pending`` reports wait, and at worker exit),
 then evaluates the automatic halt guard of every channel the batch touched. The loss bound: a
-worker killed with SIGKILL loses what it accepted since its last flush, at most
-``flush_seconds`` worth of its reports and never more than ``max_pending``. ``flush_seconds = 0``
+worker killed with SIGKILL loses what it accepted since its last completed write began, about
+``flush_seconds`` plus one write's duration worth of its reports, never more than
+``max_pending``. ``flush_seconds = 0``
 writes each report before its ``202`` (write-through).
 
 Idempotent per (partner, install id, target version, outcome): the buffer keeps one report per
@@ -67,18 +68,22 @@ class TooManyReports(Problem):
         )
 
 
-def _insert(session: Session, table, rows: list[dict], *, index: list[str], add_count: bool = False):
+def _insert_many(session: Session, table, rows: list[dict], *, index: list[str], add_count: bool = False):
+    # one statement, executed for many rows (compiled once and cached; the driver batches the
+    # rows): a multi-VALUES statement built per batch costs more to compile than to run
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(rows)
+    stmt = dialect.insert(table.__table__)
+    connection = session.connection()
     if add_count:
-        return session.execute(
-            stmt.on_conflict_do_update(index_elements=index, set_={"count": table.count + stmt.excluded.count})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=index, set_={"count": table.__table__.c.count + stmt.excluded.count}
         )
-    return session.execute(
-        stmt.on_conflict_do_nothing(index_elements=index).returning(
-            table.partner_id, table.channel, table.to_version, table.outcome, table.received_at
-        )
+        return connection.execute(stmt, rows)
+    columns = table.__table__.c
+    stmt = stmt.on_conflict_do_nothing(index_elements=index).returning(
+        columns.partner_id, columns.channel, columns.to_version, columns.outcome, columns.received_at
     )
+    return connection.execute(stmt, rows)
 
 
 def write_reports(session: Session, reports: list[Report]) -> set[tuple[int, str]]:
@@ -99,12 +104,9 @@ def write_reports(session: Session, reports: list[Report]) -> set[tuple[int, str
         for r in reports
     ]
     minutes: dict[tuple, int] = {}
-    for start in range(0, len(rows), 500):
-        inserted = _insert(
-            session,
-            InstallReport,
-            rows[start : start + 500],
-            index=["partner_id", "install_id", "to_version", "outcome"],
+    if rows:
+        inserted = _insert_many(
+            session, InstallReport, rows, index=["partner_id", "install_id", "to_version", "outcome"]
         )
         for partner_id, channel, to_version, outcome, received_at in inserted:
             key = (partner_id, channel, received_at.replace(second=0, microsecond=0), to_version, outcome)
@@ -114,7 +116,7 @@ def write_reports(session: Session, reports: list[Report]) -> set[tuple[int, str
             {"partner_id": p, "channel": c, "minute": m, "to_version": v, "outcome": o, "count": n}
             for (p, c, m, v, o), n in minutes.items()
         ]
-        _insert(
+        _insert_many(
             session,
             InstallReportMinute,
             counted,
@@ -225,8 +227,12 @@ class ReportRecorder:
             self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.flush_seconds):
+        # a fixed rate (not a pause after each write), so a slow write does not stretch the interval
+        next_at = self._clock() + self.flush_seconds
+        while not self._stop.wait(max(0.0, next_at - self._clock())):
+            next_at += self.flush_seconds
             self.flush()
+            next_at = max(next_at, self._clock())
 
     def close(self) -> None:
         """Stop the flusher thread and write what is pending (worker exit)."""
