@@ -70,12 +70,14 @@ class ApprovalsQuery(PageQuery, ApprovalPartnerArg):
 
 @blp.route("/upgrade-policy", methods=["GET"])
 @blp.arguments(ApprovalPartnerArg, location="query")
-@blp.response(200, PolicyOut)
+@blp.response(200, PolicyOut, headers=ETAG_HEADER)
 @problems(blp, 404, 422)
 def get_policy(args):
-    """The partner's upgrade options (two-person activation)."""
+    """The partner's upgrade options (two-person activation); the ETag once they were set."""
     policy = policy_of(session(), acting_partner(args.get("partner_id")).id)
-    return {"two_person": bool(policy and policy.two_person), "etag": etag_of(policy) if policy else None}
+    if policy is None:
+        return {"two_person": False, "etag": None}
+    return {"two_person": policy.two_person, "etag": etag_of(policy)}, {"ETag": etag_of(policy)}
 
 
 @blp.route("/upgrade-policy", methods=["PUT"])
@@ -107,7 +109,7 @@ def _digest(channel, action: str, partner_id: int) -> str:
 
 @blp.route("/channels/<name>/approvals", methods=["POST"])
 @blp.arguments(RequestArgs, location="query")
-@blp.response(201, ApprovalOut)
+@blp.response(201, ApprovalOut, headers=ETAG_HEADER)
 @blp.doc(requestBody={"required": False, "content": {"application/json": {"schema": {"type": "object"}}}})
 @problems(blp, 403, 404, 413, 422)
 def request_route(args, name):
@@ -126,7 +128,7 @@ def request_route(args, name):
         session(), channel, args["action"], _digest(channel, args["action"], partner.id), actor=actor.name
     )
     session().commit()
-    return approval
+    return approval, {"ETag": etag_of(approval)}
 
 
 @blp.route("/channels/<name>/approvals", methods=["GET"])
@@ -141,7 +143,7 @@ def list_approvals(args, name):
 
 @blp.route("/channels/<name>/approvals/<int:approval_id>/approve", methods=["POST"])
 @blp.arguments(ApprovalPartnerArg, location="query")
-@blp.response(200, ApprovalOut)
+@blp.response(200, ApprovalOut, headers=ETAG_HEADER)
 @blp.doc(requestBody={"required": False, "content": {"application/json": {"schema": {"type": "object"}}}})
 @problems(blp, 403, 404, 409, 413, 422)
 def approve_route(args, name, approval_id):
@@ -158,4 +160,6 @@ def approve_route(args, name, approval_id):
         approve(session(), approval, digest, actor=actor.name)
     finally:
         session().commit()  # a voided approval stays void
-    return jsonify(ApprovalOut().dump(approval))
+    response = jsonify(ApprovalOut().dump(approval))
+    response.headers["ETag"] = etag_of(approval)
+    return response

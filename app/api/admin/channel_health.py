@@ -6,8 +6,6 @@ guard's window; ``PUT /channels/{name}/guard`` changes the guard (If-Match: the 
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import marshmallow as ma
 
 from app.api.admin import fields
@@ -58,9 +56,7 @@ class HealthOut(ma.Schema):
 
 class GuardIn(HealthPartnerArg):
     enabled = ma.fields.Boolean()
-    failure_percent = ma.fields.Decimal(
-        places=2, validate=ma.validate.Range(Decimal("0.01"), Decimal(100)), metadata={"example": 5}
-    )
+    failure_percent = ma.fields.Float(validate=ma.validate.Range(0.01, 100), metadata={"example": 5})
     min_reports = fields.Integer(minimum=1, maximum=1_000_000, metadata={"example": 50})
     window_minutes = fields.Integer(minimum=5, maximum=7 * 24 * 60, metadata={"example": 60})
 
@@ -115,7 +111,7 @@ def put_guard(data, name):
     if "enabled" in data:
         changes["guard_enabled"] = data["enabled"]
     if "failure_percent" in data:
-        changes["guard_failure_bp"] = int(data["failure_percent"] * 100)
+        changes["guard_failure_bp"] = round(data["failure_percent"] * 100)  # basis points: 2 decimals kept
     if "min_reports" in data:
         changes["guard_min_reports"] = data["min_reports"]
     if "window_minutes" in data:

@@ -111,6 +111,8 @@ def _partner_id(partner_id: int | None) -> int:
 
 
 def _channel(name: str, partner_id: int | None) -> Channel:
+    if not is_channel_name(name):  # no such channel, whoever asks: 404 before the partner is looked at
+        raise NotFound(f"No channel {name!r}; upload a control file to create it.")
     return channel_or_404(session(), _partner_id(partner_id), name)
 
 

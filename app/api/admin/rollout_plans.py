@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import marshmallow as ma
 from flask import current_app
 from sqlalchemy import select
@@ -28,15 +26,12 @@ class PlanPartnerArg(ma.Schema):
 
 
 class StepIn(ma.Schema):
-    percent = ma.fields.Decimal(
-        required=True, places=2, validate=ma.validate.Range(Decimal("0.01"), Decimal(100)), metadata={"example": 10}
+    percent = ma.fields.Float(
+        required=True,
+        validate=ma.validate.Range(0.01, 100),
+        metadata={"example": 10, "description": "2 decimals at most"},
     )
-    hold_hours = ma.fields.Decimal(
-        load_default=Decimal(0),
-        places=4,
-        validate=ma.validate.Range(Decimal(0), Decimal(24 * 90)),
-        metadata={"example": 24},
-    )
+    hold_hours = ma.fields.Float(load_default=0.0, validate=ma.validate.Range(0, 24 * 90), metadata={"example": 24})
     min_successes = fields.Integer(load_default=0, minimum=0, maximum=100_000_000, metadata={"example": 500})
 
 
@@ -102,7 +97,7 @@ def start(data, name):
     """Start a plan: the first step's percentage is activated now, later steps by the scheduler."""
     channel = channel_or_404(session(), acting_partner(data.get("partner_id")).id, name)
     actor = require_role("admin")
-    steps = [{**s, "percent": s["percent"], "hold_hours": float(s["hold_hours"])} for s in data["steps"]]
+    steps = data["steps"]
     plan = start_plan(
         session(),
         current_app.extensions["livery.stores"],
