@@ -28,12 +28,18 @@ class ApprovalRequired(Conflict):
     """409: two-person activation is on and no matching approval exists."""
 
     def __init__(self, action: str) -> None:
-        what = "this control file" if action == "activate" else "resuming this channel"
-        super().__init__(
-            f"Two-person activation is on: {what} needs a second person's approval of exactly this content "
-            "(POST .../approvals, then another key POSTs .../approvals/{id}/approve).",
-            code="approval_required",
-        )
+        if action == "plan":
+            detail = (
+                "Two-person activation is on: rollout plans, which activate control files by themselves, "
+                "cannot run; raise the rollout with approved control files instead."
+            )
+        else:
+            what = "this control file" if action == "activate" else "resuming this channel"
+            detail = (
+                f"Two-person activation is on: {what} needs a second person's approval of exactly this content "
+                "(POST .../approvals, then another key POSTs .../approvals/{id}/approve)."
+            )
+        super().__init__(detail, code="approval_required")
 
 
 def policy_of(session: Session, partner_id: int) -> UpgradePolicy | None:

@@ -91,3 +91,8 @@ def test_without_the_option_one_person_suffices(setup):
     assert setup.admin.put("/upgrade-policy", {"two_person": False}, etag=etag).status_code == 200
     document = json.dumps(control_file(("5.2.0", 100), ("5.3.0", 20))).encode()
     assert upload_control_file(setup.admin, document).status_code == 201
+
+
+def test_plans_cannot_run_under_two_person_activation(setup):
+    response = setup.admin.post("/channels/stable/plans", {"release_version": "5.2.0", "steps": [{"percent": 100}]})
+    assert response.status_code == 409 and response.json["code"] == "approval_required"

@@ -14,6 +14,7 @@ from app.api.admin.spec import problems
 from app.api.admin.validators import version as version_rule
 from app.db import session, utcnow
 from app.problems import NotFound
+from app.upgrades.approvals import ApprovalRequired, two_person
 from app.upgrades.models import PlanEvent, RolloutPlan
 from app.upgrades.plans import MAX_STEPS, cancel_plan, resume_plan, start_plan
 from app.upgrades.services import channel_or_404
@@ -97,6 +98,9 @@ def start(data, name):
     """Start a plan: the first step's percentage is activated now, later steps by the scheduler."""
     channel = channel_or_404(session(), acting_partner(data.get("partner_id")).id, name)
     actor = require_role("admin")
+    if two_person(session(), channel.partner_id):
+        # a plan activates control files by itself: no second person could approve each step
+        raise ApprovalRequired("plan")
     steps = data["steps"]
     plan = start_plan(
         session(),
