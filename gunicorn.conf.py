@@ -76,11 +76,16 @@ def child_exit(server, worker) -> None:
 
 
 def worker_exit(server, worker) -> None:
-    """Flush what the worker counted since its last flush, and the install reports it holds."""
+    """Flush what the worker counted since its last flush: request metrics, the usage counters
+    of licence checks (so a worker that exits normally loses none; docs/licensing.md) and the
+    install reports it holds (docs/upgrades.md § 8)."""
     from app.metrics import flush_requests
 
     flush_requests()
     extensions = getattr(worker.wsgi, "extensions", {})
+    licensing = extensions.get("livery.licensing")
+    if licensing is not None:
+        licensing.usage.flush()
     if "livery.reports" in extensions:
         extensions["livery.reports"].close()  # a graceful exit loses no accepted report
 

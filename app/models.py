@@ -9,6 +9,7 @@ from app.licensing.models import AllocationEvent, Customer, LicensedUser, Licens
 from app.licensing.webservice.models import LicensingLastGood, LicensingVerification
 from app.onboarding.models import OnboardingStep, TestLaunch
 from app.partners.models import ApiKey, OperatorSetting, Partner
+from app.portal.models import PortalInvitation, PortalPartnerPolicy, PortalSession, PortalUser
 from app.upgrades.models import (
     Approval,
     Channel,
@@ -48,6 +49,10 @@ __all__ = [
     "OperatorSetting",
     "Partner",
     "PlanEvent",
+    "PortalInvitation",
+    "PortalPartnerPolicy",
+    "PortalSession",
+    "PortalUser",
     "Release",
     "Reseller",
     "RolloutPlan",

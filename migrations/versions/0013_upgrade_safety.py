@@ -5,7 +5,7 @@ approvals and the partner's upgrade policy.
 Existing channels get the default guard (on; 5 % with at least 50 reports in 60 minutes).
 
 Revision ID: 0013_upgrade_safety
-Revises: 0016_licbill
+Revises: 0012_portal
 Create Date: 2026-12-01 00:51:16.394465
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import app.db
 
 revision = "0013_upgrade_safety"
-down_revision = "0016_licbill"  # was 0011_viewer_onboarding; re-chained after main merged 0016
+down_revision = "0012_portal"  # was 0011_viewer_onboarding; re-chained onto main's head
 branch_labels = None
 depends_on = None
 
