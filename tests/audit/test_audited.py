@@ -32,6 +32,7 @@ NOT_AUDITED = {
     "install_report_minutes",  # their per-minute counts
     "webhook_deliveries",  # the outbox: queued inside the audited change it reports, then a delivery log
     "rollout_plan_events",  # a plan's timeline, written inside the plan's audited changes
+    "portal_sessions",  # sign-in sessions: sign-ins, sign-outs and expiry are not changes to a resource
 }
 
 
