@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     _init_public_answers(app, settings)
     _init_upgrades(app, settings)
     _init_licensing(app, settings)
+    _init_upgrade_safety(app, settings)
 
     from app import cli, health
     from app.api.admin import init_admin
@@ -160,3 +161,16 @@ def _init_licensing(app: Flask, settings: Settings) -> None:
     )
     app.extensions["livery.public"].listeners.append(checks.forget)
     app.extensions["livery.licensing"] = checks
+
+
+def _init_upgrade_safety(app: Flask, settings: Settings) -> None:
+    from app.db import utcnow
+    from app.upgrades.reports import ReportRecorder
+
+    app.extensions["livery.reports"] = ReportRecorder(
+        app.extensions["livery.sessionmaker"],
+        flush_seconds=settings.upgrade_reports_flush_seconds,
+        max_pending=settings.upgrade_reports_max_pending,
+        per_install_hour=settings.upgrade_reports_per_install_hour,
+        wall_clock=utcnow,
+    )

@@ -132,6 +132,13 @@ class Settings:
     licensing_cache_entries: int = 100_000
     licensing_breaker_failures: int = 5
     licensing_breaker_cooldown: float = 30.0
+    # install reports and upgrade safety (docs/upgrades.md)
+    upgrade_reports_flush_seconds: float = 0.5  # 0: each report written before its 202
+    upgrade_reports_max_pending: int = 5000  # reports a worker holds unwritten at most
+    upgrade_reports_per_install_hour: int = 20  # distinct reports one install may send a worker per hour
+    upgrade_report_retention_days: int = 90  # install reports (pseudonymous install ids) are pruned after this
+    scheduler_seconds: float = 5.0  # each gunicorn worker runs due plan steps and webhook deliveries this often; 0 off
+    webhook_timeout: float = 5.0  # seconds in all for one webhook delivery attempt
 
     @property
     def default_viewer_url(self) -> str:
@@ -221,6 +228,18 @@ class Settings:
             raise ConfigError("LIVERY_BILLING_RECONCILE_PERCENT must be in [0, 100] and _MIN_USERS >= 0")
         if self.billing_max_usage_report_bytes < 1024:
             raise ConfigError("LIVERY_BILLING_MAX_USAGE_REPORT_BYTES must be at least 1024")
+        if not 0 <= self.upgrade_reports_flush_seconds <= 5:
+            raise ConfigError("LIVERY_UPGRADE_REPORTS_FLUSH_SECONDS must be in [0, 5] seconds (what SIGKILL may lose)")
+        if not 10 <= self.upgrade_reports_max_pending <= 1_000_000:
+            raise ConfigError("LIVERY_UPGRADE_REPORTS_MAX_PENDING must be 10 to 1000000")
+        if not 1 <= self.upgrade_reports_per_install_hour <= 10_000:
+            raise ConfigError("LIVERY_UPGRADE_REPORTS_PER_INSTALL_HOUR must be 1 to 10000")
+        if not 1 <= self.upgrade_report_retention_days <= 3650:
+            raise ConfigError("LIVERY_UPGRADE_REPORT_RETENTION_DAYS must be 1 to 3650")
+        if not 0 <= self.scheduler_seconds <= 3600:
+            raise ConfigError("LIVERY_SCHEDULER_SECONDS must be in [0, 3600] (0: no scheduler in the workers)")
+        if not 0 < self.webhook_timeout <= 20:
+            raise ConfigError("LIVERY_WEBHOOK_TIMEOUT must be in (0, 20] seconds (it runs off request threads)")
         if not 1 <= self.portal_idle_minutes <= 24 * 60 or not 1 <= self.portal_absolute_hours <= 24 * 30:
             raise ConfigError("LIVERY_PORTAL_IDLE_MINUTES must be 1 to 1440 and LIVERY_PORTAL_ABSOLUTE_HOURS 1 to 720")
         if self.portal_idle_minutes > self.portal_absolute_hours * 60:

@@ -284,6 +284,7 @@ def register(app: Flask) -> None:
     from app.cli.onboarding import onboarding_cli, viewer_cli
     from app.cli.portal import portal_cli
     from app.cli.reports import reports_cli
+    from app.cli.upgrades import upgrades_cli
 
     groups = (
         db_cli,
@@ -298,6 +299,7 @@ def register(app: Flask) -> None:
         reports_cli,
         onboarding_cli,
         viewer_cli,
+        upgrades_cli,
         portal_cli,
     )
     for group in groups:
