@@ -118,8 +118,12 @@ class LiveryClient:
             return url
         return f"{self.base_url}/v1/licenses/check"
 
-    def check_licence(self, user_id: str) -> Licence:
-        """Whether ``user_id`` may run the client: a verified answer, or offline a stored unexpired lease."""
+    def check_licence(self, user_id: str, *, when_due: bool = False) -> Licence:
+        """Whether ``user_id`` may run the client: a verified answer, or offline a stored unexpired lease.
+
+        ``when_due=True`` is the launch's check: a stored lease in the first half of its life is
+        used as it is, so a fleet asks once per half lease, not at every launch.
+        """
         return check_licence(
             self.session,
             self.cache,
@@ -129,6 +133,7 @@ class LiveryClient:
             canonical_code=self.access_code,
             public_keys=self.public_keys,
             timeout=self.timeout,
+            when_due=when_due,
         )
 
     def download(self, decision: UpgradeDecision, dest_dir: Path | str, progress: Progress | None = None) -> Path:

@@ -108,3 +108,17 @@ def test_halted_and_unconfigured_manifests_offer_nothing():
     for fields, reason in (({"halted": True}, "halted"), ({"configured": False}, "not_configured")):
         answer = decide_from_manifest(manifest(**fields), version="4.0", platform="windows-x64", install_id="x")
         assert (answer["action"], answer["reason"], answer["target"]) == ("none", reason, None)
+
+
+def test_the_manifest_is_revalidated_with_its_etag(livery, publish, static_client):
+    publish(manifest())
+    client = static_client()
+    first = client.check_upgrade("5.2.0", "windows-x64")
+    second = client.check_upgrade("5.2.0", "windows-x64")
+    assert first.origin == second.origin == "static" and second.action == "passive"
+    hits = livery.hits(f"/static/{FILE}")
+    assert "If-None-Match" not in hits[0].headers and hits[1].headers.get("If-None-Match")
+    assert livery.hits("/v1/upgrade") == []
+
+    publish(manifest(serial=8, halted=True))  # a new file: a new ETag, a 200, a new decision
+    assert client.check_upgrade("5.2.0", "windows-x64").reason == "halted"
