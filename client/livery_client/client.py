@@ -41,6 +41,7 @@ class LiveryClient:
         session: requests.Session | None = None,
         timeout: float = 10,
         static_base_url: str | None = None,
+        upgrade_manifests: bool = True,
     ) -> None:
         canonical = normalise_code(access_code)
         if canonical is None:
@@ -59,6 +60,9 @@ class LiveryClient:
         self.timeout = timeout
         # a static-publish root (nginx, a CDN): asked first at launch, the API is the fallback
         self.static_base_url = static_base_url.rstrip("/") if static_base_url else None
+        # decide upgrades from the code's signed manifest (the same URI for every install, so
+        # caches in front of the API answer a launch storm); the per-install poll is the fallback
+        self.upgrade_manifests = upgrade_manifests
 
     @property
     def discovery_url(self) -> str:
@@ -74,6 +78,11 @@ class LiveryClient:
     def static_manifest_url(self) -> str | None:
         """This code's signed upgrade manifest under the static root, if one is configured."""
         return self._static_url(f"upgrade/{code_digest(self.access_code)}/manifest.json")
+
+    @property
+    def api_manifest_url(self) -> str:
+        """This code's signed upgrade manifest from the API (the same bytes as the static root's)."""
+        return f"{self.base_url}/v1/upgrade-manifest/{self.access_code}"
 
     def _static_url(self, path: str) -> str | None:
         # files under the static root are named by the code's digest, never by the code itself
@@ -107,7 +116,8 @@ class LiveryClient:
             canonical_code=self.access_code,
             public_keys=self.public_keys,
             timeout=self.timeout,
-            manifest_url=self.static_manifest_url,
+            manifest_url=self.static_manifest_url or (self.api_manifest_url if self.upgrade_manifests else None),
+            manifest_origin="static" if self.static_base_url else "manifest",
         )
 
     def licence_url(self) -> str:

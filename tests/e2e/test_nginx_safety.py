@@ -7,8 +7,9 @@ through the services on the same database, and its static publisher rewrites the
 commit, as an admin worker does (docs/deployment.md).
 
 Clients keep asking during and after each change, through each topology, as the reference client
-does: straight at the micro-cache; or the static file first, the API (through the micro-cache)
-when the file is missing. Every answer is labelled old (the answer before the change: 200, or the
+does: straight at the micro-cache (the per-install poll, and the code's manifest from
+``/v1/upgrade-manifest/``, one URI per code); or the static file first, the API (through the
+micro-cache) when the file is missing. Every answer is labelled old (the answer before the change: 200, or the
 304 confirming it) or new, with its send time after the commit. The bound holds when every
 answer sent ``BOUND`` s or more after the commit is new: Livery's own 2 s (each worker sees a
 change within 1 s, tests/e2e/test_freshness.py) plus the micro-cache's 1 s (``s-maxage=1``).
@@ -130,6 +131,17 @@ def upgrade_micro(dep: Deployment, code: str, etag: str | None) -> tuple[str, st
     return ("new" if reason == "halted" else "old" if reason == "offered" else f"unexpected {reason}"), cache
 
 
+def manifest_micro(dep: Deployment, code: str, etag: str | None) -> tuple[str, str]:
+    """The API's manifest (/v1/upgrade-manifest/: one URI per code) through the micro-cache."""
+    status, headers, body = _get(dep.front, f"/v1/upgrade-manifest/{code}")
+    cache = headers.get("x-cache-status", "")
+    if status == 410:
+        return "new", cache
+    if status != 200:
+        return f"unexpected {status}", cache
+    return ("new" if json.loads(body)["payload"]["halted"] else "old"), cache
+
+
 def upgrade_static(dep: Deployment, code: str, etag: str | None) -> tuple[str, str]:
     status, _headers, body = _get(dep.static, f"/upgrade/{_digest(code)}/manifest.json")
     if status == 200:
@@ -193,8 +205,8 @@ def _assert_bound(case: Case, seen: dict[str, list[tuple[float, str, str]]]) -> 
 
 def test_revocation_suspension_and_halt_hold_the_bound_through_both_topologies(deployment):
     dep = deployment
-    discovery = {"micro-cache": discovery_micro, "static root": discovery_static}
-    upgrade = {"micro-cache": upgrade_micro, "static root": upgrade_static}
+    discovery = {"micro-cache": discovery_micro, "static root": discovery_static, "manifest": manifest_micro}
+    upgrade = {"micro-cache": upgrade_micro, "static root": upgrade_static, "manifest": manifest_micro}
     for name in ("revoke", "suspend", "halt"):  # every client sees the old answer first
         path = f"/v1/upgrade/{dep.codes[name]}?{POLL}" if name == "halt" else None
         assert _get(dep.front, path or f"/v1/discovery/{dep.codes[name]}")[0] == 200
