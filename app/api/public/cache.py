@@ -50,6 +50,10 @@ from app.upgrades.services import channel_ready
 WARM_BUDGET = 10.0  # seconds a starting worker may spend rendering (gunicorn's timeout is 30 s)
 GLOBAL_TOPICS = frozenset({"settings", "channel", "all"})  # topics that drop every rendered document
 POLL_WAIT = 1.0  # seconds the request that starts a poll waits for it (not at all while the database is down)
+# seconds a request waits for the very first load of the codes: before it nothing can be answered
+# but 503, so a slow first load (a busy machine, a large table) is worth waiting for, within a bound
+# well below gunicorn's 30 s worker timeout
+FIRST_LOAD_WAIT = 3.0
 PRUNE_EVERY = 600.0  # seconds (+ up to 50 % jitter) between one worker's prunes of old change events
 PRUNE_BATCH = 500  # events deleted per prune: a short transaction, never a long lock
 ASSET_BYTES_HELD = 32 * 1024 * 1024  # per worker: recently served asset bodies (content-addressed, never stale)
@@ -393,7 +397,9 @@ class PublicAnswers:
                 return  # down: the back-off schedule says when to try again
             thread = self._refresher = threading.Thread(target=self._refresh, name="livery-freshness", daemon=True)
             thread.start()
-        if self._health.up or not self._loaded:
+        if not self._loaded:
+            thread.join(max(wait, FIRST_LOAD_WAIT))
+        elif self._health.up:
             thread.join(wait)
 
     def _refresh(self) -> None:

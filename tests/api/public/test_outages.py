@@ -4,6 +4,8 @@ answers whatever the object store holds."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from app.db_health import DatabaseUnavailable
@@ -56,6 +58,25 @@ def test_worker_without_database_at_start_answers_503_not_404(make_app):
     response = app.test_client().get(f"/v1/discovery/{code}")
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert app.test_client().get("/readyz").json["checks"]["public_answers"].startswith("not loaded")
+
+
+def test_a_first_load_slower_than_a_poll_wait_still_answers(make_app, monkeypatch):
+    """A worker's very first load of the codes on a busy machine: the request waits for it (bounded)
+    rather than answering 503 for a database that is up."""
+    from app.api.public import cache
+
+    app = make_app()
+    code = factories.issue(app, factories.make_brand(app, factories.make_partner(app)))  # loads nothing
+    answers = app.extensions["livery.public"]
+    load_all = answers._load_all
+
+    def slow_load_all():
+        time.sleep(cache.POLL_WAIT + 0.5)
+        load_all()
+
+    monkeypatch.setattr(answers, "_load_all", slow_load_all)
+    response = app.test_client().get(f"/v1/discovery/{code}")
+    assert response.status_code == 200, response.json
 
 
 def test_reuploading_an_image_restores_its_lost_object(setup):
