@@ -47,6 +47,7 @@ from requests.adapters import HTTPAdapter
 
 from app import create_app
 from app.api.public.answers import UpgradeQuery, upgrade_answer
+from app.formats import strong_etag
 from app.upgrades.versions import parse_version
 from bench import datasets, nginx_conf, servers
 
@@ -54,7 +55,16 @@ API_HOST = urlsplit(datasets.BASE_URL).hostname  # the discovery documents' host
 STATIC_HOST = "static.livery.example.com"  # deploy/nginx/static.conf's server_name
 STORM_LUA = Path(__file__).resolve().parent / "wrk" / "storm.lua"
 STORM_RE = re.compile(r"STORM (.*)")
-TOPOLOGIES = ("dynamic", "micro-cache", "static root")
+# (topology, how the client decides upgrades): the per-install poll first, as clients did before
+# /v1/upgrade-manifest/, then today's reference client
+VARIANTS = [
+    ("dynamic", "poll"),
+    ("micro-cache", "poll"),
+    ("dynamic", "manifest"),
+    ("micro-cache", "manifest"),
+    ("static root", "manifest"),
+]
+UPGRADE_LABELS = {"poll": "per-install poll", "manifest": "manifest"}
 ACTOR = "bench:storm"
 USERS_PER_PARTNER = 50
 DAY = 86_400.0
@@ -101,12 +111,18 @@ class Fleet:
     api_etags: dict[str, str]  # canonical code -> discovery ETag
     static_etags: dict[str, tuple[str, str]]  # digest -> (discovery file ETag, manifest file ETag)
     upgrade_etag: Callable[[Install], str]
+    manifest_etags: dict[str, str]  # digest -> the API's ETag of the code's manifest
     app: Any = None  # the in-process Livery upgrade_etag asks; disposed by the caller
     installs: list[Install] = field(default_factory=list)
+    warm_installs: list[Install] = field(default_factory=list)  # other installs, for the warm-up
 
 
-def launch_steps(install: Install, topology: str, fleet: Fleet) -> list[Step]:
-    """The requests of one launch of ``install``'s reference client, in order (its caches are warm)."""
+def launch_steps(install: Install, topology: str, fleet: Fleet, upgrades: str = "manifest") -> list[Step]:
+    """The requests of one launch of ``install``'s reference client, in order (its caches are warm).
+
+    ``upgrades``: "manifest" (the client's default: the code's signed manifest, decided locally)
+    or "poll" (``upgrade_manifests=False``: the per-install poll, as clients before it).
+    """
     code, query = (
         install.code,
         urlencode({"platform": install.platform, "version": install.version, "install_id": install.install_id}),
@@ -125,11 +141,11 @@ def launch_steps(install: Install, topology: str, fleet: Fleet) -> list[Step]:
             Step("GET", API_HOST, f"/v1/upgrade/{code}?{query}", "", "", "f"),
             *licence,
         ]
-    return [
-        Step("GET", API_HOST, f"/v1/discovery/{code}", fleet.api_etags[code], ""),
-        Step("GET", API_HOST, f"/v1/upgrade/{code}?{query}", fleet.upgrade_etag(install), ""),
-        *licence,
-    ]
+    if upgrades == "manifest":
+        upgrade = Step("GET", API_HOST, f"/v1/upgrade-manifest/{code}", fleet.manifest_etags[install.digest], "")
+    else:
+        upgrade = Step("GET", API_HOST, f"/v1/upgrade/{code}?{query}", fleet.upgrade_etag(install), "")
+    return [Step("GET", API_HOST, f"/v1/discovery/{code}", fleet.api_etags[code], ""), upgrade, *licence]
 
 
 # -- the fleet ---------------------------------------------------------------------------------
@@ -206,16 +222,21 @@ def build_fleet(data: datasets.Dataset, installs: int, licence_share: float) -> 
         for _c, digest, _i in codes
     }
 
+    known: dict[str, str] = {}
+
     def upgrade_etag(install: Install) -> str:
         """The ETag of the answer this install cached: Livery's own decision, made in this process."""
-        query = UpgradeQuery(parse_version(install.version), install.platform, install.install_id)
-        return upgrade_answer(public, upgrades, install.code, query, datasets.BASE_URL).etag
+        if install.install_id not in known:
+            query = UpgradeQuery(parse_version(install.version), install.platform, install.install_id)
+            known[install.install_id] = upgrade_answer(public, upgrades, install.code, query, datasets.BASE_URL).etag
+        return known[install.install_id]
 
-    fleet = Fleet(api_etags, static_etags, upgrade_etag, app=app)
+    manifest_etags = {d: strong_etag((root / "upgrade" / d / "manifest.json").read_bytes()) for _c, d, _p in codes}
+    fleet = Fleet(api_etags, static_etags, upgrade_etag, manifest_etags, app=app)
     rng = random.Random(20261201)
-    for i in range(installs):
+    for i in range(installs + installs // 5):
         canonical, digest, partner_id = codes[i % len(codes)]
-        fleet.installs.append(
+        (fleet.installs if i < installs else fleet.warm_installs).append(
             Install(
                 code=canonical,
                 digest=digest,
@@ -269,26 +290,27 @@ def client_launch(client, install: Install, clock: Callable[[], float]) -> None:
     assert licence.licensed, licence
 
 
-def verify_against_client(fleet: Fleet, topology: str, routes: dict[str, int], keys: dict[str, str], work: Path,
-                          sample: int) -> None:  # fmt: skip
+def verify_against_client(fleet: Fleet, topology: str, upgrades: str, routes: dict[str, int], keys: dict[str, str],
+                          work: Path, sample: int) -> None:  # fmt: skip
     """Run the reference client for ``sample`` installs; their recorded launch must be launch_steps'."""
     from livery_client import LiveryClient
 
     picked = fleet.installs[:: max(1, len(fleet.installs) // sample)][:sample]
     for n, install in enumerate(picked):
-        folder = work / "clients" / topology.replace(" ", "-") / str(n)
+        folder = work / "clients" / f"{topology}-{upgrades}".replace(" ", "-") / str(n)
         folder.mkdir(parents=True)
         (folder / "install_id").write_text(install.install_id)  # the simulated install's own id
         adapter = Routed(routes)
         session = requests.Session()
         session.mount("https://", adapter)
         static = f"https://{STATIC_HOST}" if topology == "static root" else None
-        client = LiveryClient(datasets.BASE_URL, install.code, folder, keys, session, static_base_url=static)
+        client = LiveryClient(datasets.BASE_URL, install.code, folder, keys, session, static_base_url=static,
+                              upgrade_manifests=upgrades == "manifest")  # fmt: skip
         client_launch(client, install, time.time)  # first launch: document, assets, answers, lease
         adapter.recorded = []
         later = (lambda: time.time() + 4 * DAY) if install.licence_due else time.time  # a 7-day lease half gone
         client_launch(client, install, later)
-        expected = [s.comparable() for s in launch_steps(install, topology, fleet) if "f" not in s.flags]
+        expected = [s.comparable() for s in launch_steps(install, topology, fleet, upgrades) if "f" not in s.flags]
         recorded = [s.comparable() for s in adapter.recorded]
         if recorded != expected:
             raise RuntimeError(f"{topology}: the generated launch is not the client's\n{recorded}\n{expected}")
@@ -366,19 +388,23 @@ def run(args: argparse.Namespace) -> list[tuple[str, StormResult]]:
             "micro-cache": (front, {API_HOST: front}, "micro"),
             "static root": (front, {API_HOST: front, STATIC_HOST: front}, "static"),
         }
-        for topology in TOPOLOGIES:
+        for topology, upgrades in VARIANTS:
             port, routes, mode = targets[topology]
-            verify_against_client(fleet, topology, routes, keys, work, args.sample)
-            lines = work / f"launches-{mode}.txt"
-            lines.write_text("".join("\t".join(s.line() for s in launch_steps(i, topology, fleet)) + "\n"
-                                     for i in fleet.installs))  # fmt: skip
+            verify_against_client(fleet, topology, upgrades, routes, keys, work, args.sample)
+            # the warm-up launches other installs than the measured run: at 9 am no install's own
+            # URI is in any cache yet
+            warm, lines = work / f"warm-{mode}-{upgrades}.txt", work / f"launches-{mode}-{upgrades}.txt"
+            for path, installs in ((warm, fleet.warm_installs), (lines, fleet.installs)):
+                path.write_text("".join("\t".join(s.line() for s in launch_steps(i, topology, fleet, upgrades))
+                                        + "\n" for i in installs))  # fmt: skip
             base = f"http://127.0.0.1:{port}"
-            storm(base, lines, mode, seconds=args.warmup, connections=args.connections)
+            storm(base, warm, mode, seconds=args.warmup, connections=args.connections)
             before = python_requests(upstream)
             result = storm(base, lines, mode, seconds=args.seconds, connections=args.connections)
             result.python_requests = python_requests(upstream) - before
-            results.append((topology, result))
-            print(row(topology, result), flush=True)
+            label = f"{topology}, {UPGRADE_LABELS[upgrades]}"
+            results.append((label, result))
+            print(row(label, result), flush=True)
         print()
         print(table(results, floor, args))
         return results
@@ -418,7 +444,7 @@ def floor_rate(data: datasets.Dataset, work: Path, args: argparse.Namespace) -> 
 
 
 def row(topology: str, r: StormResult) -> str:
-    return (f"  {topology:<12} {r.rate:>8,.0f} launches/s  1M in {1e6 / r.rate if r.rate else 0:6.1f} s  "
+    return (f"  {topology:<34} {r.rate:>8,.0f} launches/s  1M in {1e6 / r.rate if r.rate else 0:6.1f} s  "
             f"p99 {r.p99_ms:7.2f} ms  waited on Python {r.python / max(1, r.launches):6.1%}  "
             f"Python requests/launch {r.python_requests / max(1, r.launches):.2f}  shed {r.shed}  "
             f"failed {r.failed}  socket errors {r.socket_errors}")  # fmt: skip
@@ -453,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32, help="wrk threads, one connection each")
     parser.add_argument("--partners", type=int, default=100)
     parser.add_argument("--codes", type=int, default=10, help="codes per brand (10 brands per partner)")
-    parser.add_argument("--installs", type=int, default=200_000)
+    parser.add_argument("--installs", type=int, default=100_000)
     parser.add_argument(
         "--licence-share",
         type=float,
