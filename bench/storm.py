@@ -389,6 +389,8 @@ def run(args: argparse.Namespace) -> list[tuple[str, StormResult]]:
             "static root": (front, {API_HOST: front, STATIC_HOST: front}, "static"),
         }
         for topology, upgrades in VARIANTS:
+            if args.only and f"{topology}, {upgrades}".replace(" ", "-").replace(",", "") not in args.only:
+                continue
             port, routes, mode = targets[topology]
             verify_against_client(fleet, topology, upgrades, routes, keys, work, args.sample)
             # the warm-up launches other installs than the measured run: at 9 am no install's own
@@ -488,6 +490,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sample", type=int, default=24, help="installs run by the real reference client")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=[f"{t}-{u}".replace(" ", "-") for t, u in VARIANTS],
+        help="run just these rows (default: all five)",
+    )
     run(parser.parse_args(argv))
     return 0
 
