@@ -38,12 +38,14 @@ def upgrade_manifest(access_code: str) -> Response:
         raise StorageUnavailable.after(exc, "The control file cannot be read; retry later.") from None
     if state is None:  # a live code whose brand was never published: like discovery
         raise counted(problem_for(Refused.UNKNOWN))
-    memo: dict[str, tuple[object, Answer]] = current_app.extensions.setdefault("livery.manifest_memo", {})
+    memo: dict[str, tuple[object, str, Answer]] = current_app.extensions.setdefault("livery.manifest_memo", {})
     digest = code_digest(normalise_code(access_code))  # a usable code: its canonical form exists
+    ring = upgrades.ring
     held = memo.get(digest)
-    if held is None or held[0] is not state:  # a channel change replaces the state object
-        body = signed_manifest(upgrades.ring, state, digest, current_app.config["LIVERY"].public_base_url)
+    # a channel change replaces the state object; a key rotation changes the signing key
+    if held is None or held[0] is not state or held[1] != ring.active_id:
+        body = signed_manifest(ring, state, digest, current_app.config["LIVERY"].public_base_url)
         if len(memo) >= MEMO_LIMIT:
             memo.clear()
-        held = memo[digest] = (state, Answer(body, strong_etag(body)))
-    return cached_response(held[1].body, held[1].etag, UPGRADE_CACHE_CONTROL)
+        held = memo[digest] = (state, ring.active_id, Answer(body, strong_etag(body)))
+    return cached_response(held[2].body, held[2].etag, UPGRADE_CACHE_CONTROL)
