@@ -89,11 +89,12 @@ class Settings:
     signing_active_key: str = ""
     signing_keys_required: bool = False
     static_publish_root: str = ""  # "" (off) | absolute folder | s3://bucket[/prefix]; docs/deployment.md
-    licensing_usage_flush_seconds: float = 30.0
+    licensing_usage_flush_seconds: float = 10.0  # the most counters a killed worker loses (usage.py)
     licensing_warm_seconds: float = 10.0  # a starting worker loads licensed users for up to this long
     billing_reconcile_percent: float = 2.0
     billing_reconcile_min_users: int = 5
     billing_max_usage_report_bytes: int = 50 * 1024 * 1024
+    billing_close_budget_seconds: float = 15.0  # POST .../close of every partner stops starting partners after this
     log_level: str = "WARNING"
     body_read_timeout: float = 10.0  # seconds without a byte of a request body -> 408
     ratelimit_storage_url: str = ""  # "" (this process's memory) | redis://host:port/db
@@ -113,6 +114,7 @@ class Settings:
     change_retention_hours: int = 168  # change events older than this are pruned (docs/operations.md)
     log_format: str = "text"  # text | json: one JSON object per line
     request_log: bool = True  # one line per request (logger livery.requests, level INFO)
+    request_log_sample: int = 1  # 1: every request; N: 1 in N successful fast-path answers (errors: all)
     metrics_token: str = ""  # "" : GET /metrics answers 404; else it needs "Authorization: Bearer <token>"
     metrics_dir: str = ""  # gunicorn's shared folder of every worker's metrics ("" : a fresh temporary folder)
     # outbound calls (partner web services, JWKS): app/outbound/, docs/licensing-webservice.md
@@ -184,6 +186,8 @@ class Settings:
             raise ConfigError("LIVERY_S3_MAX_ATTEMPTS must be 1 to 5")
         if self.change_retention_hours < 1:
             raise ConfigError("LIVERY_CHANGE_RETENTION_HOURS must be at least 1 (workers read events up to 30 s late)")
+        if not 1 <= self.request_log_sample <= 1_000_000:
+            raise ConfigError("LIVERY_REQUEST_LOG_SAMPLE must be 1 (every request) to 1000000")
         if self.log_format not in {"text", "json"}:
             raise ConfigError("LIVERY_LOG_FORMAT must be 'text' or 'json'")
         if self.metrics_dir and not os.path.isabs(self.metrics_dir):
@@ -198,6 +202,8 @@ class Settings:
             raise ConfigError("LIVERY_BILLING_RECONCILE_PERCENT must be in [0, 100] and _MIN_USERS >= 0")
         if self.billing_max_usage_report_bytes < 1024:
             raise ConfigError("LIVERY_BILLING_MAX_USAGE_REPORT_BYTES must be at least 1024")
+        if not 0 < self.billing_close_budget_seconds <= 20:
+            raise ConfigError("LIVERY_BILLING_CLOSE_BUDGET_SECONDS must be in (0, 20] (below the 30 s worker timeout)")
         root = self.static_publish_root
         if root and not (root.startswith("s3://") and root[5:].split("/")[0]) and not os.path.isabs(root):
             raise ConfigError("LIVERY_STATIC_PUBLISH_ROOT must be an absolute folder path or s3://bucket/prefix")

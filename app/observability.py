@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
+import math
+import random
 import re
 import sys
 import time
@@ -51,17 +52,23 @@ log = logging.getLogger(__name__)
 
 
 def new_request_id() -> str:
-    """A fresh request id: 128 random bits, hex (as nginx's ``$request_id``)."""
-    return os.urandom(16).hex()
+    """A fresh request id: 128 random bits, hex (as nginx's ``$request_id``).
+
+    From ``random`` (reseeded in every forked worker), not ``os.urandom``: an id must be unique,
+    not secret, and a system call per request costs the fast path more than the id is worth.
+    """
+    return f"{random.getrandbits(128):032x}"
 
 
 class ObservedRequests:
     """WSGI middleware: request id in and out, request metrics, one log line per request."""
 
-    def __init__(self, app: Flask, wsgi_app: Callable, *, log_requests: bool) -> None:
+    def __init__(self, app: Flask, wsgi_app: Callable, *, log_requests: bool, sample: int = 1) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
         self.log_requests = log_requests
+        self.sample = sample  # one line per ``sample`` successful fast-path answers (LIVERY_REQUEST_LOG_SAMPLE)
+        self._unlogged = 0
         self._code_partners: dict[str, int] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -89,6 +96,11 @@ class ObservedRequests:
         route = route_name(environ)
         metrics.count_request(route, status, seconds)
         if self.log_requests and request_log.isEnabledFor(logging.INFO):
+            if self.sample > 1 and status < 400 and ROUTE_KEY not in environ:  # a fast-path success
+                self._unlogged += 1
+                if self._unlogged < self.sample:
+                    return
+                self._unlogged = 0
             fields = {
                 "method": environ.get("REQUEST_METHOD"),
                 "route": route,
@@ -97,15 +109,15 @@ class ObservedRequests:
                 "request_id": environ[REQUEST_ID_KEY],
                 "partner_id": self._partner_id(environ),
             }
-            # makeRecord + handle: what request_log.info() does, less its walk up the stack for
-            # the caller's file and line (a third of a log line's cost, and always this function)
-            request_log.handle(request_log.makeRecord(REQUEST_LOGGER, logging.INFO, __file__, 0, "request", (), None,
-                                                      extra={"fields": fields}))  # fmt: skip
+            if not write_request_line(time.time(), fields):
+                # makeRecord + handle: what request_log.info() does, less its walk up the stack for
+                # the caller's file and line (a third of a log line's cost, and always this function)
+                request_log.handle(request_log.makeRecord(REQUEST_LOGGER, logging.INFO, __file__, 0, "request", (),
+                                                          None, extra={"fields": fields}))  # fmt: skip
 
     def _partner_id(self, environ: dict[str, Any]) -> int | None:
-        partner_id = environ.get(PARTNER_KEY)
-        if partner_id is not None:
-            return partner_id
+        if PARTNER_KEY in environ:  # set by the admin API, or by the fast path (None: a refused code)
+            return environ[PARTNER_KEY]
         path = environ.get("PATH_INFO", "")
         for prefix in CODE_ROUTES:
             if path.startswith(prefix):
@@ -153,7 +165,9 @@ def install(app: Flask, settings: Settings) -> None:
             request.environ[PARTNER_KEY] = actor.partner_id
         return response
 
-    app.wsgi_app = ObservedRequests(app, app.wsgi_app, log_requests=settings.request_log)
+    app.wsgi_app = ObservedRequests(
+        app, app.wsgi_app, log_requests=settings.request_log, sample=settings.request_log_sample
+    )
     metrics.start_flushing()
 
 
@@ -195,14 +209,105 @@ class TextFormatter(logging.Formatter):
         return text + "".join(f" {name}={value}" for name, value in fields.items()) if fields else text
 
 
+# -- request lines without a LogRecord ------------------------------------------------------
+# A request line through logging (LogRecord, formatter, json.dumps, datetime) cost ~4 times a
+# fast-path answer. When Livery's own handler is the only one that would see it (the production
+# set-up of configure_logging: no other handler, filter or logger in the way), the line is written
+# to that handler's stream directly, formatted exactly as its formatter would (tests compare them);
+# any other set-up (a test's caplog, an operator's extra handler) gets the record as before.
+
+
+def _sole_handler() -> logging.Handler | None:
+    root = logging.root
+    if request_log.handlers or request_log.filters or not request_log.propagate or request_log.parent is not root:
+        return None
+    if root.filters or len(root.handlers) != 1:
+        return None
+    handler = root.handlers[0]
+    if not getattr(handler, HANDLER_MARK, False) or len(handler.filters) != 1 or handler.level > logging.INFO:
+        return None  # (its one filter, _RequestIdFilter, leaves records with fields alone)
+    return handler
+
+
+_seconds: dict[str, tuple[int, str]] = {"json": (-1, ""), "text": (-1, "")}  # the formatted second, reused
+
+
+def _json_time(created: float) -> str:
+    """``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")``, the second reused."""
+    fraction, whole = math.modf(created)
+    micros, second = round(fraction * 1e6), int(whole)  # datetime's rounding to the microsecond
+    if micros >= 1_000_000:
+        micros, second = micros - 1_000_000, second + 1
+    cached, text = _seconds["json"]
+    if cached != second:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _seconds["json"] = (second, text)
+    return f"{text}.{micros // 1000:03d}+00:00"
+
+
+def _text_time(created: float) -> str:
+    """logging.Formatter's default ``asctime`` (local time, milliseconds), the second reused."""
+    second = int(created)
+    cached, text = _seconds["text"]
+    if cached != second:
+        text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created))
+        _seconds["text"] = (second, text)
+    return f"{text},{int((created - second) * 1000):03d}"
+
+
+def _json_value(value: Any) -> str:
+    """``json.dumps(value)`` for the values a request line holds (text, numbers, None), quicker."""
+    if isinstance(value, str):
+        if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+            return f'"{value}"'  # nothing json.dumps would escape
+        return json.dumps(value)
+    if value is None:
+        return "null"
+    if type(value) is int or (type(value) is float and math.isfinite(value)):
+        return repr(value)  # what json.dumps writes for them
+    return json.dumps(value, default=str)
+
+
+def request_line(formatter: logging.Formatter | None, created: float, fields: dict[str, Any]) -> str | None:
+    """The request line ``formatter`` would write for a record made at ``created``; None for other formatters."""
+    if type(formatter) is JsonFormatter:
+        head = f'{{"time": "{_json_time(created)}", "level": "INFO", "logger": "{REQUEST_LOGGER}", "message": "request"'
+        return head + "".join(f', "{name}": {_json_value(value)}' for name, value in fields.items()) + "}"
+    if type(formatter) is TextFormatter:
+        head = f"{_text_time(created)} INFO {REQUEST_LOGGER}: request"
+        return head + "".join(f" {name}={value}" for name, value in fields.items())
+    return None
+
+
+def write_request_line(created: float, fields: dict[str, Any]) -> bool:
+    """Write the request line straight to Livery's handler when it alone would write it; False otherwise."""
+    handler = _sole_handler()
+    line = request_line(handler.formatter, created, fields) if handler is not None else None
+    if line is None:
+        return False
+    handler.acquire()
+    try:
+        handler.stream.write(line + "\n")
+        handler.stream.flush()
+    finally:
+        handler.release()
+    return True
+
+
+def livery_handler(stream: Any) -> logging.StreamHandler:
+    """Livery's own handler on ``stream``, as configure_logging installs it (request lines may skip logging)."""
+    handler = logging.StreamHandler(stream)
+    setattr(handler, HANDLER_MARK, True)
+    handler.addFilter(_RequestIdFilter())
+    return handler
+
+
 def configure_logging(settings: Settings) -> None:
     """One handler on the root logger, to stderr, in ``LIVERY_LOG_FORMAT``; request lines per ``LIVERY_REQUEST_LOG``."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if getattr(h, HANDLER_MARK, False)), None)
     if handler is None:
-        handler = logging.StreamHandler(sys.stderr)
-        setattr(handler, HANDLER_MARK, True)
-        handler.addFilter(_RequestIdFilter())
+        handler = livery_handler(sys.stderr)
         root.addHandler(handler)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root.setLevel(settings.log_level)

@@ -9,11 +9,13 @@ admin request from the address until the window ends; an address over its unknow
 NAT address). The admin check on the success path is one test of an empty dictionary unless some
 address is being refused.
 
-Counters live in the ``limits`` library's storage (the engine of Flask-Limiter): Redis when
-``LIVERY_RATELIMIT_STORAGE_URL`` names one, so that every worker and host shares them, else this
-process's memory. Flask-Limiter itself is not used: its request hooks check a limit on every
-request, which is what the hot path must not pay. A storage outage lets requests through (logged
-once per outage), with waits bounded by short socket timeouts.
+Counters live in Redis through the ``limits`` library (the engine of Flask-Limiter) when
+``LIVERY_RATELIMIT_STORAGE_URL`` names one, so that every worker and host shares them, else in
+this process's memory (:class:`LocalFixedWindows`: the same fixed windows as ``limits``' memory
+storage, without its lock per key and the timer thread it starts every 10 ms, which cost an
+unknown code's 404 more than the answer itself). Flask-Limiter itself is not used: its request
+hooks check a limit on every request, which is what the hot path must not pay. A Redis outage
+lets requests through (logged once per outage), with waits bounded by short socket timeouts.
 
 Addresses are personal data: counters are keyed by a digest, and logs show only that digest.
 Every 429 is counted in ``livery_throttled_total{kind}`` (app/metrics.py).
@@ -26,9 +28,10 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
@@ -39,6 +42,7 @@ PUBLIC_NOT_FOUND = "public_not_found"  # kinds of failure
 ADMIN_AUTH = "admin_auth"
 STORAGE_TIMEOUT = 0.25  # seconds; a hung Redis must not hold a request
 MAX_REFUSED = 100_000  # addresses refused at once by one worker; cleared when full
+MAX_WINDOWS = 100_000  # addresses counted at once by one worker (in memory); expired ones go when full
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +70,50 @@ def address_digest(address: str) -> str:
     return hashlib.sha256(address.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
+class LocalFixedWindows:
+    """Fixed-window counters in this process's memory, with the two calls of ``limits``' FixedWindowRateLimiter.
+
+    A window opens at an identifier's first hit and lasts the limit's period, as in ``limits``.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._windows: dict[tuple[str, ...], list] = {}  # identifiers -> [window end (epoch s), hits]
+        self._lock = threading.Lock()
+
+    def hit(self, limit: RateLimitItem, *identifiers: str) -> bool:
+        """Count one hit; whether it is within the limit."""
+        now = self._clock()
+        with self._lock:
+            window = self._windows.get(identifiers)
+            if window is None or window[0] <= now:
+                if len(self._windows) >= MAX_WINDOWS:
+                    self._windows = {key: w for key, w in self._windows.items() if w[0] > now}
+                    if len(self._windows) >= MAX_WINDOWS:
+                        self._windows.clear()
+                window = self._windows[identifiers] = [now + limit.get_expiry(), 0]
+            window[1] += 1
+            return window[1] <= limit.amount
+
+    def get_window_stats(self, limit: RateLimitItem, *identifiers: str) -> tuple[float, int]:
+        """When the current window ends (epoch seconds) and the hits left in it."""
+        window = self._windows.get(identifiers)
+        if window is None or window[0] <= self._clock():
+            return self._clock(), limit.amount
+        return window[0], max(0, limit.amount - window[1])
+
+
 class FailureThrottle:
     """Counts failures per kind and client address; says when and for how long to refuse."""
 
     def __init__(self, storage_url: str, limits: dict[str, str], trusted_proxy_hops: int = 0) -> None:
         options = {"socket_timeout": STORAGE_TIMEOUT, "socket_connect_timeout": STORAGE_TIMEOUT}
-        url = storage_url or "memory://"
-        self.storage = storage_from_string(url, **(options if url.startswith(("redis", "rediss")) else {}))
-        self.strategy = FixedWindowRateLimiter(self.storage)
+        if storage_url.startswith(("redis", "rediss")):
+            self.strategy: FixedWindowRateLimiter | LocalFixedWindows = FixedWindowRateLimiter(
+                storage_from_string(storage_url, **options)
+            )
+        else:  # "" or memory://: this process's memory
+            self.strategy = LocalFixedWindows()
         self.limits = {kind: parse(text) for kind, text in limits.items() if text}
         self.trusted_proxy_hops = trusted_proxy_hops
         self.refusing: dict[tuple[str, str], float] = {}  # (kind, address) -> refused until (monotonic)

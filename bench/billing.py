@@ -1,7 +1,8 @@
 """Month close at scale: 1 000 000 counted users across 1 000 partners; one partner's CSV streamed.
 
-``python -m bench.billing [--users N] [--partners P] [--big B] [--database-url URL]`` (bounded:
-a few minutes, no network but the database) seeds a database in bulk (partners, one customer
+``python -m bench.billing [--users N] [--partners P] [--big B] [--database-url URL | --postgres]``
+(bounded: a few minutes, no network but the database; ``--postgres`` makes a fresh database on
+127.0.0.1:5432 and drops it afterwards) seeds a database in bulk (partners, one customer
 each, one allocation event per portal user dated in the month before, usage facts for every
 tenth user as web-service checks; partner 1 holds ``--big`` users), then, in a fresh child
 process each (so that seeding does not count in the peak RSS):
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, insert
+
+from bench import servers
 
 MONTH = "2026-10"
 ALLOCATED_AT = datetime(2026, 9, 15, tzinfo=UTC)
@@ -198,6 +202,7 @@ def main() -> None:
     parser.add_argument("--partners", type=int, default=1_000)
     parser.add_argument("--big", type=int, default=100_000, help="users of partner 1 (its CSV is streamed)")
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database, dropped afterwards")
     parser.add_argument("--work", default="")
     parser.add_argument("--phase", choices=["close", "csv-open", "csv-closed"], default=None)
     parser.add_argument("--markdown", action="store_true")
@@ -209,7 +214,20 @@ def main() -> None:
         print(json.dumps(phase_csv(args.database_url, args.work, args.phase == "csv-closed")))
         return
     work = tempfile.mkdtemp(prefix="livery-bench-billing-")
-    database_url = args.database_url or f"sqlite:///{Path(work) / 'billing.db'}"
+    cleanups: list = []
+    try:
+        database_url = args.database_url or f"sqlite:///{Path(work) / 'billing.db'}"
+        if args.postgres:
+            database_url = servers.postgres_database(cleanups) or sys.exit("PostgreSQL is not reachable")
+        run(args, database_url, work)
+    finally:
+        for cleanup in cleanups:
+            cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, database_url: str, work: str) -> None:
+    """Seed, close, stream; print the figures (and the BENCHMARKS.md row with ``--markdown``)."""
     started = time.perf_counter()
     seed(database_url, args.users, args.partners, args.big)
     seeded = round(time.perf_counter() - started, 1)

@@ -71,7 +71,7 @@ def build(
     data.codes, data.brands = len(seeded), partners * brands_per_partner
 
     answers = app.extensions["livery.public"]
-    answers.warm()  # the first load of every code, as gunicorn's post_worker_init does (a request waits 1 s at most)
+    answers.warm(budget=600)  # the first load of every code (a million take more than a worker's 10 s)
     found: list[tuple[seed.SeededCode, str]] = []
     for code in seeded:
         answer = answers.discovery(answers.code(code.digest))

@@ -7,6 +7,10 @@ configuration, drives ``POST /v1/licenses/check`` with wrk (bodies rotating over
 partner, all licensed) and compares with the bare-Flask floor answering the same bytes. Prints
 requests/s, the ratio to the floor, p99, worker RSS and the 10k vs 1M ratio; ``--markdown``
 prints the BENCHMARKS.md section.
+
+``--postgres``: the same on PostgreSQL at 127.0.0.1:5432 (fresh databases, dropped afterwards).
+``--no-nonce``: bodies without a nonce (answers signed once per user, installation and minute);
+by default every body carries one, as the reference client sends.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import json
 import random
 import shutil
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -67,37 +72,46 @@ def user_id(partner_index: int, n: int) -> str:
     return f"user{n:07d}@partner{partner_index:04d}.example"
 
 
-def insert_users(database_url: str, seeded: list[tuple[int, int, str]], per_partner: int) -> float:
-    """``per_partner`` licensed users for each partner, in bulk (one executemany per chunk); seconds taken."""
+def bulk_insert(database_url: str, table: str, columns: tuple[str, ...], rows) -> None:
+    """``rows`` into ``table`` in bulk: COPY on PostgreSQL, the driver's executemany on SQLite."""
     from sqlalchemy import create_engine
 
+    engine = create_engine(database_url)
+    names = ", ".join(columns)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            with conn.connection.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(columns))
+            conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(rows))  # noqa: S608 (constants)
+    engine.dispose()
+
+
+def insert_users(database_url: str, seeded: list[tuple[int, int, str]], per_partner: int) -> float:
+    """``per_partner`` licensed users for each partner, in bulk; seconds taken."""
     started = time.monotonic()
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    engine = create_engine(database_url)
-    sql = (
-        "INSERT INTO licensed_users (partner_id, customer_id, user_id, user_key, licence_type, status, version,"
-        " created_at, updated_at) VALUES (?, ?, ?, ?, 'standard', 'active', 1, ?, ?)"
+    columns = ("partner_id", "customer_id", "user_id", "user_key", "licence_type", "status", "version",
+               "created_at", "updated_at")  # fmt: skip
+    rows = (
+        (partner_id, customer_id, user_id(index, n), user_id(index, n), "standard", "active", 1, stamp, stamp)
+        for index, (partner_id, customer_id, _code) in enumerate(seeded)
+        for n in range(per_partner)
     )
-    with engine.begin() as conn:
-        for index, (partner_id, customer_id, _code) in enumerate(seeded):
-            rows = []
-            for n in range(per_partner):
-                uid = user_id(index, n)
-                rows.append((partner_id, customer_id, uid, uid, stamp, stamp))
-            conn.exec_driver_sql(sql, rows)
-    engine.dispose()
+    bulk_insert(database_url, "licensed_users", columns, rows)
     return time.monotonic() - started
 
 
 def write_bodies(
-    database_url: str, path: Path, seeded: list[tuple[int, int, str]], per_partner: int, count: int
+    database_url: str, path: Path, seeded: list[tuple[int, int, str]], per_partner: int, count: int, nonce: bool
 ) -> Path:
     """``count`` check bodies for random licensed users of random partners (seeded: the same every run).
 
     Their users' usage facts of this month are inserted too: the state of any day but the first
     of a month, when a user's first check of the month is long written.
     """
-    from sqlalchemy import create_engine
 
     rng = random.Random(20261130)
     lines, facts = [], {}
@@ -106,18 +120,15 @@ def write_bodies(
     for i in range(count):
         index = rng.randrange(len(seeded))
         uid = user_id(index, rng.randrange(per_partner))
-        body = {"access_code": seeded[index][2], "user_id": uid, "install_id": f"bench-{i}", "nonce": f"n{i}"}
+        body = {"access_code": seeded[index][2], "user_id": uid, "install_id": f"bench-{i}"}
+        if nonce:
+            body["nonce"] = f"n{i}"
         lines.append(json.dumps(body, separators=(",", ":")))
-        facts[(seeded[index][0], uid)] = (seeded[index][0], month, uid, stamp, stamp)
+        facts[(seeded[index][0], uid)] = (seeded[index][0], month, uid, "portal", "standard", stamp, stamp, 1)
     path.write_text("\n".join(lines) + "\n")
-    engine = create_engine(database_url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO usage_facts (partner_id, month, user_key, method, licence_type, first_check_at,"
-            " last_check_at, check_count) VALUES (?, ?, ?, 'portal', 'standard', ?, ?, 1)",
-            list(facts.values()),
-        )
-    engine.dispose()
+    columns = ("partner_id", "month", "user_key", "method", "licence_type", "first_check_at", "last_check_at",
+               "check_count")  # fmt: skip
+    bulk_insert(database_url, "usage_facts", columns, facts.values())
     return path
 
 
@@ -133,23 +144,47 @@ def probe(base: str, bodies: Path) -> dict:
     return answer
 
 
+def _copy_database(template_url: str, work: Path, name: str, cleanups: list) -> str:
+    """A copy of the seeded template database: a file copy, or PostgreSQL's CREATE DATABASE ... TEMPLATE."""
+    if template_url.startswith("sqlite"):
+        path = work / f"{name}.db"
+        shutil.copyfile(template_url.removeprefix("sqlite:///"), path)
+        return f"sqlite:///{path}"
+    import psycopg
+
+    base, template = template_url.rsplit("/", 1)
+    copy = f"{template}_{name.lower()}"
+    with psycopg.connect(servers.POSTGRES_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"')
+
+    def drop() -> None:
+        with psycopg.connect(servers.POSTGRES_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+
+    cleanups.append(drop)
+    return f"{base}/{copy}"
+
+
 def run(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="livery-bench-licensing-"))
-    results: dict = {"partners": args.partners}
+    results: dict = {"partners": args.partners, "nonce": not args.no_nonce}
     processes: list[servers.Process] = []
+    cleanups: list = []
     try:
-        template = work / "template.db"
+        template_url = f"sqlite:///{work / 'template.db'}"
+        if args.postgres:
+            template_url = servers.postgres_database(cleanups) or sys.exit("PostgreSQL is not reachable")
+        results["database"] = template_url.split(":")[0].split("+")[0]
         started = time.monotonic()
-        seeded = seed_partners(f"sqlite:///{template}", work, args.partners)
+        seeded = seed_partners(template_url, work, args.partners)
         results["seed_partners_s"] = round(time.monotonic() - started, 1)
         sizes = {"10k": args.small // args.partners, "1M": args.large // args.partners}
         databases = {}
         for name, per_partner in sizes.items():
-            path = work / f"{name}.db"
-            shutil.copyfile(template, path)
-            results[f"insert_{name}_s"] = round(insert_users(f"sqlite:///{path}", seeded, per_partner), 1)
-            url = f"sqlite:///{path}"
-            databases[name] = (url, write_bodies(url, work / f"{name}.bodies", seeded, per_partner, args.bodies))
+            url = _copy_database(template_url, work, name, cleanups)
+            results[f"insert_{name}_s"] = round(insert_users(url, seeded, per_partner), 1)
+            bodies = write_bodies(url, work / f"{name}.bodies", seeded, per_partner, args.bodies, not args.no_nonce)
+            databases[name] = (url, bodies)
         print(f"seeded in {json.dumps(results)}", flush=True)
 
         env = {"LIVERY_PUBLIC_BASE_URL": BASE_URL, "LIVERY_SIGNING_KEYS_DIR": str(work / "keys"),
@@ -180,6 +215,8 @@ def run(args: argparse.Namespace) -> dict:
     finally:
         for proc in processes:
             proc.stop()
+        for cleanup in cleanups:
+            cleanup()
         shutil.rmtree(work, ignore_errors=True)
     return results
 
@@ -230,7 +267,8 @@ def markdown(results: dict, args: argparse.Namespace) -> str:
         rows.append(
             f"| floor: bare Flask, a constant check answer (run just before) | {row['floor_rps']} | 100 % | | |"
         )
-        rows.append(f"| portal check, {users:,} users / {args.partners} partners | {row['rps']} | "
+        what = f"{results['database']}, {'a nonce' if results['nonce'] else 'no nonce'}"
+        rows.append(f"| portal check ({what}), {users:,} users / {args.partners} partners | {row['rps']} | "
                     f"{row['vs_floor'] * 100:.0f} % | {row['p99_ms']:.1f} | {rss} |")  # fmt: skip
     rows.append("")
     rows.append(f"1 000 000 vs 10 000 users: {results['1M_vs_10k'] * 100:.0f} % of the throughput.")
@@ -247,6 +285,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=15)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL at 127.0.0.1:5432 instead of SQLite")
+    parser.add_argument("--no-nonce", action="store_true", help="check bodies without a nonce")
     parser.add_argument("--markdown", action="store_true", help="print the BENCHMARKS.md section too")
     args = parser.parse_args()
     results = run(args)

@@ -15,8 +15,6 @@ import argparse
 import logging
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from werkzeug.test import EnvironBuilder
@@ -24,7 +22,8 @@ from werkzeug.test import EnvironBuilder
 from app import create_app, migrate
 from app.cli.demo import demo_code
 from app.config import Settings
-from app.observability import REQUEST_LOGGER, JsonFormatter, ObservedRequests, TextFormatter
+from app.observability import REQUEST_LOGGER, JsonFormatter, ObservedRequests, TextFormatter, livery_handler
+from bench.hotpath_cost import per_call_us
 
 
 def _fast_path(app):
@@ -34,20 +33,6 @@ def _fast_path(app):
     while not isinstance(wsgi, FastPublicPath):
         wsgi = wsgi.wsgi_app
     return wsgi
-
-
-def _per_call_us(wsgi: Callable, environ: dict, calls: int, rounds: int) -> float:
-    def start_response(status, headers, exc_info=None):
-        return None
-
-    best = float("inf")
-    for _ in range(rounds):
-        started = time.process_time()
-        for _ in range(calls):
-            for _chunk in wsgi(dict(environ), start_response):
-                pass
-        best = min(best, (time.process_time() - started) / calls * 1e6)
-    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,20 +52,21 @@ def main(argv: list[str] | None = None) -> int:
     environ = EnvironBuilder(path=path, headers={"If-None-Match": etag}).get_environ()
     assert app.test_client().get(path, headers={"If-None-Match": etag}).status_code == 304
 
-    sink = logging.StreamHandler(open("/dev/null", "w"))  # noqa: SIM115 - lives as long as the process
+    # configure_logging's own handler: request lines take the direct write (app/observability.py)
+    sink = livery_handler(open("/dev/null", "w"))  # noqa: SIM115 - lives as long as the process
     logging.getLogger().handlers = [sink]
     logging.getLogger(REQUEST_LOGGER).setLevel(logging.INFO)
     rows = [("fast path alone", fast), ("+ observer, request log off", ObservedRequests(app, fast, log_requests=False))]
     observed = ObservedRequests(app, fast, log_requests=True)
     results = []
     for label, wsgi in rows:
-        results.append((label, _per_call_us(wsgi, environ, args.calls, args.rounds)))
+        results.append((label, per_call_us(wsgi, [environ], args.calls, args.rounds)))
     for label, formatter in (
         ("+ observer, JSON log line", JsonFormatter()),
         ("+ observer, text log line", TextFormatter()),
     ):
         sink.setFormatter(formatter)
-        results.append((label, _per_call_us(observed, environ, args.calls, args.rounds)))
+        results.append((label, per_call_us(observed, [environ], args.calls, args.rounds)))
     base = results[0][1]
     print("| discovery 304 through | CPU µs per request | added µs |")
     print("|---|---:|---:|")

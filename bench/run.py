@@ -13,14 +13,12 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from bench import datasets, nginx_conf, report, scale, servers
 from bench.report import Row
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 LIVERY_SCENARIOS = [
     ("discovery 200", "discovery-200", "200"),
     ("discovery 304", "discovery-304", "304"),
@@ -65,6 +63,7 @@ class Runner:
         self.cleanups.append(proc.stop)
         base = self.bases[data.name] = f"http://127.0.0.1:{port}"
         servers.wait_http(base + "/healthz")
+        servers.wait_ready(base + "/readyz")
         return proc, base
 
     def start_floor(self, document: Path) -> tuple[servers.Process, str]:
@@ -106,25 +105,6 @@ class Runner:
         return status
 
 
-def _postgres_url(work_cleanups: list) -> str | None:
-    try:
-        import psycopg
-
-        name = f"livery_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # noqa: BLE001 - the row says why it is missing
-        print(f"PostgreSQL unavailable, skipping: {exc}", flush=True)
-        return None
-
-    def drop() -> None:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    work_cleanups.append(drop)
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     args.load_at_start = report.load_average()
@@ -144,7 +124,7 @@ def _run(runner: Runner, args: argparse.Namespace, work: Path, started: float) -
     if args.only:
         from bench.subset import run_subset
 
-        return run_subset(runner, args, work, started, LIVERY_SCENARIOS, _postgres_url)
+        return run_subset(runner, args, work, started, LIVERY_SCENARIOS, servers.postgres_database)
     size = {"partners": args.partners, "brands_per_partner": args.brands_per_partner, "codes_per_brand": args.codes}
     print(f"seeding SQLite: {args.partners * args.brands_per_partner * args.codes:,} codes ...", flush=True)
     sqlite = datasets.build("sqlite", f"sqlite:///{work / 'sqlite.db'}", work, **size)
@@ -199,7 +179,7 @@ def _run(runner: Runner, args: argparse.Namespace, work: Path, started: float) -
     livery.stop()
 
     pg = None
-    pg_url = None if args.skip_postgres else _postgres_url(runner.cleanups)
+    pg_url = None if args.skip_postgres else servers.postgres_database(runner.cleanups)
     if pg_url:
         print("seeding PostgreSQL ...", flush=True)
         pg = datasets.build("postgres", pg_url, work, **size)

@@ -11,6 +11,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,21 @@ def wait_http(url: str, timeout: float = 120.0) -> None:
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+def wait_ready(url: str, timeout: float = 600.0, in_a_row: int = 8) -> None:
+    """Block until ``url`` (a /readyz) answers 200 ``in_a_row`` times running: every worker has its codes.
+
+    A worker loads its codes for up to 10 s before it accepts connections, then goes on loading in
+    the background (a million codes on a busy machine take longer); until then it answers 503.
+    """
+    deadline = time.monotonic() + timeout
+    ready = 0
+    while ready < in_a_row:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} was not ready within {timeout}s")
+        ready = ready + 1 if get(url)[0] == 200 else 0
+        time.sleep(0.05 if ready else 0.5)
 
 
 class Process:
@@ -167,3 +183,26 @@ def wrk(
         socket_errors=int(values["socket_errors"]),
         status_errors=int(values["status_errors"]),
     )
+
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_database(work_cleanups: list) -> str | None:
+    """A new, empty PostgreSQL database on 127.0.0.1:5432 (dropped by a cleanup), or None when absent."""
+    try:
+        import psycopg
+
+        name = f"livery_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # noqa: BLE001 - the row says why it is missing
+        print(f"PostgreSQL unavailable, skipping: {exc}", flush=True)
+        return None
+
+    def drop() -> None:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    work_cleanups.append(drop)
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"

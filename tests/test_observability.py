@@ -192,10 +192,26 @@ def test_a_failing_partner_lookup_never_fails_the_request(app, seeded, caplog, m
 
     monkeypatch.setattr(answers, "code", code_then_fail)
     caplog.set_level(logging.INFO, logger=REQUEST_LOGGER)
-    response = app.test_client().get(f"/v1/discovery/{seeded.live_code}")
-    assert response.status_code == 200 and len(calls) == 2
+    # Flask answers (the fast path notes the partner it found: the line looks nothing up again)
+    observed_flask = ObservedRequests(app, fast_path(app).wsgi_app, log_requests=True)
+    status, _headers, _body = _run(observed_flask, f"/v1/discovery/{seeded.live_code}")
+    assert status == "200 OK" and len(calls) == 2
     [line] = [r for r in caplog.records if r.name == REQUEST_LOGGER]
     assert (line.fields["status"], line.fields["partner_id"]) == (200, None)
+
+
+def test_the_fast_path_notes_the_partner_so_the_line_looks_nothing_up(app, seeded, caplog, monkeypatch):
+    answers = app.extensions["livery.public"]
+    real_code = answers.code
+    calls = []
+    monkeypatch.setattr(answers, "code", lambda digest: calls.append(digest) or real_code(digest))
+    caplog.set_level(logging.INFO, logger=REQUEST_LOGGER)
+    client = app.test_client()
+    assert client.get(f"/v1/discovery/{seeded.live_code}").status_code == 200
+    assert client.get("/v1/discovery/NOSUCH-CODE").status_code == 404
+    assert len(calls) == 1  # the live code's answer; the unknown code is refused before any lookup
+    lines = [r.fields for r in caplog.records if r.name == REQUEST_LOGGER]
+    assert [(f["status"], f["partner_id"]) for f in lines] == [(200, seeded.partner_id), (404, None)]
 
 
 def _dependency_errors(dependency: str) -> float:
@@ -222,3 +238,72 @@ def test_database_failures_are_counted_and_broken_rules_are_not(make_app, db):
         with pytest.raises(OperationalError), session().begin_nested():
             session().execute(text(failing))
     assert _dependency_errors("database") - before == 1
+
+
+@pytest.mark.parametrize("formatter", [JsonFormatter(), TextFormatter()], ids=["json", "text"])
+def test_a_request_line_written_directly_equals_the_formatters_line(formatter):
+    import random
+
+    from app.observability import request_line
+
+    rng = random.Random(7)
+    times = [1_764_547_200.0, 1_764_547_200.9995, 1_764_547_200.9999996, 1_764_547_201.0004999]
+    times += [1_700_000_000 + rng.random() * 1e8 for _ in range(500)]
+    values = [
+        {"method": "GET", "route": "public.discovery", "status": 304, "duration_ms": 0.021,
+         "request_id": "ab" * 16, "partner_id": 7},
+        {"method": "HEAD", "route": "unmatched", "status": 404, "duration_ms": 12.5, "request_id": "r.1-x_",
+         "partner_id": None},
+        {"method": 'WEIRD"\\é\n', "route": "brands.update_brand", "status": 500, "duration_ms": 1e-05,
+         "request_id": "x", "partner_id": 123456789},
+    ]  # fmt: skip
+    for created in times:
+        for fields in values:
+            record = logging.LogRecord(REQUEST_LOGGER, logging.INFO, __file__, 0, "request", (), None)
+            record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+            record.fields = fields
+            assert request_line(formatter, created, fields) == formatter.format(record), (created, fields)
+
+
+def test_request_lines_go_straight_to_livery_handler_and_elsewhere_through_logging(make_app, seeded):
+    import io
+
+    from app.observability import HANDLER_MARK
+
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, HANDLER_MARK, False))
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    level = logging.getLogger(REQUEST_LOGGER).level
+    try:
+        app = make_app(log_format="json")
+        handler = next(h for h in logging.getLogger().handlers if getattr(h, HANDLER_MARK, False))
+        logging.getLogger(REQUEST_LOGGER).setLevel(logging.INFO)
+        fast = fast_path(app)
+        _run(ObservedRequests(app, fast, log_requests=True), "/v1/discovery/NOSUCH-CODE", **{"X-Request-Id": "d1"})
+        [line] = [json.loads(raw) for raw in stream.getvalue().splitlines() if '"d1"' in raw]
+        assert (line["logger"], line["route"], line["status"], line["partner_id"]) == (
+            REQUEST_LOGGER, "public.discovery", 404, None)  # fmt: skip
+    finally:
+        handler.setStream(previous)
+        logging.getLogger(REQUEST_LOGGER).setLevel(level)
+
+
+def test_a_sampled_request_log_keeps_every_error_and_every_flask_answer(app, seeded, caplog):
+    caplog.set_level(logging.INFO, logger=REQUEST_LOGGER)
+    fast = fast_path(app)
+    observed = ObservedRequests(app, fast, log_requests=True, sample=10)
+    for _ in range(25):
+        _run(observed, f"/v1/discovery/{seeded.live_code}")  # fast-path successes: 1 in 10
+    for _ in range(3):
+        _run(observed, "/v1/discovery/NOSUCH-CODE")  # errors: every one
+        _run(observed, "/healthz")  # answered by Flask: every one
+    lines = [(r.fields["route"], r.fields["status"]) for r in caplog.records if r.name == REQUEST_LOGGER]
+    assert lines.count(("public.discovery", 200)) == 2
+    assert lines.count(("public.discovery", 404)) == 3
+    assert len([line for line in lines if line[0] not in ("public.discovery",)]) == 3
+
+
+def test_the_request_log_sample_is_validated():
+    with pytest.raises(ConfigError, match="LIVERY_REQUEST_LOG_SAMPLE"):
+        Settings(request_log_sample=0).validated()
+    assert Settings.from_env({"LIVERY_REQUEST_LOG_SAMPLE": "100"}).request_log_sample == 100

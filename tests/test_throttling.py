@@ -178,3 +178,25 @@ def test_refusals_are_counted_in_the_metrics(make_app):
     for _ in range(4):  # one 401, then three 429s
         _get(client, "/admin/v1/partners", address)
     assert THROTTLED.labels("admin_auth")._value.get() - before == 3
+
+
+def test_local_fixed_windows_count_like_limits_memory_storage(monkeypatch):
+    from limits import parse
+
+    from app import throttling
+
+    now = [1000.0]
+    windows = throttling.LocalFixedWindows(clock=lambda: now[0])
+    limit = parse("3 per minute")
+    assert [windows.hit(limit, "kind", "a") for _ in range(4)] == [True, True, True, False]
+    assert windows.hit(limit, "kind", "b") and windows.hit(limit, "other", "a")  # per kind and address
+    assert windows.get_window_stats(limit, "kind", "a") == (1060.0, 0)
+    now[0] = 1059.9
+    assert not windows.hit(limit, "kind", "a")
+    now[0] = 1060.0  # the window opened at the first hit has ended: a new one opens
+    assert windows.hit(limit, "kind", "a")
+    assert windows.get_window_stats(limit, "kind", "a") == (1120.0, 2)
+    monkeypatch.setattr(throttling, "MAX_WINDOWS", 3)
+    for address in "cdefg":
+        windows.hit(limit, "kind", address)
+    assert len(windows._windows) <= 3  # bounded

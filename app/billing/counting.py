@@ -11,8 +11,6 @@ Months are calendar months in UTC: ``[first instant of the month, first instant 
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -52,13 +50,14 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
 
 
 class AllocationState(NamedTuple):
-    """One allocation event of a user: the state after it, at ``at``."""
+    """One allocation event of a user: the state after it, from ``at`` until its next event."""
 
     at: datetime
     allocated: bool  # present and active after the event
     customer_id: int | None
     reseller_id: int | None
     licence_type: str
+    until: datetime | None = None  # where the allocation it starts ended, when known (a rename)
 
 
 class CountedUser(NamedTuple):
@@ -76,28 +75,27 @@ class CountedUser(NamedTuple):
 def count_portal_user(user_key: str, events: Sequence[AllocationState], month: str) -> CountedUser | None:
     """The user's row for ``month`` from its allocation events in time order (None: not counted).
 
-    ``events`` may start before the month (the state at the month's start is the last one before
-    it) and events at or after the month's end are ignored. Evidence: the first and the last
-    instant of the month at which the user was allocated (``to`` exclusive).
+    Each event's state lasts until the next event (or its ``until``, when the id's history went
+    on under another id). ``events`` may start before the month (the state at the month's start
+    is the last one before it); events at or after the month's end are ignored. Evidence: the
+    first and the last instant of the month at which the user was allocated (``to`` exclusive);
+    an allocation for no time (an instant) does not count.
     """
     start, end = month_bounds(month)
     last: AllocationState | None = None
-    on_since: datetime | None = None  # allocated since (clipped to the month's start)
     first_on: datetime | None = None
     last_on: datetime | None = None
-    for event in events:
-        if event.at >= end:
-            break
-        moment = max(event.at, start)
-        if event.allocated and on_since is None:
-            on_since = moment
-        elif not event.allocated and on_since is not None:
-            if moment > on_since:  # allocated for a while within the month, not just an instant
-                first_on, last_on = first_on or on_since, moment
-            on_since = None
+    events = [event for event in events if event.at < end]
+    for index, event in enumerate(events):
         last = event
-    if on_since is not None:
-        first_on, last_on = first_on or on_since, end
+        if not event.allocated:
+            continue
+        stop = events[index + 1].at if index + 1 < len(events) else end
+        if event.until is not None:
+            stop = min(stop, event.until)
+        since, stop = max(event.at, start), min(stop, end)
+        if stop > since:
+            first_on, last_on = first_on or since, stop
     if first_on is None or last_on is None or last is None:
         return None
     return CountedUser(user_key, "portal", last.reseller_id, last.customer_id, last.licence_type, first_on, last_on)
@@ -111,10 +109,19 @@ def count_checked_user(
 
 
 def merge_counted(portal: Iterable[CountedUser], checked: Iterable[CountedUser]) -> Iterator[CountedUser]:
-    """Both streams (each sorted by user_key) as one, each user once: a portal row wins."""
-    merged = heapq.merge(portal, checked, key=lambda row: (row.user_key, row.basis != "portal"))
-    for _key, rows in itertools.groupby(merged, key=lambda row: row.user_key):
-        yield next(rows)
+    """Both streams (each sorted by user_key, each key once) as one, each user once: a portal row wins."""
+    checked = iter(checked)
+    pending = next(checked, None)
+    for row in portal:
+        while pending is not None and pending.user_key < row.user_key:
+            yield pending
+            pending = next(checked, None)
+        if pending is not None and pending.user_key == row.user_key:
+            pending = next(checked, None)
+        yield row
+    if pending is not None:
+        yield pending
+        yield from checked
 
 
 @dataclass
@@ -138,6 +145,14 @@ class Totals:
         self.per_reseller[_key(reseller_id)] += 1
         self.per_customer[_key(customer_id)] += 1
         self.per_basis[basis] += 1
+
+    def add_batch(self, rows: Sequence[Sequence]) -> None:
+        """Count report rows in ``CSV_COLUMNS`` order (ids as int or None), a batch at a time."""
+        self.users += len(rows)
+        self.per_licence_type.update(row[6] for row in rows)
+        self.per_reseller.update(_key(row[2]) for row in rows)
+        self.per_customer.update(_key(row[4]) for row in rows)
+        self.per_basis.update(row[1] for row in rows)
 
     def as_dict(self) -> dict:
         """Sorted, JSON-ready counts (each breakdown adds up to ``users``)."""

@@ -58,6 +58,17 @@ def code_digest(canonical: str) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
+@functools.lru_cache(maxsize=CACHED_CODES)
+def public_digest(raw: str) -> str:
+    """The digest of a typed code, "" when it cannot be a valid code: the public paths' one cached call.
+
+    One cache keyed by what clients send, not one per step: at a million codes each cache holds
+    ~20 MB per worker when full.
+    """
+    canonical = normalise_code.__wrapped__(raw)
+    return code_digest.__wrapped__(canonical) if canonical else ""
+
+
 def format_code(canonical: str) -> str:
     """The code as shown to people: groups of five joined by hyphens."""
     return "-".join(canonical[i : i + 5] for i in range(0, len(canonical), 5))

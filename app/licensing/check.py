@@ -3,7 +3,8 @@
 Flask-free, so the route (app/api/public/licences.py) and the explain tool share it. Per check:
 a few dictionary lookups (the brand's method and the partner's settings, kept until the change
 log names them), the method's verdict (the portal: one indexed query), at most one committed
-insert per user and month (usage.py) and one Ed25519 signature.
+insert per user and month (usage.py) and one Ed25519 signature — for a check without a nonce,
+one per user, installation and minute (SignedAnswers).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.orm import sessionmaker
 from app.branding.services import brand_document_inputs
 from app.db import utcnow
 from app.licensing import registry
-from app.licensing.leases import check_payload, lease_until, rfc3339
+from app.licensing.leases import check_payload, lease_until, quantised, rfc3339
 from app.licensing.methods import CheckRequest, LicensingMethod, Verdict
 from app.licensing.portal import PortalMethod
 from app.licensing.portal_index import PortalIndex
@@ -30,6 +31,33 @@ from app.licensing.usage import UsageRecorder, month_of
 from app.upgrades.signing import KeyRing, signed_envelope_bytes
 
 log = logging.getLogger(__name__)
+
+
+class SignedAnswers:
+    """One worker's signed answers to checks without a nonce, for the current minute.
+
+    A nonce makes an answer unique, so only nonce-less answers are kept; their ``issued_at`` is
+    the start of the minute (``leases.quantised``), and the cache empties when the minute turns,
+    holding at most ``max_entries`` answers (emptied when full) and re-signing when the key changes.
+    """
+
+    def __init__(self, *, max_entries: int = 20_000) -> None:
+        self._max = max_entries
+        self._minute = ""
+        self._answers: dict[tuple, bytes] = {}
+
+    def answer(self, ring: KeyRing, payload: dict[str, Any]) -> bytes:
+        """The envelope of ``payload`` (a nonce-less check answer) signed by ``ring``, once per minute."""
+        if payload["issued_at"] != self._minute:
+            self._answers = {}
+            self._minute = payload["issued_at"]
+        key = (ring.active.key_id, *payload.values())
+        body = self._answers.get(key)
+        if body is None:
+            if len(self._answers) >= self._max:
+                self._answers = {}
+            body = self._answers[key] = signed_envelope_bytes(ring, payload)
+        return body
 
 
 @dataclass(frozen=True)
@@ -67,6 +95,7 @@ class LicenceChecks:
         self._factories = dict(method_factories or {})
         self._methods: dict[str, LicensingMethod] = {"portal": self._portal}
         self.usage = UsageRecorder(make_session, flush_seconds=usage_flush_seconds, clock=time.monotonic)
+        self.signed = SignedAnswers()
         self._brand_methods: dict[tuple[int, bool], str | None] = {}
         self._settings: dict[int, dict[str, Any]] = {}
 
@@ -163,9 +192,11 @@ class LicenceChecks:
             access_code_digest=digest,
             install_id=install_id,
             nonce=nonce,
-            now=result.now,
+            now=result.now if nonce is not None else quantised(result.now),
             settings=result.settings,
         )
+        if nonce is None:
+            return self.signed.answer(self.ring, payload)
         return signed_envelope_bytes(self.ring, payload)
 
     def explain(self, entry: Any, method_name: str, user_key: str) -> dict[str, Any]:

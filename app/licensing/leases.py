@@ -15,6 +15,13 @@ DEFAULT_GRACE_LEASE_HOURS = 24
 UNAVAILABLE_LEASE = timedelta(minutes=15)
 
 
+def quantised(moment: datetime) -> datetime:
+    """The start of ``moment``'s minute: a check without a nonce is answered as issued then
+    (``lease_until`` follows), so such checks of one user and installation within a minute get
+    the same signed bytes (check.SignedAnswers)."""
+    return moment.replace(second=0, microsecond=0)
+
+
 def rfc3339(moment: datetime) -> str:
     """``moment`` in UTC as RFC 3339 with whole seconds and ``Z``."""
     m = moment.astimezone(UTC)  # formatted by hand: strftime costs more than the rest of a lease

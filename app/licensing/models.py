@@ -12,7 +12,7 @@ from app.audit.resources import audited_resource, fields_snapshot
 from app.db import Base, UTCDateTime, utcnow
 
 USER_STATUSES = ("active", "suspended")
-ALLOCATION_ACTIONS = ("added", "changed", "removed")
+ALLOCATION_ACTIONS = ("added", "changed", "renamed", "removed")
 DEFAULT_LICENCE_TYPES = ["standard"]
 
 
@@ -80,9 +80,13 @@ class LicensedUser(Base):
 
 
 class AllocationEvent(Base):
-    """Who added, changed or removed which licensed user, when: the monthly count reads this.
+    """Who added, changed, renamed or removed which licensed user, when: the monthly count reads this.
 
-    Rows outlive the user they describe (no foreign key to licensed_users).
+    Rows outlive the user they describe (no foreign key to licensed_users). Each event starts an
+    interval of the user's state that lasts until its next event: ``allocated_until`` is where the
+    allocation it starts ends (null while it lasts; the event's own instant when the state it
+    starts is not allocated), so a month's count reads only the events whose interval overlaps
+    the month (billing), not the whole history. A ``renamed`` event carries the new id.
     """
 
     __tablename__ = "allocation_events"
@@ -98,8 +102,18 @@ class AllocationEvent(Base):
     licence_type: Mapped[str] = mapped_column(String(63))
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    allocated_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_allocation_events_partner_id_at", "partner_id", "at"),)
+    __table_args__ = (
+        Index("ix_allocation_events_partner_id_at", "partner_id", "at"),
+        Index("ix_allocation_events_partner_id_allocated_until", "partner_id", "allocated_until"),
+        Index("ix_allocation_events_licensed_user_id_allocated_until", "licensed_user_id", "allocated_until"),
+    )
+
+
+def is_allocated(action: str, status: str) -> bool:
+    """Whether the state an allocation event starts counts as allocated (present and active)."""
+    return action != "removed" and status == "active"
 
 
 class LicensingSettings(Base):

@@ -6,12 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.services import audited
+from app.db import utcnow
 from app.formats import MAX_ROW_ID
-from app.licensing.models import BULK_KEY, USER_STATUSES, AllocationEvent, Customer, LicensedUser, Reseller
+from app.licensing.models import (
+    BULK_KEY,
+    USER_STATUSES,
+    AllocationEvent,
+    Customer,
+    LicensedUser,
+    Reseller,
+    is_allocated,
+)
 from app.licensing.settings import licence_types_of
 from app.licensing.user_ids import InvalidUserId, display_user_id, normalise_user_id
 from app.problems import Conflict, ValidationProblem
@@ -67,6 +76,14 @@ def delete_org(session: Session, row: Reseller | Customer, *, actor: str) -> Non
 
 
 def _allocation(session: Session, user: LicensedUser, action: str, actor: str) -> None:
+    """Record the state ``user`` is in from now on, ending the interval its previous event started."""
+    now = utcnow()
+    session.execute(
+        update(AllocationEvent)
+        .where(AllocationEvent.licensed_user_id == user.id, AllocationEvent.allocated_until.is_(None))
+        .values(allocated_until=now)
+        .execution_options(synchronize_session=False)
+    )
     session.add(
         AllocationEvent(
             partner_id=user.partner_id,
@@ -78,6 +95,8 @@ def _allocation(session: Session, user: LicensedUser, action: str, actor: str) -
             status=user.status,
             licence_type=user.licence_type,
             actor=actor[:100],
+            at=now,
+            allocated_until=None if is_allocated(action, user.status) else now,
         )
     )
 
@@ -155,11 +174,12 @@ def update_user(session: Session, user: LicensedUser, changes: dict[str, Any], *
         wanted["user_id"] = display_user_id(wanted["user_id"])
     if all(getattr(user, name) == value for name, value in wanted.items()):
         return user  # nothing changes: no event, no history row
+    renamed = wanted.get("user_key", user.user_key) != user.user_key
     with audited(session, actor, "licensed_user.update", user):
         for name, value in wanted.items():
             setattr(user, name, value)
         session.flush()
-        _allocation(session, user, "changed", actor)
+        _allocation(session, user, "renamed" if renamed else "changed", actor)
     return user
 
 

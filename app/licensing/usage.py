@@ -2,15 +2,19 @@
 
 The first check of a (partner, month, user) is written and committed before its answer is sent
 (an insert that does nothing when another worker got there first). Later checks only count: each
-worker adds them up in memory and writes the sums at most every ``flush_seconds`` (or when
-``MAX_PENDING`` users are pending), so a busy user costs no write per check. Counters are
-therefore approximate by what a worker that dies unflushed had pending; the facts are not.
+worker adds them up in memory and writes the sums every ``flush_seconds`` (or when
+``MAX_PENDING`` users are pending) and when the worker exits, so a busy user costs no write per
+check. The loss bound: a worker killed outright (SIGKILL, out of memory, power) loses at most
+its last ``flush_seconds`` of counter increments and ``last_check_at`` moves; a worker that
+exits normally (restart, ``max_requests``, shutdown) loses nothing; the facts are never lost.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 
@@ -43,6 +47,7 @@ class UsageRecorder:
         self._seen: set[Key] = set()
         self._pending: dict[Key, tuple[int, datetime]] = {}
         self._next_flush = clock() + flush_seconds
+        atexit.register(_flush_at_exit, weakref.ref(self))  # a recorder gone by then has nothing left
 
     def record(
         self, partner_id: int, user_key: str, method: str, licence_type: str | None, now: datetime, *, written: bool
@@ -115,3 +120,9 @@ class UsageRecorder:
                 session.commit()
         except Exception:  # counters are best effort; the facts themselves were committed already
             log.exception("usage counters not written (%d users)", len(pending))
+
+
+def _flush_at_exit(recorder: weakref.ref[UsageRecorder]) -> None:
+    alive = recorder()
+    if alive is not None:
+        alive.flush()

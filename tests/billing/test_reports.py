@@ -158,3 +158,59 @@ def test_cli_close_matches_the_api(app):
 
     current = runner.invoke(args=["reports", "close", "--month", utcnow().strftime("%Y-%m")])
     assert current.exit_code == 1 and "ends at" in current.output
+
+
+def test_a_user_renamed_within_the_month_counts_once_under_its_new_id(db_app):
+    world = BillingWorld(db_app)
+    world.history(
+        "old.name@example.com",
+        (t(8, 20), None),
+        (t(9, 10), {"user_id": "New.Name@example.com"}),
+        (t(9, 20), {"status": "suspended"}),
+        (t(10, 5), {"status": "active"}),
+    )
+    world.history("renamed.twice@example.com", (t(9, 2), None), (t(9, 3), {"user_id": "b@example.com"}),
+                  (t(9, 4), {"user_id": "c@example.com"}))  # fmt: skip
+    september_rows = world.admin.get(f"/reports/usage?month={MONTH}").json["rows"]
+    assert [(row["user_id"], row["evidence_from"], row["evidence_to"]) for row in september_rows] == [
+        ("c@example.com", "2026-09-02T12:00:00Z", "2026-10-01T00:00:00Z"),
+        ("new.name@example.com", "2026-09-01T00:00:00Z", "2026-09-20T12:00:00Z"),
+    ]
+    august = world.admin.get("/reports/usage?month=2026-08").json["rows"]
+    assert [row["user_id"] for row in august] == ["old.name@example.com"]
+    october = world.admin.get("/reports/usage?month=2026-10").json["rows"]  # the old id no longer counts
+    assert [(row["user_id"], row["evidence_from"]) for row in october] == [
+        ("c@example.com", "2026-10-01T00:00:00Z"),
+        ("new.name@example.com", "2026-10-05T12:00:00Z"),
+    ]
+
+
+def test_the_count_reads_only_intervals_overlapping_the_month(db_app):
+    from app.billing.reports import _portal_groups
+    from app.db import session
+
+    world = BillingWorld(db_app)
+    world.history("gone@example.com", (t(5, 1), None), (t(6, 1), None))
+    world.history("suspended@example.com", (t(5, 1), None), (t(6, 1), {"status": "suspended"}))
+    world.history("moved@example.com", (t(5, 1), None), (t(6, 1), {"licence_type": "standard", "external_id": "x"}),
+                  (t(9, 15), None))  # fmt: skip
+    world.history("kept@example.com", (t(5, 1), None))
+    with db_app.app_context():
+        read = {key: len(states) for key, states, _ in _portal_groups(session(), world.partner.id, MONTH)}
+    assert read == {"kept@example.com": 1, "moved@example.com": 2}
+
+
+def test_closing_every_partner_over_http_stops_within_its_time_budget(make_app):
+    app = make_app(billing_close_budget_seconds=1e-6)  # spent by the first partner
+    world = september(app)
+    other = BillingWorld(app, "globex", operator=world.operator)
+    response = world.operator.post(f"/reports/usage/{MONTH}/close", {})
+    assert response.status_code == 202, response.json
+    assert response.json["complete"] is False and response.json["remaining"] == 1
+    assert [row["partner_id"] for row in response.json["reports"]] == [world.partner.id]
+    response = world.operator.post(f"/reports/usage/{MONTH}/close", {})  # resumes: the first answers its version
+    assert response.status_code == 202 and response.json["reports"][0]["closed_now"] is False
+    response = world.operator.post(f"/reports/usage/{MONTH}/close", {"partner_id": other.partner.id})
+    assert response.status_code == 200 and response.json["complete"] is True
+    refused = world.operator.post(f"/reports/usage/{MONTH}/close", {"reason": "fix"})
+    assert refused.status_code == 422 and "partner_id" in refused.json["errors"]

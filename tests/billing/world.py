@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.db import session
-from app.licensing.models import AllocationEvent
+from app.licensing.models import AllocationEvent, is_allocated
 from app.licensing.usage import UsageRecorder
 from tests.licensing.world import LicensingWorld
 
@@ -55,6 +55,19 @@ class BillingWorld(LicensingWorld):
             assert len(events) == len(moments)
             for event, moment in zip(events, moments, strict=True):
                 event.at = moment
+            # each interval ends where the next event begins, as the services write it
+            chain = (
+                session()
+                .scalars(
+                    select(AllocationEvent)
+                    .where(AllocationEvent.licensed_user_id == licensed_user_id, AllocationEvent.id >= events[0].id)
+                    .order_by(AllocationEvent.at, AllocationEvent.id)
+                )
+                .all()
+            )
+            for event, after in zip(chain, [*chain[1:], None], strict=True):
+                allocated = is_allocated(event.action, event.status)
+                event.allocated_until = (after.at if after else None) if allocated else event.at
             session().commit()
 
     def checked(self, user_key: str, when: datetime, method: str = "web_service") -> None:

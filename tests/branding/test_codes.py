@@ -64,3 +64,9 @@ def test_digest_is_sha256_of_canonical_form():
     code = codes.generate_code()
     assert codes.code_digest(code) == codes.code_digest(codes.normalise_code(codes.format_code(code).lower()))
     assert len(codes.code_digest(code)) == 64
+
+
+@given(st.text(max_size=70) | st.builds(codes.format_code, st.builds(lambda _: codes.generate_code(), st.none())))
+def test_the_public_digest_is_normalise_then_digest(raw):
+    canonical = codes.normalise_code(raw)
+    assert codes.public_digest(raw) == (codes.code_digest(canonical) if canonical else "")

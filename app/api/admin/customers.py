@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from app.api.admin import fields
 from app.api.admin.auth import admin_blueprint
-from app.api.admin.ids import ID_RANGE
 from app.api.admin.organisations import OrgIn, OrgOut, OrgQuery, register_org_routes
 from app.licensing.models import Customer
 
@@ -13,7 +12,7 @@ blp = admin_blueprint("customers", "End customers; licensed users belong to one.
 
 class CustomerIn(OrgIn):
     reseller_id = fields.Integer(
-        validate=ID_RANGE,
+        minimum=1,
         load_default=None,
         allow_none=True,
         metadata={"description": "The reseller it buys through; fixed once set."},
@@ -25,7 +24,7 @@ class CustomerOut(OrgOut):
 
 
 class CustomerQuery(OrgQuery):
-    reseller_id = fields.Integer(validate=ID_RANGE, metadata={"description": "Only this reseller's customers."})
+    reseller_id = fields.Integer(minimum=1, metadata={"description": "Only this reseller's customers."})
 
 
 register_org_routes(

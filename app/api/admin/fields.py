@@ -24,7 +24,10 @@ BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
 
 class Integer(ma.fields.Integer):
-    """An integer within the database's range (``INT_MIN``..``INT_MAX`` unless told otherwise)."""
+    """An integer within the database's range (``INT_MIN``..``INT_MAX`` unless told otherwise).
+
+    The one range rule of the admin API: a row id in a body or query is ``Integer(minimum=1)``.
+    """
 
     def __init__(self, *, minimum: int = INT_MIN, maximum: int = INT_MAX, **kwargs: Any) -> None:
         validate = kwargs.pop("validate", None)

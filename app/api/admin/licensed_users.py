@@ -21,7 +21,6 @@ from app.api.admin.auth import (
     require_role,
 )
 from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_of, require_if_match
-from app.api.admin.ids import ID_RANGE
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session
@@ -45,7 +44,7 @@ class LicensedUserPatch(ma.Schema):
         validate=ma.validate.Length(min=1, max=256),
         metadata={"description": "The id the partner's client passes (its login id, usually)."},
     )
-    customer_id = fields.Integer(validate=ID_RANGE, metadata={"description": "The end customer it belongs to."})
+    customer_id = fields.Integer(minimum=1, metadata={"description": "The end customer it belongs to."})
     licence_type = fields.String(metadata={"description": "One of the partner's licence types."})
     external_id = fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     status = fields.String(validate=ma.validate.OneOf(USER_STATUSES))
@@ -53,9 +52,9 @@ class LicensedUserPatch(ma.Schema):
 
 class LicensedUserIn(LicensedUserPatch):
     user_id = fields.String(required=True, validate=ma.validate.Length(min=1, max=256))
-    customer_id = fields.Integer(validate=ID_RANGE, required=True)
+    customer_id = fields.Integer(minimum=1, required=True)
     partner_id = fields.Integer(
-        validate=ID_RANGE, load_default=None, metadata={"description": "Operators: the partner it is for."}
+        minimum=1, load_default=None, metadata={"description": "Operators: the partner it is for."}
     )
 
 
@@ -75,16 +74,16 @@ class LicensedUserOut(ma.Schema):
 
 
 class LicensedUserQuery(PageQuery):
-    partner_id = fields.Integer(validate=ID_RANGE, metadata={"description": "Operators: only this partner's."})
+    partner_id = fields.Integer(minimum=1, metadata={"description": "Operators: only this partner's."})
     user_id = fields.String(metadata={"description": "Ids starting with this, by the matching rule."})
-    customer_id = fields.Integer(validate=ID_RANGE)
-    reseller_id = fields.Integer(validate=ID_RANGE)
+    customer_id = fields.Integer(minimum=1)
+    reseller_id = fields.Integer(minimum=1)
     status = fields.String(validate=ma.validate.OneOf(USER_STATUSES))
 
 
 class ImportQuery(ma.Schema):
     partner_id = fields.Integer(
-        validate=ID_RANGE, load_default=None, metadata={"description": "Operators: the partner it is for."}
+        minimum=1, load_default=None, metadata={"description": "Operators: the partner it is for."}
     )
 
 

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from app.api.admin import fields
 from app.api.admin.auth import acting_partner, admin_blueprint, current_actor, require_role
 from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_for, require_if_match
-from app.api.admin.ids import ID_RANGE
 from app.api.admin.spec import problems
 from app.branding.codes import code_digest, normalise_code
 from app.branding.models import AccessCode
@@ -46,7 +45,7 @@ class LicensingSettingsIn(ma.Schema):
     proprietary_settings = ma.fields.Dict()
     method_settings = ma.fields.Dict()
     scim_customer_id = fields.Integer(
-        validate=ID_RANGE, allow_none=True, metadata={"description": "The customer SCIM-provisioned users land under."}
+        minimum=1, allow_none=True, metadata={"description": "The customer SCIM-provisioned users land under."}
     )
     rotate_secret = ma.fields.Boolean(
         load_default=False, metadata={"description": "Make a new web-service signing secret (shown once)."}

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from app.api.admin import fields
 from app.api.admin.auth import acting_partner, current_actor, load_owned, partner_filter, require_role
 from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_of, require_if_match
-from app.api.admin.ids import ID_RANGE
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import problems
 from app.db import session
@@ -37,7 +36,7 @@ class OrgPatch(ma.Schema):
 class OrgIn(OrgPatch):
     name = fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
     partner_id = fields.Integer(
-        validate=ID_RANGE, load_default=None, metadata={"description": "Operators: the partner it is for."}
+        minimum=1, load_default=None, metadata={"description": "Operators: the partner it is for."}
     )
 
 
@@ -53,7 +52,7 @@ class OrgOut(ma.Schema):
 
 
 class OrgQuery(PageQuery):
-    partner_id = fields.Integer(validate=ID_RANGE, metadata={"description": "Operators: only this partner's."})
+    partner_id = fields.Integer(minimum=1, metadata={"description": "Operators: only this partner's."})
     name = fields.String(metadata={"description": "Only those whose name contains this (case-insensitive)."})
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 
 import marshmallow as ma
 from flask import Response, current_app, request, stream_with_context
@@ -33,7 +34,7 @@ from app.billing.reports import (
 from app.billing.submissions import latest_submission, reconcile
 from app.db import session, utcnow
 from app.partners.models import Partner
-from app.problems import NotFound
+from app.problems import NotFound, ValidationProblem
 
 blp = admin_blueprint("usage-reports", "Monthly usage: counts, month close, versions, reconciliation.")
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -121,13 +122,21 @@ class CloseIn(ma.Schema):
 
 class CloseOut(ma.Schema):
     month = fields.String()
+    complete = ma.fields.Boolean(metadata={"description": "False (202): the time budget ran out; POST again."})
+    remaining = fields.Integer(metadata={"description": "Partners not reached by this request."})
     reports = ma.fields.List(ma.fields.Dict())
 
 
-def close_partners(month: str, partner_ids: list[int], *, actor: str, reason: str) -> list[dict]:
-    """Close ``month`` for each partner, one commit per partner; what each close answered."""
+def close_partners(
+    month: str, partner_ids: list[int], *, actor: str, reason: str, budget: float | None = None
+) -> tuple[list[dict], int]:
+    """Close ``month`` for each partner, one commit per partner, starting none after ``budget``
+    seconds; what each close answered, and how many partners were not reached."""
     out = []
-    for partner_id in partner_ids:
+    deadline = None if budget is None else time.monotonic() + budget
+    for done, partner_id in enumerate(partner_ids):
+        if deadline is not None and done and time.monotonic() >= deadline:
+            return out, len(partner_ids) - done
         report, made = close_month(session(), partner_id, month, actor=actor, now=utcnow(), reason=reason)
         session().commit()
         out.append(
@@ -140,24 +149,37 @@ def close_partners(month: str, partner_ids: list[int], *, actor: str, reason: st
                 "closed_now": made,
             }
         )
-    return out
+    return out, 0
 
 
 @blp.route("/reports/usage/<month>/close", methods=["POST"])
 @blp.arguments(CloseIn)
 @blp.response(200, CloseOut)
+@blp.alt_response(202, schema=CloseOut, description="The time budget ran out; the partners closed so far.")
 @problems(blp, 403, 404, 409, 422)
 def close(args, month):
-    """Close an ended month (operators): freeze each partner's report; a reason makes a correction."""
+    """Close an ended month (operators): freeze each partner's report; a reason makes a correction.
+
+    Every partner (no ``partner_id``) within ``LIVERY_BILLING_CLOSE_BUDGET_SECONDS``: when it runs
+    out, 202 with ``remaining``; POST again (closed partners answer their version) or use the command.
+    """
     actor = require_operator()
     month = checked_month(month)
     if args["partner_id"] is not None:
         if session().get(Partner, args["partner_id"]) is None:
             raise NotFound(f"No partner with id {args['partner_id']}.")
         ids = [args["partner_id"]]
+    elif args["reason"]:
+        # a correction of every partner cut short and posted again would correct the first ones twice
+        raise ValidationProblem(
+            {"partner_id": ["A correction over HTTP is per partner; correct every partner with the command."]}
+        )
     else:
         ids = list(session().scalars(Partner.__table__.select().with_only_columns(Partner.id).order_by(Partner.id)))
-    return {"month": month, "reports": close_partners(month, ids, actor=actor.name, reason=args["reason"])}
+    budget = None if args["partner_id"] is not None else current_app.config["LIVERY"].billing_close_budget_seconds
+    reports, remaining = close_partners(month, ids, actor=actor.name, reason=args["reason"], budget=budget)
+    body = {"month": month, "complete": not remaining, "remaining": remaining, "reports": reports}
+    return body, 202 if remaining else 200
 
 
 class VersionsOut(ma.Schema):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from app.branding.codes import code_digest, normalise_code
+from app.branding.codes import public_digest
 from app.db import utcnow
 from app.formats import MAX_INSTALL_ID, is_install_id
 from app.problems import BadRequest, Gone, NotFound, Problem, StorageUnavailable
@@ -65,10 +65,10 @@ def discovery_cache_control(max_age: int, shared_max_age: int) -> str:
     return f"public, max-age={max_age}, s-maxage={shared_max_age}, must-revalidate"
 
 
-def _status(answers: PublicAnswers, raw: str) -> tuple[str, CodeEntry | Refused]:
-    canonical = normalise_code(raw)
-    digest = code_digest(canonical) if canonical else ""
-    entry = answers.code(digest) if canonical else None
+def looked_up(answers: PublicAnswers, raw: str) -> tuple[str, CodeEntry | Refused]:
+    """The digest of ``raw`` and its usable access code, else why it is refused."""
+    digest = public_digest(raw)
+    entry = answers.code(digest) if digest else None
     if entry is None:
         return digest, Refused.UNKNOWN
     if not answers.code_valid(entry, answers.wall_clock()):
@@ -80,7 +80,7 @@ def _status(answers: PublicAnswers, raw: str) -> tuple[str, CodeEntry | Refused]
 
 def code_status(answers: PublicAnswers, raw: str) -> CodeEntry | Refused:
     """The usable access code for ``raw``, else why it is refused (unknown, gone or not live yet)."""
-    return _status(answers, raw)[1]
+    return looked_up(answers, raw)[1]
 
 
 def problem_for(refused: Refused) -> Problem:
@@ -90,9 +90,11 @@ def problem_for(refused: Refused) -> Problem:
     return Gone(GONE_DETAIL) if refused == Refused.GONE else NotFound(NOT_FOUND_DETAIL)
 
 
-def discovery_answer(answers: PublicAnswers, raw: str) -> Answer | Refused:
-    """The discovery answer for ``raw``, else why it is refused."""
-    digest, found = _status(answers, raw)
+def discovery_answer(
+    answers: PublicAnswers, raw: str, looked: tuple[str, CodeEntry | Refused] | None = None
+) -> Answer | Refused:
+    """The discovery answer for ``raw`` (``looked``: its ``looked_up``, if known), else why it is refused."""
+    digest, found = looked or looked_up(answers, raw)
     if isinstance(found, Refused):
         return found
     if not found.live:
@@ -151,15 +153,19 @@ def upgrade_answer(
     raw_code: str,
     query: UpgradeQuery,
     base_url: str,
+    found: CodeEntry | Refused | None = None,
 ) -> Answer:
     """The signed answer for an already validated ``query`` on ``raw_code``; raises the problem to answer.
+
+    ``found``: the code's ``code_status`` when the caller has it already.
 
     The decision is made for every poll (it depends on the time and on the install's
     rollout buckets); its signed answer is memoised by what the payload is made of, so a repeat
     answer is not serialised or signed again.
     """
     version, platform, install_id = query
-    found = code_status(public, raw_code)
+    if found is None:
+        found = code_status(public, raw_code)
     if isinstance(found, Refused):
         raise problem_for(found)
     try:

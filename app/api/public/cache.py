@@ -1,7 +1,8 @@
 """Precomputed public answers, kept fresh from the change log (see docs/architecture.md).
 
-Each worker holds every access code's digest in a dictionary and renders each brand's document
-once per (brand, live/draft, channel); a request is a dictionary lookup plus a header compare.
+Each worker holds every access code's digest in a compact table (code_table.py: ~40 bytes per
+code) and renders each brand's document once per (brand, live/draft, channel); a request is a
+table lookup, a dictionary lookup and a header compare.
 At most once per ``freshness_interval`` a request starts a poll of the change events newer than
 the last seen (one indexed query, never one per request, in a thread of its own) and drops
 exactly the entries they name. Writes made by this process are applied at commit.
@@ -28,11 +29,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.public.answers import Answer
+from app.api.public.code_table import CodeTable
 from app.branding.document import RenderContext, render_discovery_document
 from app.branding.models import AccessCode, Asset, Brand
 from app.branding.services import brand_document_inputs
@@ -48,7 +50,7 @@ from app.upgrades.models import Release
 from app.upgrades.services import channel_ready
 
 WARM_BUDGET = 10.0  # seconds a starting worker may spend rendering (gunicorn's timeout is 30 s)
-GLOBAL_TOPICS = frozenset({"settings", "channel", "all"})  # topics that drop every rendered document
+GLOBAL_TOPICS = frozenset({"settings", "all"})  # topics that drop every rendered document
 POLL_WAIT = 1.0  # seconds the request that starts a poll waits for it (not at all while the database is down)
 # seconds a request waits for the very first load of the codes: before it nothing can be answered
 # but 503, so a slow first load (a busy machine, a large table) is worth waiting for, within a bound
@@ -57,6 +59,7 @@ FIRST_LOAD_WAIT = 3.0
 PRUNE_EVERY = 600.0  # seconds (+ up to 50 % jitter) between one worker's prunes of old change events
 PRUNE_BATCH = 500  # events deleted per prune: a short transaction, never a long lock
 ASSET_BYTES_HELD = 32 * 1024 * 1024  # per worker: recently served asset bodies (content-addressed, never stale)
+LOAD_BATCH = 10_000  # code rows read at a time at a full load: a million codes never sit in memory as rows
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +86,14 @@ class CodeEntry:
 
 
 def _entry(row) -> CodeEntry:
-    return CodeEntry(
-        partner_id=row.partner_id,
-        brand_id=row.brand_id,
-        live=row.kind == "live",
-        revoked=row.status == "revoked",
-        expires_at=row.expires_at.timestamp() if row.expires_at else None,
-        channel=row.channel,
-    )
+    return _entry_of(tuple(row)[1:])
+
+
+def _entry_of(values: tuple) -> CodeEntry:
+    """The entry of a code row's values after its digest (the order of _CODE_COLUMNS)."""
+    partner_id, brand_id, kind, status, expires_at, channel = values
+    return CodeEntry(partner_id, brand_id, kind == "live", status == "revoked",
+                     expires_at.timestamp() if expires_at else None, channel)  # fmt: skip
 
 
 _CODE_COLUMNS = (
@@ -141,8 +144,7 @@ class PublicAnswers:
         self._retention_hours = retention_hours
         self._lock = threading.RLock()
         self._loaded = False
-        self._codes: dict[str, CodeEntry] = {}
-        self._interned: dict[CodeEntry, CodeEntry] = {}
+        self._codes: CodeTable[CodeEntry] = CodeTable()
         self._partners: dict[int, str] = {}
         self._documents: dict[tuple[int, bool, str | None], Answer | None] = {}
         self._stale: dict[tuple[int, bool, str | None], Answer | None] = {}  # dropped, answered if a render fails
@@ -185,7 +187,7 @@ class PublicAnswers:
         if not self._loaded:
             log.error("starting without public answers: the database did not answer; retrying with back-off")
             return
-        keys = {(e.brand_id, e.live, e.channel) for e in self._interned} - self._documents.keys()
+        keys = {(e.brand_id, e.live, e.channel) for e in self._codes.entries()} - self._documents.keys()
         try:
             with self._lock, self._make_session() as session:
                 for key in sorted(keys, key=lambda k: (k[0], k[1], k[2] or "")):
@@ -197,7 +199,7 @@ class PublicAnswers:
 
     def entries(self) -> list[CodeEntry]:
         """The distinct code entries held (what upgrade answers are loaded for at worker start)."""
-        return list(self._interned)
+        return self._codes.entries()
 
     @property
     def loaded(self) -> bool:
@@ -356,7 +358,7 @@ class PublicAnswers:
     def digests(self, *, partner_id: int | None = None, brand_id: int | None = None) -> Iterator[str]:
         """Digests of every known code, or of one partner's or one brand's (O(codes): not for requests)."""
         self._fresh()
-        for digest, entry in list(self._codes.items()):
+        for digest, entry in self._codes.items():  # (a poll may update the table meanwhile: harmless here)
             if (partner_id is None or entry.partner_id == partner_id) and (
                 brand_id is None or entry.brand_id == brand_id
             ):
@@ -418,16 +420,16 @@ class PublicAnswers:
     def _load_all(self) -> None:
         with self._make_session() as session:
             self._feed.reset(session)
-            interned: dict[CodeEntry, CodeEntry] = {}
+            codes: CodeTable[CodeEntry] = CodeTable(session.scalar(select(func.count()).select_from(AccessCode)))
             # identical entries (same brand, kind, status...) share one object: 100 000 codes over
-            # 1 000 brands are ~2 000 distinct entries
-            codes = {
-                row.digest: interned.setdefault(e := _entry(row), e) for row in session.execute(select(*_CODE_COLUMNS))
-            }
+            # 1 000 brands are ~2 000 distinct entries; rows stream in batches (never all at once),
+            # as plain Core rows (the ORM's row handling doubled the load's time at a million codes)
+            found = session.connection().execute(select(*_CODE_COLUMNS).execution_options(yield_per=LOAD_BATCH))
+            codes.load(((row[0], row[1:]) for row in found), _entry_of)
             partners = {row[0]: row[1] for row in session.execute(select(Partner.id, Partner.status))}
             assets = {row[0]: row[1] for row in session.execute(select(Asset.sha256, Asset.media_type))}
             installers = _published_installers(session)
-        self._codes, self._interned, self._partners = codes, interned, partners
+        self._codes, self._partners = codes, partners
         self._assets, self._installers = assets, installers
         self._drop_documents(list(self._documents))
         self._loaded = True
@@ -479,16 +481,17 @@ class PublicAnswers:
         if topic == "code":
             row = session.execute(select(*_CODE_COLUMNS).where(AccessCode.digest == key)).first()
             if row is None:
-                self._codes.pop(key, None)
+                self._codes.pop(key)
                 return
             entry = _entry(row)
-            self._codes[key] = self._interned.setdefault(entry, entry)
+            self._codes.set(key, entry)
             if entry.partner_id not in self._partners:
                 self._partners[entry.partner_id] = session.scalar(
                     select(Partner.status).where(Partner.id == entry.partner_id)
                 )
         elif topic == "channel":  # release publications and yanks announce their partner's channels
             self._installers = _published_installers(session)
+            self._drop_documents(self._channel_documents(key))
         elif topic == "partner":
             self._partners[int(key)] = session.scalar(select(Partner.status).where(Partner.id == int(key)))
         elif topic == "brand":
@@ -496,6 +499,17 @@ class PublicAnswers:
             self._drop_documents([k for k in self._documents if k[0] == brand_id])
         if topic in GLOBAL_TOPICS:
             self._drop_documents(list(self._documents))
+
+    def _channel_documents(self, key: str) -> list[tuple[int, bool, str | None]]:
+        """The documents a change of channel ``key`` ("<partner id>:<name>") may alter: its partner's.
+
+        A document says whether its channel is ready for upgrades; other partners' documents stay.
+        """
+        partner, _, _name = key.partition(":")
+        if not partner.isdigit():
+            return list(self._documents)
+        brands = {e.brand_id for e in self._codes.entries() if e.partner_id == int(partner)}
+        return [k for k in self._documents if k[0] in brands]
 
     @staticmethod
     def _notify(listeners: list[Listener], changes: list[tuple[str, str]]) -> None:

@@ -40,15 +40,17 @@ from app.api.public.answers import (
     Answer,
     Refused,
     discovery_answer,
+    looked_up,
     parse_query,
     problem_for,
     upgrade_answer,
 )
-from app.api.public.cache import PublicAnswers
+from app.api.public.cache import CodeEntry, PublicAnswers
 from app.api.public.licence_answers import LICENCE_CHECK_PATH, MAX_CHECK_BYTES, NO_STORE, licence_answer
 from app.api.public.upgrade_cache import UpgradeAnswers
 from app.db_health import DATABASE_DOWN
 from app.formats import is_sha256
+from app.observability import PARTNER_KEY
 from app.problems import BadRequest, Problem, problem_response
 from app.throttling import PUBLIC_NOT_FOUND, FailureThrottle, TooManyRequests
 
@@ -94,6 +96,11 @@ def _pick(replies: tuple[Reply, Reply], etag: str, if_none_match: str | None) ->
     return ok
 
 
+def _note_partner(environ: dict[str, Any], found: CodeEntry | Refused) -> None:
+    # for the request log line (app/observability.py): the code's partner, None for a refused code
+    environ[PARTNER_KEY] = None if isinstance(found, Refused) else found.partner_id
+
+
 class FastPublicPath:
     """WSGI middleware in front of the Flask app for the two hottest public requests."""
 
@@ -137,7 +144,9 @@ class FastPublicPath:
             raw = path[len(DISCOVERY) :]
             if not _CODE_CHARS.match(raw):
                 return None
-            answer = discovery_answer(self.answers, raw)
+            looked = looked_up(self.answers, raw)
+            _note_partner(environ, looked[1])
+            answer = discovery_answer(self.answers, raw, looked)
             if isinstance(answer, Refused):
                 return self._refusal(answer, method, environ)
             cache_control = self.app.config["LIVERY_DISCOVERY_CACHE_CONTROL"]
@@ -162,7 +171,9 @@ class FastPublicPath:
             return None  # the detail quotes the input: Flask builds it
         try:
             base_url = self.app.config["LIVERY"].public_base_url
-            answer = upgrade_answer(self.answers, self._upgrades, raw, query, base_url)
+            found = looked_up(self.answers, raw)[1]
+            _note_partner(environ, found)
+            answer = upgrade_answer(self.answers, self._upgrades, raw, query, base_url, found)
         except Problem as problem:
             refused = Refused(problem.status) if problem.status in (403, 404, 410) else None
             if refused is not None and not problem.headers and problem.to_dict() == _PROBLEMS[refused]:

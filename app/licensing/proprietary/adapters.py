@@ -1,8 +1,9 @@
 """Proprietary licensing adapters: the interface, and where adapters come from.
 
 An adapter is one module with a class that has a ``name``, a marshmallow ``settings_schema``
-validating its own settings, and ``check(request, settings) -> Verdict`` (the method contract,
-app/licensing/methods.py). Its class is constructed with Livery's :class:`~app.config.Settings`
+validating its own settings (admin input: its strings are the admin API's NUL-refusing
+``String`` of app/api/admin/fields.py), and ``check(request, settings) -> Verdict`` (the method
+contract, app/licensing/methods.py). Its class is constructed with Livery's :class:`~app.config.Settings`
 (for the egress policy and timeouts of any call it makes).
 
 Where they come from: Livery itself runs from a checkout, not as an installed distribution, so

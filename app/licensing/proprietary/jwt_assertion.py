@@ -19,6 +19,7 @@ import jwt
 import marshmallow as ma
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from app.api.admin import fields  # the admin API's input types: adapter settings are admin input
 from app.config import Settings
 from app.licensing.methods import CheckRequest, Verdict
 from app.licensing.webservice.contract import same_user
@@ -47,17 +48,19 @@ def _jwks(value: dict) -> None:
 
 
 class JwtAssertionSettings(ma.Schema):
-    issuer = ma.fields.String(required=True, validate=ma.validate.Length(1, 2000))
-    audience = ma.fields.String(required=True, validate=ma.validate.Length(1, 2000))
-    licence_type_claim = ma.fields.String(load_default="licence_type", validate=ma.validate.Length(1, 100))
+    """The adapter's settings; strings on the admin API's storable String (no NUL, no lone surrogate)."""
+
+    issuer = fields.String(required=True, validate=ma.validate.Length(1, 2000))
+    audience = fields.String(required=True, validate=ma.validate.Length(1, 2000))
+    licence_type_claim = fields.String(load_default="licence_type", validate=ma.validate.Length(1, 100))
     algorithms = ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(ALGORITHMS)),
+        fields.String(validate=ma.validate.OneOf(ALGORITHMS)),
         load_default=list(ALGORITHMS),
         validate=ma.validate.Length(min=1),
     )
-    public_key_pem = ma.fields.String(validate=[ma.validate.Length(max=20_000), _public_key])
+    public_key_pem = fields.String(validate=[ma.validate.Length(max=20_000), _public_key])
     jwks = ma.fields.Dict(validate=_jwks)
-    jwks_url = ma.fields.String(validate=ma.validate.Length(max=2000))
+    jwks_url = fields.String(validate=ma.validate.Length(max=2000))
     jwks_cache_seconds = ma.fields.Integer(load_default=3600, validate=ma.validate.Range(60, 86_400))
     leeway_seconds = ma.fields.Integer(load_default=30, validate=ma.validate.Range(0, 300))
 

@@ -283,3 +283,32 @@ def test_checks_keep_answering_from_memory_when_the_database_is_gone(make_app, t
 
     os.rename(database, tmp_path / "moved-away.db")
     assert world.payload()["status"] == "valid"
+
+
+def test_checks_without_a_nonce_share_one_signed_answer_per_minute(world, monkeypatch):
+    import app.licensing.check as check_module
+
+    world.license("anna@example.com")
+    checks = world.app.extensions["livery.licensing"]
+    signed = []
+
+    def counting(ring, payload):
+        signed.append(payload["nonce"])
+        return check_module.signed_envelope_bytes.__wrapped__(ring, payload)
+
+    counting.__wrapped__ = check_module.signed_envelope_bytes
+    monkeypatch.setattr(check_module, "signed_envelope_bytes", counting)
+    moments = iter([datetime(2026, 11, 3, 9, 0, 5, 700, tzinfo=UTC), datetime(2026, 11, 3, 9, 0, 59, tzinfo=UTC),
+                    datetime(2026, 11, 3, 9, 1, 0, tzinfo=UTC)])  # fmt: skip
+    checks.clock = lambda: next(moments)
+    first, second, third = (world.check() for _ in range(3))
+    assert first.data == second.data != third.data  # the same bytes within a minute
+    payload = verify_envelope(first.json, world.keys())
+    assert (payload["issued_at"], payload["lease_until"]) == ("2026-11-03T09:00:00Z", "2026-11-10T09:00:00Z")
+    assert verify_envelope(third.json, world.keys())["issued_at"] == "2026-11-03T09:01:00Z"
+    checks.clock = lambda: datetime(2026, 11, 3, 9, 1, 30, 250, tzinfo=UTC)
+    assert world.check(install_id="install-2").json["payload"]["install_id"] == "install-2"
+    with_nonce = verify_envelope(world.check(nonce="n-1").json, world.keys())  # a nonce: exact, never shared
+    assert (with_nonce["nonce"], with_nonce["issued_at"]) == ("n-1", "2026-11-03T09:01:30Z")
+    assert world.check(nonce="n-1").json["payload"]["nonce"] == "n-1"
+    assert signed == [None, None, None, "n-1", "n-1"]  # minute 1, minute 2, install-2; each nonce check

@@ -263,3 +263,16 @@ def test_changes_in_another_worker_arrive_within_the_freshness_interval(make_app
     monkeypatch.undo()
     answers._next_poll = 0  # the freshness interval has passed
     assert _payload(setup.poll())["reason"] == "halted"
+
+
+def test_a_channel_change_re_renders_its_partners_documents_only(app):
+    acme, other = Setup(app, "acme"), Setup(app, "other")
+    answers = app.extensions["livery.public"]
+    for setup in (acme, other):
+        assert setup.client.get(f"/v1/discovery/{setup.code}").json["upgrade"]["enabled"] is False
+    held = {key: doc for key, doc in answers._documents.items() if key[0] == other.brand_id}
+    upload_control_file(acme.admin, control_file(("5.2.0", 100)))
+    assert acme.client.get(f"/v1/discovery/{acme.code}").json["upgrade"]["enabled"] is True
+    assert held and all(answers._documents.get(key) is doc for key, doc in held.items())  # not rendered again
+    upload_control_file(other.admin, control_file(("5.2.0", 100)))
+    assert other.client.get(f"/v1/discovery/{other.code}").json["upgrade"]["enabled"] is True

@@ -80,6 +80,9 @@ def test_a_pem_key_of_another_type_than_the_algorithm_is_refused():
         (pem_settings(algorithms=["none"]), "algorithms"),
         (pem_settings(leeway_seconds=3600), "leeway_seconds"),
         ({"audience": AUDIENCE, "public_key_pem": pem(KEYS["RS256"])}, "issuer"),
+        (pem_settings(issuer="https://idp.example/\x00"), "issuer"),  # unstorable text: the admin String
+        (pem_settings(audience="livery-\ud800"), "audience"),
+        (pem_settings(licence_type_claim="type\x00"), "licence_type_claim"),
     ],
 )
 def test_settings_are_validated_by_the_adapters_schema(settings, field):
