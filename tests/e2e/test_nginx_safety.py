@@ -28,13 +28,13 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 
-from app import create_app, migrate
+from app import create_app
 from app.branding.codes import code_digest, normalise_code
 from bench import nginx_conf, servers
 from tests import factories, services
 from tests.api.admin.conftest import Caller, make_operator, onboard
-from tests.e2e.conftest import _env, _settings, start_gunicorn, stop_gunicorn
-from tests.e2e.test_nginx_front import _nginx_missing
+from tests.e2e.conftest import _env, start_gunicorn, stop_gunicorn
+from tests.e2e.test_nginx_front import nginx_deployment_folder
 from tests.upgrades.catalogue import add_release, control_file, upload_control_file
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -57,13 +57,7 @@ class Deployment:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory) -> Iterator[Deployment]:
-    reason = _nginx_missing()
-    if reason:
-        pytest.skip(reason)
-    tmp_path = tmp_path_factory.mktemp("nginx-safety")
-    url = f"sqlite:///{tmp_path / 'safety.db'}"
-    migrate.upgrade(url)
-    settings = _settings(url, tmp_path)
+    tmp_path, settings = nginx_deployment_folder(tmp_path_factory, "nginx-safety")
     root = tmp_path / "static-root"
     app = create_app(settings.with_overrides(static_publish_root=str(root)))
     partner = onboard(make_operator(app), "safety")
