@@ -373,6 +373,7 @@ def run(args: argparse.Namespace) -> list[tuple[str, StormResult]]:
         env = {**data.env(), "LIVERY_METRICS_TOKEN": METRICS_TOKEN}
         livery = servers.gunicorn("wsgi:app", upstream, env, work / "gunicorn.log")
         cleanups.append(livery.stop)
+        servers.wait_http(f"http://127.0.0.1:{upstream}/healthz")
         servers.wait_ready(f"http://127.0.0.1:{upstream}/readyz")  # every worker has its codes
         prefix = work / "nginx"
         conf = nginx_conf.front_proxy(prefix, port=front, upstream_port=upstream, per_address=60_000)
