@@ -76,10 +76,18 @@ def child_exit(server, worker) -> None:
 
 
 def worker_exit(server, worker) -> None:
-    """Flush what the worker counted since its last flush."""
+    """Flush what the worker counted since its last flush: request metrics, the usage counters
+    of licence checks (so a worker that exits normally loses none; docs/licensing.md) and the
+    install reports it holds (docs/upgrades.md § 8)."""
     from app.metrics import flush_requests
 
     flush_requests()
+    extensions = getattr(worker.wsgi, "extensions", {})
+    licensing = extensions.get("livery.licensing")
+    if licensing is not None:
+        licensing.usage.flush()
+    if "livery.reports" in extensions:
+        extensions["livery.reports"].close()  # a graceful exit loses no accepted report
 
 
 def on_exit(server) -> None:
@@ -97,6 +105,11 @@ def post_worker_init(worker) -> None:
         answers.warm()
         if answers.loaded and "livery.upgrades" in extensions:
             extensions["livery.upgrades"].warm(answers.entries(), budget=5.0)
+    settings = getattr(worker.wsgi, "config", {}).get("LIVERY")  # None: another app (the bench floor)
+    if settings is not None and settings.scheduler_seconds > 0:
+        from app.scheduler import Scheduler  # plan steps and webhook deliveries, off request threads
+
+        Scheduler(worker.wsgi, settings.scheduler_seconds).start()
     licensing = extensions.get("livery.licensing")
     if licensing is not None and (answers is None or answers.loaded):
         # licensed users in memory (bounded in time; the rest load on first use)

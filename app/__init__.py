@@ -37,16 +37,22 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     bind = bind if bind is not None else db.make_engine(settings.database_url, settings)
     db.init_app(app, bind)
     app.extensions["livery.stores"] = build_stores(settings)
-    from app.throttling import ADMIN_AUTH, PUBLIC_NOT_FOUND, FailureThrottle  # not at import: it loads metrics
+    from app import throttling  # not at import: it loads metrics
 
-    app.extensions["livery.throttle"] = FailureThrottle(
+    app.extensions["livery.throttle"] = throttling.FailureThrottle(
         settings.ratelimit_storage_url,
-        {ADMIN_AUTH: settings.ratelimit_admin_auth, PUBLIC_NOT_FOUND: settings.ratelimit_public_not_found},
+        {
+            throttling.ADMIN_AUTH: settings.ratelimit_admin_auth,
+            throttling.PUBLIC_NOT_FOUND: settings.ratelimit_public_not_found,
+            throttling.PORTAL_LOGIN_ADDRESS: settings.ratelimit_portal_login_address,
+            throttling.PORTAL_LOGIN_ACCOUNT: settings.ratelimit_portal_login_account,
+        },
         settings.trusted_proxy_hops,
     )
     _init_public_answers(app, settings)
     _init_upgrades(app, settings)
     _init_licensing(app, settings)
+    _init_upgrade_safety(app, settings)
 
     from app import cli, health
     from app.api.admin import init_admin
@@ -54,6 +60,7 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     from app.api.public import init_public
     from app.api.scim import bp as scim_bp
     from app.api.viewer import init_viewer
+    from app.portal import init_portal
     from app.publishing.wiring import init_app as init_static_publish
 
     # before the fast path wraps it (below Flask: GETs without a body never reach this)
@@ -64,6 +71,7 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     app.register_blueprint(scim_bp)
     init_admin(app)
     init_viewer(app)
+    init_portal(app)
     health.add_security_headers(app)
     register_error_handlers(app)
     cli.register(app)
@@ -153,3 +161,16 @@ def _init_licensing(app: Flask, settings: Settings) -> None:
     )
     app.extensions["livery.public"].listeners.append(checks.forget)
     app.extensions["livery.licensing"] = checks
+
+
+def _init_upgrade_safety(app: Flask, settings: Settings) -> None:
+    from app.db import utcnow
+    from app.upgrades.reports import ReportRecorder
+
+    app.extensions["livery.reports"] = ReportRecorder(
+        app.extensions["livery.sessionmaker"],
+        flush_seconds=settings.upgrade_reports_flush_seconds,
+        max_pending=settings.upgrade_reports_max_pending,
+        per_install_hour=settings.upgrade_reports_per_install_hour,
+        wall_clock=utcnow,
+    )

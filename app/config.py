@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,6 +101,8 @@ class Settings:
     ratelimit_storage_url: str = ""  # "" (this process's memory) | redis://host:port/db
     ratelimit_admin_auth: str = "60 per 10 minutes"  # failed admin authentications per address; "" off
     ratelimit_public_not_found: str = "600 per 10 minutes"  # unknown-code answers per address; "" off
+    ratelimit_portal_login_address: str = "30 per 10 minutes"  # failed portal sign-ins per address; "" off
+    ratelimit_portal_login_account: str = "10 per 10 minutes"  # failed portal sign-ins per account; "" off
     trusted_proxy_hops: int = 0  # X-Forwarded-For entries added by proxies you run; 0: the peer's address
     # Bounded waits on dependencies (docs/deployment.md): every one well below gunicorn's 30 s timeout
     db_connect_timeout: int = 3  # seconds to open a database connection (libpq connect_timeout)
@@ -117,6 +120,11 @@ class Settings:
     request_log_sample: int = 1  # 1: every request; N: 1 in N successful fast-path answers (errors: all)
     metrics_token: str = ""  # "" : GET /metrics answers 404; else it needs "Authorization: Bearer <token>"
     metrics_dir: str = ""  # gunicorn's shared folder of every worker's metrics ("" : a fresh temporary folder)
+    # the web portal /portal/ (docs/portal.md)
+    portal_idle_minutes: int = 30  # a session ends after this long without a request
+    portal_absolute_hours: int = 12  # ... and this long after sign-in, whatever happens
+    portal_invitation_hours: int = 72  # how long an invitation link works (once)
+    portal_session_retention_days: int = 30  # ended sessions are deleted after this long
     # outbound calls (partner web services, JWKS): app/outbound/, docs/licensing-webservice.md
     egress_allow_private: bool = False
     licensing_connect_timeout: float = 1.0
@@ -124,11 +132,24 @@ class Settings:
     licensing_cache_entries: int = 100_000
     licensing_breaker_failures: int = 5
     licensing_breaker_cooldown: float = 30.0
+    # install reports and upgrade safety (docs/upgrades.md)
+    upgrade_reports_flush_seconds: float = 0.5  # 0: each report written before its 202
+    upgrade_reports_max_pending: int = 5000  # reports a worker holds unwritten at most
+    upgrade_reports_per_install_hour: int = 20  # distinct reports one install may send a worker per hour
+    upgrade_report_retention_days: int = 90  # install reports (pseudonymous install ids) are pruned after this
+    scheduler_seconds: float = 5.0  # each gunicorn worker runs due plan steps and webhook deliveries this often; 0 off
+    webhook_timeout: float = 5.0  # seconds in all for one webhook delivery attempt
 
     @property
     def default_viewer_url(self) -> str:
         """The standard CRM viewer's URL until an operator sets one (admin /settings)."""
         return self.standard_viewer_url or f"{self.public_base_url.rstrip('/')}/viewer"
+
+    @property
+    def portal_plain_http(self) -> bool:
+        """Whether the portal cookie drops ``__Host-`` and ``Secure``: only for http:// on loopback (``make run``)."""
+        parts = urlsplit(self.public_base_url)
+        return parts.scheme == "http" and parts.hostname in {"127.0.0.1", "localhost", "::1"}
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -164,7 +185,12 @@ class Settings:
             raise ConfigError("LIVERY_PUBLIC_BASE_URL must be an http(s) URL")
         if self.freshness_interval <= 0 or self.freshness_interval > 2:
             raise ConfigError("LIVERY_FRESHNESS_INTERVAL must be in (0, 2] seconds")
-        for name in ("ratelimit_admin_auth", "ratelimit_public_not_found"):
+        for name in (
+            "ratelimit_admin_auth",
+            "ratelimit_public_not_found",
+            "ratelimit_portal_login_address",
+            "ratelimit_portal_login_account",
+        ):
             _rate_limit(f"LIVERY_{name.upper()}", getattr(self, name))
         url = self.ratelimit_storage_url
         if url and not url.startswith(("memory://", "redis://", "rediss://")):
@@ -202,6 +228,24 @@ class Settings:
             raise ConfigError("LIVERY_BILLING_RECONCILE_PERCENT must be in [0, 100] and _MIN_USERS >= 0")
         if self.billing_max_usage_report_bytes < 1024:
             raise ConfigError("LIVERY_BILLING_MAX_USAGE_REPORT_BYTES must be at least 1024")
+        if not 0 <= self.upgrade_reports_flush_seconds <= 5:
+            raise ConfigError("LIVERY_UPGRADE_REPORTS_FLUSH_SECONDS must be in [0, 5] seconds (what SIGKILL may lose)")
+        if not 10 <= self.upgrade_reports_max_pending <= 1_000_000:
+            raise ConfigError("LIVERY_UPGRADE_REPORTS_MAX_PENDING must be 10 to 1000000")
+        if not 1 <= self.upgrade_reports_per_install_hour <= 10_000:
+            raise ConfigError("LIVERY_UPGRADE_REPORTS_PER_INSTALL_HOUR must be 1 to 10000")
+        if not 1 <= self.upgrade_report_retention_days <= 3650:
+            raise ConfigError("LIVERY_UPGRADE_REPORT_RETENTION_DAYS must be 1 to 3650")
+        if not 0 <= self.scheduler_seconds <= 3600:
+            raise ConfigError("LIVERY_SCHEDULER_SECONDS must be in [0, 3600] (0: no scheduler in the workers)")
+        if not 0 < self.webhook_timeout <= 20:
+            raise ConfigError("LIVERY_WEBHOOK_TIMEOUT must be in (0, 20] seconds (it runs off request threads)")
+        if not 1 <= self.portal_idle_minutes <= 24 * 60 or not 1 <= self.portal_absolute_hours <= 24 * 30:
+            raise ConfigError("LIVERY_PORTAL_IDLE_MINUTES must be 1 to 1440 and LIVERY_PORTAL_ABSOLUTE_HOURS 1 to 720")
+        if self.portal_idle_minutes > self.portal_absolute_hours * 60:
+            raise ConfigError("LIVERY_PORTAL_IDLE_MINUTES must not exceed LIVERY_PORTAL_ABSOLUTE_HOURS")
+        if not 1 <= self.portal_invitation_hours <= 24 * 30 or not 1 <= self.portal_session_retention_days <= 3650:
+            raise ConfigError("LIVERY_PORTAL_INVITATION_HOURS must be 1 to 720, _SESSION_RETENTION_DAYS 1 to 3650")
         if not 0 < self.billing_close_budget_seconds <= 20:
             raise ConfigError("LIVERY_BILLING_CLOSE_BUDGET_SECONDS must be in (0, 20] (below the 30 s worker timeout)")
         root = self.static_publish_root

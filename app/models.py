@@ -9,13 +9,26 @@ from app.licensing.models import AllocationEvent, Customer, LicensedUser, Licens
 from app.licensing.webservice.models import LicensingLastGood, LicensingVerification
 from app.onboarding.models import OnboardingStep, TestLaunch
 from app.partners.models import ApiKey, OperatorSetting, Partner
-from app.upgrades.models import Channel, ControlFile, Release
+from app.portal.models import PortalInvitation, PortalPartnerPolicy, PortalSession, PortalUser
+from app.upgrades.models import (
+    Approval,
+    Channel,
+    ControlFile,
+    InstallReport,
+    InstallReportMinute,
+    PlanEvent,
+    Release,
+    RolloutPlan,
+    UpgradePolicy,
+)
 from app.viewer.models import Integration
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AccessCode",
     "AllocationEvent",
     "ApiKey",
+    "Approval",
     "Asset",
     "AuditEvent",
     "Base",
@@ -25,6 +38,8 @@ __all__ = [
     "Channel",
     "ControlFile",
     "Customer",
+    "InstallReport",
+    "InstallReportMinute",
     "Integration",
     "LicensedUser",
     "LicensingLastGood",
@@ -33,12 +48,21 @@ __all__ = [
     "OnboardingStep",
     "OperatorSetting",
     "Partner",
+    "PlanEvent",
+    "PortalInvitation",
+    "PortalPartnerPolicy",
+    "PortalSession",
+    "PortalUser",
     "Release",
     "Reseller",
+    "RolloutPlan",
     "TestLaunch",
+    "UpgradePolicy",
     "UsageFact",
     "UsageReport",
     "UsageReportRow",
     "UsageSubmission",
     "UsageSubmissionRow",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -40,6 +40,8 @@ from app.problems import Problem
 
 PUBLIC_NOT_FOUND = "public_not_found"  # kinds of failure
 ADMIN_AUTH = "admin_auth"
+PORTAL_LOGIN_ADDRESS = "portal_login_address"  # failed portal sign-ins, per address and per account
+PORTAL_LOGIN_ACCOUNT = "portal_login_account"
 STORAGE_TIMEOUT = 0.25  # seconds; a hung Redis must not hold a request
 MAX_REFUSED = 100_000  # addresses refused at once by one worker; cleared when full
 MAX_WINDOWS = 100_000  # addresses counted at once by one worker (in memory); expired ones go when full
@@ -127,7 +129,11 @@ class FailureThrottle:
         """Seconds until this address may try again, when this worker is refusing it; else None."""
         if not self.refusing:  # the common case: one dictionary test
             return None
-        key = (kind, self.address(environ))
+        return self.refused_key(kind, self.address(environ))
+
+    def refused_key(self, kind: str, subject: str) -> int | None:
+        """As :meth:`refused`, for any subject (an address, an account's email)."""
+        key = (kind, subject)
         until = self.refusing.get(key)
         if until is None:
             return None
@@ -140,10 +146,13 @@ class FailureThrottle:
 
     def failed(self, kind: str, environ: dict[str, Any]) -> int | None:
         """Count one failure; seconds to refuse this address for when it is over its limit, else None."""
+        return self.failed_key(kind, self.address(environ))
+
+    def failed_key(self, kind: str, address: str, what: str = "address") -> int | None:
+        """As :meth:`failed`, for any subject (``what``: an address, an account); only its digest is kept."""
         limit = self.limits.get(kind)
         if limit is None:
             return None
-        address = self.address(environ)
         digest = address_digest(address)
         try:
             if self.strategy.hit(limit, kind, digest):
@@ -158,7 +167,7 @@ class FailureThrottle:
         if len(self.refusing) >= MAX_REFUSED:
             self.refusing.clear()
         if (kind, address) not in self.refusing:
-            log.warning("throttling %s failures from address %s for %d s", kind, digest, retry_after)
+            log.warning("throttling %s failures from %s %s for %d s", kind, what, digest, retry_after)
         self.refusing[(kind, address)] = time.monotonic() + retry_after
         count_throttled(kind)
         return retry_after

@@ -8,6 +8,12 @@ partner, all licensed) and compares with the bare-Flask floor answering the same
 requests/s, the ratio to the floor, p99, worker RSS and the 10k vs 1M ratio; ``--markdown``
 prints the BENCHMARKS.md section.
 
+``--in-process N``: no HTTP and no load generator: N checks of the 10 000-user database called
+through the application's WSGI entry (fast path included) in this process, with and without a
+nonce, and the floor app's; CPU microseconds per call (``time.process_time``), which a machine
+shared with other jobs disturbs far less than requests/s. Each set of N is sent twice and the
+second pass is measured: users already seen this month and, without a nonce, answers signed
+within the same minute (repeat checks, the case the minute's signed answers are for).
 ``--postgres``: the same on PostgreSQL at 127.0.0.1:5432 (fresh databases, dropped afterwards).
 ``--no-nonce``: bodies without a nonce (answers signed once per user, installation and minute);
 by default every body carries one, as the reference client sends.
@@ -221,6 +227,53 @@ def run(args: argparse.Namespace) -> dict:
     return results
 
 
+def in_process(args: argparse.Namespace) -> dict:
+    """CPU microseconds per check called through WSGI in this process: a nonce, none, the floor."""
+    import os
+
+    work = Path(tempfile.mkdtemp(prefix="livery-bench-licensing-"))
+    cleanups: list = []
+    try:
+        url = f"sqlite:///{work / 'inproc.db'}"
+        if args.postgres:
+            url = servers.postgres_database(cleanups) or sys.exit("PostgreSQL is not reachable")
+        seeded = seed_partners(url, work, args.partners)
+        per_partner = args.small // args.partners
+        insert_users(url, seeded, per_partner)
+        bodies = write_bodies(url, work / "bodies", seeded, per_partner, args.in_process, nonce=True)
+        lines = bodies.read_text().splitlines()
+        app = create_app(_settings(url, work))
+        floor_body = work / "floor-body.json"
+        floor_body.write_text(json.dumps(SAMPLE_ANSWER, separators=(",", ":")))
+        os.environ["LIVERY_BENCH_FLOOR_BODY"] = str(floor_body)
+        from bench.floor import app as floor
+
+        def per_call(wsgi, bodies: list[bytes]) -> float:
+            client = wsgi.test_client()
+            for body in bodies:  # warm: the index, the code table, the users' usage facts (and answers)
+                client.post(CHECK, data=body, content_type="application/json")
+            started = time.process_time()
+            for body in bodies:
+                response = client.post(CHECK, data=body, content_type="application/json")
+                assert response.status_code == 200
+            return round((time.process_time() - started) / len(bodies) * 1e6)
+
+        with_nonce = [line.encode() for line in lines]
+        without = [json.dumps({k: v for k, v in json.loads(line).items() if k != "nonce"}).encode() for line in lines]
+        results = {"database": url.split(":")[0].split("+")[0], "checks": len(lines), "users": args.small}
+        results["floor_us"] = per_call(floor, with_nonce)
+        results["nonce_us"] = per_call(app, with_nonce)
+        results["no_nonce_us"] = per_call(app, without)
+        results["floor_again_us"] = per_call(floor, with_nonce)
+        app.extensions["livery.licensing"].usage.flush()  # before the database goes (else at exit)
+        app.extensions["livery.engine"].dispose()
+        return results
+    finally:
+        for cleanup in cleanups:
+            cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _floor(work: Path, args: argparse.Namespace, bodies: Path, processes: list) -> float:
     """Requests/s of the bare-Flask floor answering a check's bytes to the same POSTs."""
     floor_body = work / "floor-body.json"
@@ -288,7 +341,11 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL at 127.0.0.1:5432 instead of SQLite")
     parser.add_argument("--no-nonce", action="store_true", help="check bodies without a nonce")
     parser.add_argument("--markdown", action="store_true", help="print the BENCHMARKS.md section too")
+    parser.add_argument("--in-process", type=int, default=0, metavar="N", help="CPU per check in-process, N checks")
     args = parser.parse_args()
+    if args.in_process:
+        print(json.dumps(in_process(args), indent=1))
+        return
     results = run(args)
     print(json.dumps(results, indent=1))
     if args.markdown:

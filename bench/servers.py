@@ -130,9 +130,9 @@ def nginx(conf: str, prefix: Path) -> Process:
     return Process(args, log=prefix / "logs" / "stdout.log")
 
 
-def worker_rss_mb(master_pid: int) -> list[float]:
-    """Resident memory (MB) of each child of ``master_pid``, read from /proc."""
-    sizes = []
+def _children_status(master_pid: int) -> list[tuple[int, dict[str, str]]]:
+    """(pid, /proc status fields) of each child of ``master_pid``."""
+    children = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -142,8 +142,18 @@ def worker_rss_mb(master_pid: int) -> list[float]:
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         if int(fields.get("PPid", "0").strip()) == master_pid:
-            sizes.append(int(fields["VmRSS"].split()[0]) / 1024)
-    return sorted(sizes)
+            children.append((int(entry.name), fields))
+    return children
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """The pids of the children (gunicorn's workers) of ``master_pid``."""
+    return sorted(pid for pid, _fields in _children_status(master_pid))
+
+
+def worker_rss_mb(master_pid: int) -> list[float]:
+    """Resident memory (MB) of each child of ``master_pid``, read from /proc."""
+    return sorted(int(fields["VmRSS"].split()[0]) / 1024 for _pid, fields in _children_status(master_pid))
 
 
 @dataclass(frozen=True)
@@ -170,7 +180,8 @@ def wrk(
     assert base_url.startswith("http://127.0.0.1:"), base_url
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA)]
     args += [base_url, "--", str(lines_file), *([post_path] if post_path else [])]
-    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    # (wrk's Lua reads the whole lines file in each thread before it starts: minutes on a busy machine)
+    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 240).stdout
     match = RESULT_RE.search(out)
     if not match:
         raise RuntimeError(f"wrk printed no RESULT line:\n{out}")

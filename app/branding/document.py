@@ -40,6 +40,11 @@ def branded_viewer_url(base_url: str, brand_slug: str) -> str:
     return f"{base_url.rstrip('/')}/viewer/{brand_slug}"
 
 
+def discovery_url(base_url: str, code: str) -> str:
+    """Where a client launched with ``code`` asks who it is."""
+    return f"{base_url.rstrip('/')}/v1/discovery/{code}"
+
+
 def asset_url(base_url: str, sha256: str) -> str:
     """Where clients download an asset."""
     return f"{base_url.rstrip('/')}/v1/assets/{sha256}"

@@ -94,7 +94,14 @@ def live_revision(session: Session, brand: Brand) -> BrandRevision | None:
 
 
 def _publish_content(
-    session: Session, brand: Brand, content: dict[str, Any], *, actor: str, action: str, rollback_of: int | None = None
+    session: Session,
+    brand: Brand,
+    content: dict[str, Any],
+    *,
+    actor: str,
+    action: str,
+    rollback_of: int | None = None,
+    comment: str = "",
 ) -> tuple[BrandRevision, bool]:
     current = live_revision(session, brand)
     digest = content_sha256(content)
@@ -126,12 +133,17 @@ def _publish_content(
         if restore_draft:
             brand.draft = dict(content)
         change.extra = {"revision": number, "changes": content_diff(current.content if current else None, content)}
+        if comment:
+            change.extra["comment"] = comment
     return revision, True
 
 
-def publish_draft(session: Session, brand: Brand, *, actor: str) -> tuple[BrandRevision, bool]:
-    """Publish the draft as revision N+1; identical content creates nothing (returns created=False)."""
-    return _publish_content(session, brand, brand.draft, actor=actor, action="brand.publish")
+def publish_draft(session: Session, brand: Brand, *, actor: str, comment: str = "") -> tuple[BrandRevision, bool]:
+    """Publish the draft as revision N+1; identical content creates nothing (returns created=False).
+
+    ``comment`` (why, for the history) is kept in the publish's audit event.
+    """
+    return _publish_content(session, brand, brand.draft, actor=actor, action="brand.publish", comment=comment)
 
 
 def rollback(session: Session, brand: Brand, number: int, *, actor: str) -> tuple[BrandRevision, bool]:

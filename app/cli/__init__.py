@@ -76,7 +76,9 @@ def _partner(slug: str) -> Partner:
 
 
 def _discovery_url(plain: str) -> str:
-    return f"{_settings().public_base_url.rstrip('/')}/v1/discovery/{plain}"
+    from app.branding.document import discovery_url
+
+    return discovery_url(_settings().public_base_url, plain)
 
 
 def _brand(brand_id: int) -> Brand:
@@ -280,7 +282,9 @@ def register(app: Flask) -> None:
     from app.cli.changes import changes_cli
     from app.cli.demo import demo_cli
     from app.cli.onboarding import onboarding_cli, viewer_cli
+    from app.cli.portal import portal_cli
     from app.cli.reports import reports_cli
+    from app.cli.upgrades import upgrades_cli
 
     groups = (
         db_cli,
@@ -295,6 +299,8 @@ def register(app: Flask) -> None:
         reports_cli,
         onboarding_cli,
         viewer_cli,
+        upgrades_cli,
+        portal_cli,
     )
     for group in groups:
         app.cli.add_command(group)

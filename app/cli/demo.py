@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import click
@@ -76,6 +77,7 @@ def demo_seed(as_json: bool) -> None:
         update_draft(db, brand, fields, actor=CLI_ACTOR)
     revision, _ = publish_draft(db, brand, actor=CLI_ACTOR)
     licensed_user_id = _demo_licensed_user(db, partner.id)
+    portal_users = _demo_portal_users(db, partner.id)
     plain_codes = {}
     for kind in ("live", "test"):
         plain = demo_code(kind)
@@ -96,6 +98,8 @@ def demo_seed(as_json: bool) -> None:
             "viewer_url": branded_viewer_url(_settings().public_base_url, brand.slug),
             "licensed_user_id": licensed_user_id,
             "licence_check_url": f"{_settings().public_base_url.rstrip('/')}/v1/licenses/check",
+            "portal_url": f"{_settings().public_base_url.rstrip('/')}/portal/",
+            **portal_users,
         },
         as_json,
     )
@@ -119,3 +123,40 @@ def _demo_licensed_user(db, partner_id: int) -> str:
             customer = create_org(db, Customer, partner_id, fields, actor=CLI_ACTOR)
         add_user(db, partner_id, {"user_id": DEMO_USER_ID, "customer_id": customer.id}, actor=CLI_ACTOR)
     return DEMO_USER_ID
+
+
+DEMO_PORTAL_ADMIN = "admin@acme-communications.example"
+DEMO_PORTAL_OPERATOR = "operator@livery.example"
+
+
+def demo_secret(purpose: str, length: int = 20) -> str:
+    """A fixed demo credential (the same on every machine, demo only, like the demo codes)."""
+    return hashlib.sha256(f"livery-demo-{purpose}".encode()).hexdigest()[:length]
+
+
+def demo_totp_secret() -> str:
+    """The demo operator's fixed TOTP secret (base32)."""
+    return base64.b32encode(hashlib.sha256(b"livery-demo-operator-totp").digest()[:20]).decode()
+
+
+def _demo_portal_users(db, partner_id: int) -> dict[str, str]:
+    """The demo partner's portal admin and an operator with TOTP, made once; their credentials."""
+    from app.portal import accounts
+
+    admin_password, operator_password = demo_secret("portal-admin"), demo_secret("portal-operator")
+    if accounts.find_user(db, DEMO_PORTAL_ADMIN) is None:
+        accounts.create_user(
+            db, email=DEMO_PORTAL_ADMIN, password=admin_password, role="admin", actor=CLI_ACTOR, partner_id=partner_id
+        )
+    if accounts.find_user(db, DEMO_PORTAL_OPERATOR) is None:
+        user = accounts.create_user(
+            db, email=DEMO_PORTAL_OPERATOR, password=operator_password, role="operator", actor=CLI_ACTOR
+        )
+        accounts.set_totp(db, user, demo_totp_secret(), actor=CLI_ACTOR)
+    return {
+        "portal_admin_email": DEMO_PORTAL_ADMIN,
+        "portal_admin_password": admin_password,
+        "portal_operator_email": DEMO_PORTAL_OPERATOR,
+        "portal_operator_password": operator_password,
+        "portal_operator_totp_secret": demo_totp_secret(),
+    }

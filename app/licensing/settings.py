@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import audited
 from app.licensing.models import DEFAULT_LICENCE_TYPES, LicensingSettings
+from app.outbound.signing import secret_hint
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the Standard Webhooks prefix, not a secret)
 MAX_SECRETS = 2  # the new one and, during a rotation, the previous one
@@ -77,7 +78,7 @@ def settings_mapping(partner_id: int, values: Mapping[str, Any], *, egress_allow
 def redacted(values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` with each secret reduced to its first characters (for audit and reads)."""
     out = dict(values)
-    out["web_service_secrets"] = [secret[: len(SECRET_PREFIX) + 4] + "…" for secret in values["web_service_secrets"]]
+    out["web_service_secrets"] = [secret_hint(secret) for secret in values["web_service_secrets"]]
     return out
 
 

@@ -3,22 +3,21 @@
 The first check of a (partner, month, user) is written and committed before its answer is sent
 (an insert that does nothing when another worker got there first). Later checks only count: each
 worker adds them up in memory and writes the sums every ``flush_seconds`` (or when
-``MAX_PENDING`` users are pending) and when the worker exits, so a busy user costs no write per
-check. The loss bound: a worker killed outright (SIGKILL, out of memory, power) loses at most
-its last ``flush_seconds`` of counter increments and ``last_check_at`` moves; a worker that
-exits normally (restart, ``max_requests``, shutdown) loses nothing; the facts are never lost.
+``MAX_PENDING`` users are pending) and when the gunicorn worker exits (gunicorn.conf.py), so a
+busy user costs no write per check. The loss bound: a worker killed outright (SIGKILL, out of
+memory, power) loses at most its last ``flush_seconds`` of counter increments and
+``last_check_at`` moves; a worker that exits normally (restart, ``max_requests``, shutdown)
+loses nothing; the facts are never lost.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
@@ -47,7 +46,6 @@ class UsageRecorder:
         self._seen: set[Key] = set()
         self._pending: dict[Key, tuple[int, datetime]] = {}
         self._next_flush = clock() + flush_seconds
-        atexit.register(_flush_at_exit, weakref.ref(self))  # a recorder gone by then has nothing left
 
     def record(
         self, partner_id: int, user_key: str, method: str, licence_type: str | None, now: datetime, *, written: bool
@@ -101,28 +99,32 @@ class UsageRecorder:
                 self._pending[key] = (count + 1, now)
 
     def flush(self) -> None:
-        """Write the pending counters (one UPDATE per user); errors are logged, counts dropped."""
+        """Write the pending counters (one UPDATE statement, executed for all users at once);
+        errors are logged, counts dropped."""
         with self._lock:
             pending, self._pending = self._pending, {}
             self._next_flush = self._clock() + self._flush_seconds
         if not pending:
             return
+        rows = [
+            {"f_partner": partner_id, "f_month": month, "f_user": user_key, "f_count": count, "f_last": last}
+            for (partner_id, month, user_key), (count, last) in pending.items()
+        ]
         try:
             with self._make_session() as session:
-                for (partner_id, month, user_key), (count, last) in pending.items():
-                    session.execute(
-                        update(UsageFact)
-                        .where(
-                            UsageFact.partner_id == partner_id, UsageFact.month == month, UsageFact.user_key == user_key
-                        )
-                        .values(check_count=UsageFact.check_count + count, last_check_at=last)
-                    )
+                session.connection().execute(_ADD_COUNTS, rows)  # the driver's executemany: built once
                 session.commit()
         except Exception:  # counters are best effort; the facts themselves were committed already
             log.exception("usage counters not written (%d users)", len(pending))
 
 
-def _flush_at_exit(recorder: weakref.ref[UsageRecorder]) -> None:
-    alive = recorder()
-    if alive is not None:
-        alive.flush()
+_facts = UsageFact.__table__
+_ADD_COUNTS = (
+    update(_facts)
+    .where(
+        _facts.c.partner_id == bindparam("f_partner"),
+        _facts.c.month == bindparam("f_month"),
+        _facts.c.user_key == bindparam("f_user"),
+    )
+    .values(check_count=_facts.c.check_count + bindparam("f_count"), last_check_at=bindparam("f_last"))
+)

@@ -29,6 +29,11 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(random_source.token_bytes(32)).decode()
 
 
+def secret_hint(secret: str) -> str:
+    """The first characters of a secret: what reads and the audit log show of it."""
+    return secret[: len(SECRET_PREFIX) + 4] + "…"
+
+
 def new_message_id() -> str:
     """A unique ``webhook-id`` for one request."""
     return "msg_" + random_source.token_urlsafe(18)

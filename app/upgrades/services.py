@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import audited
 from app.db import utcnow
-from app.formats import canonical_json, sha256_hex
+from app.formats import canonical_json, is_channel_name, sha256_hex
 from app.problems import NotFound, Problem, ValidationProblem
 from app.storage import ObjectStore, Stores
 from app.upgrades.control_file import ControlFile, ControlFileInvalid, control_file_to_json, parse_control_file
 from app.upgrades.models import Channel, Release
 from app.upgrades.models import ControlFile as ControlFileRow
 from app.upgrades.readiness import ReleaseFacts, check_against_catalogue, resolve_platforms
+from app.webhooks.services import queue_event
 
 
 class ControlFileRejected(Problem):
@@ -40,6 +41,14 @@ class ControlFileRejected(Problem):
 def find_channel(session: Session, partner_id: int, name: str) -> Channel | None:
     """The channel ``name`` of ``partner_id``, or None."""
     return session.scalar(select(Channel).where(Channel.partner_id == partner_id, Channel.name == name))
+
+
+def channel_or_404(session: Session, partner_id: int, name: str) -> Channel:
+    """The channel ``name`` of ``partner_id``; NotFound (as for any unknown resource) otherwise."""
+    channel = find_channel(session, partner_id, name) if is_channel_name(name) else None
+    if channel is None:
+        raise NotFound(f"No channel {name!r}; upload a control file to create it.")
+    return channel
 
 
 def get_or_create_channel(session: Session, partner_id: int, name: str) -> Channel:
@@ -155,6 +164,12 @@ def _activate(
         channel.active_serial = cf.serial
         channel.updated_at = utcnow()
         change.extra = {"sha256": row.sha256, "rollback_of": rollback_of}
+    queue_event(
+        session,
+        channel.partner_id,
+        "control_file.activated",
+        {"channel": channel.name, "serial": cf.serial, "sha256": row.sha256, "rollback_of": rollback_of, "by": actor},
+    )
     return row
 
 
@@ -193,6 +208,15 @@ def control_file_history(session: Session, channel: Channel) -> list[ControlFile
     )
 
 
+def set_guard(session: Session, channel: Channel, changes: dict, *, actor: str) -> Channel:
+    """Change the channel's automatic halt guard (audited)."""
+    with audited(session, actor, "channel.guard", channel):
+        for name in ("guard_enabled", "guard_failure_bp", "guard_min_reports", "guard_window_minutes"):
+            if name in changes:
+                setattr(channel, name, changes[name])
+    return channel
+
+
 def set_halt(session: Session, channel: Channel, *, halted: bool, reason: str, actor: str) -> Channel:
     """Halt (every answer becomes none/halted on the next poll) or resume ``channel``; audited."""
     if halted and not reason.strip():
@@ -202,5 +226,11 @@ def set_halt(session: Session, channel: Channel, *, halted: bool, reason: str, a
         channel.halt_reason = reason.strip() if halted else ""
         channel.halted_at = utcnow() if halted else None
         channel.halted_by = actor if halted else ""
+        if not halted:  # the guard counts afresh: the failures that halted the channel were seen already
+            channel.guard_since = utcnow()
         change.extra = {"reason": reason}
+    event = "channel.halted" if halted else "channel.resumed"
+    queue_event(
+        session, channel.partner_id, event, {"channel": channel.name, "reason": channel.halt_reason, "by": actor}
+    )
     return channel

@@ -11,6 +11,7 @@ crash or a power cut leaves either the old or the new file, never half of one. L
     upgrade/manifest.json   {"etag", "envelope"}: the static root's last verified manifest, for If-None-Match
     trusted_keys.json       keys stored by --fetch-keys (trust on first use)
     licence/<digest>.json   {"envelope"}: the last licensed answer per user (its lease), for offline use
+    reports/outbox.json     install reports not yet taken by the service (sent again later)
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ MEDIA_EXTENSIONS = {
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 # Only these entries are ours: clear() must never delete files a user keeps beside them.
-OWNED_ENTRIES = ("discovery.json", "assets", "install_id", "upgrade", "trusted_keys.json", "licence")
+OWNED_ENTRIES = ("discovery.json", "assets", "install_id", "upgrade", "trusted_keys.json", "licence", "reports")
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -201,6 +202,17 @@ class ClientCache:
     def drop_lease(self, user_key: str) -> None:
         """Forget the user's lease (the service said the user is not licensed)."""
         self._lease_path(user_key).unlink(missing_ok=True)
+
+    # install reports
+
+    def load_reports(self) -> list[dict[str, Any]]:
+        """The install reports waiting to be sent, oldest first."""
+        reports = _read_json(self.root / "reports" / "outbox.json")
+        return [r for r in reports if isinstance(r, dict)] if isinstance(reports, list) else []
+
+    def store_reports(self, reports: list[dict[str, Any]]) -> None:
+        """Replace the outbox."""
+        _write_json(self.root / "reports" / "outbox.json", reports)
 
     # keys
 

@@ -18,6 +18,7 @@ from livery_client.download import Progress, download_installer
 from livery_client.errors import ServiceUnavailable, UnknownCode
 from livery_client.licence import Licence, check_licence
 from livery_client.polling import DEFAULT_POLL_SECONDS, poll_forever
+from livery_client.reports import build_report, queue_report, send_reports
 from livery_client.signing import load_public_key, parse_keys_document
 from livery_client.transport import ACCEPT_JSON, get, new_session, raise_for_status
 from livery_client.upgrade import UpgradeDecision, check_upgrade
@@ -147,8 +148,47 @@ class LiveryClient:
         )
 
     def download(self, decision: UpgradeDecision, dest_dir: Path | str, progress: Progress | None = None) -> Path:
-        """Download and verify the decision's installer (resuming a previous partial download)."""
-        return download_installer(self.session, decision, dest_dir, timeout=self.timeout, progress=progress)
+        """Download and verify the decision's installer (resuming a previous partial download).
+
+        Reports ``started`` to the service first, and ``failed`` (error code ``download``) when the
+        installer cannot be fetched or verified; after installing, call :meth:`report_install`.
+        """
+        if decision.target is not None:
+            self.report_install(decision, "started")
+        try:
+            return download_installer(self.session, decision, dest_dir, timeout=self.timeout, progress=progress)
+        except Exception:
+            if decision.target is not None:
+                self.report_install(decision, "failed", error_code="download")
+            raise
+
+    def report_url(self) -> str:
+        """Where install reports go: the poll URL + /reports."""
+        return self.upgrade_url() + "/reports"
+
+    def report_install(self, decision: UpgradeDecision, outcome: str, error_code: str | None = None) -> dict[str, int]:
+        """Report how the upgrade ``decision`` offered went (started, succeeded, failed, rolled_back).
+
+        The report is queued on disk and sent with any earlier ones; what the service cannot take
+        now is sent by the next call (or :meth:`send_reports`). Never raises for the network.
+        """
+        if decision.target is None:
+            raise ValueError("the decision offers no upgrade to report on")
+        report = build_report(
+            self.install_id(),
+            decision.client_version,
+            decision.target.version,
+            decision.platform,
+            outcome,
+            decision.serial,
+            error_code,
+        )
+        queue_report(self.cache, report)
+        return self.send_reports()
+
+    def send_reports(self) -> dict[str, int]:
+        """Send the install reports still waiting (e.g. from an offline install)."""
+        return send_reports(self.session, self.cache, self.report_url(), self.timeout)
 
     def fetch_public_keys(self) -> dict[str, str]:
         """The service's current keys from /v1/keys. Trust on first use only: pin them, do not refetch."""

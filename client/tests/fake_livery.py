@@ -62,6 +62,8 @@ class FakeLivery:
     # POST /v1/licenses/check: request body -> payload to sign (None: the code is unknown)
     licence: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     requests: list[Recorded] = field(default_factory=list)
+    reports: list[dict[str, Any]] = field(default_factory=list)  # install reports taken (202)
+    report_status: int = 202  # what POST .../reports answers
 
     def start(self) -> FakeLivery:
         """Serve on an ephemeral loopback port in a background thread."""
@@ -172,6 +174,12 @@ def _handler_for(service: FakeLivery) -> type[BaseHTTPRequestHandler]:
             service.requests.append(Recorded("POST", parts.path, body, dict(self.headers.items())))
             if service.fail_status:
                 return self.problem(service.fail_status, "trouble", "scripted failure")
+            segments = parts.path.strip("/").split("/")
+            if segments[:2] == ["v1", "upgrade"] and segments[-1] == "reports":
+                if service.report_status != 202:
+                    return self.problem(service.report_status, "refused", "scripted report status")
+                service.reports.append(body)
+                return self.send_body(202, b'{"accepted":true}', "application/json")
             code = normalise_code(str(body.get("access_code"))) or ""
             if parts.path != "/v1/licenses/check" or service.licence is None:
                 return self.problem(404, "not_found", "no such thing")

@@ -28,6 +28,11 @@ NOT_AUDITED = {
     "usage_facts",  # facts of checks, not changes
     "usage_report_rows",  # rows of a closed report version, written inside its audited close
     "usage_submission_rows",  # rows of a submitted usage report, written inside its audited submission
+    "install_reports",  # upgrade outcomes clients report: facts observed, not changes
+    "install_report_minutes",  # their per-minute counts
+    "webhook_deliveries",  # the outbox: queued inside the audited change it reports, then a delivery log
+    "rollout_plan_events",  # a plan's timeline, written inside the plan's audited changes
+    "portal_sessions",  # sign-in sessions: sign-ins, sign-outs and expiry are not changes to a resource
 }
 
 

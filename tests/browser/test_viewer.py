@@ -6,9 +6,8 @@ import json
 import os
 import re
 
-import pytest
-
 from app.config import REPO_ROOT
+from tests.browser.pages import axe_serious
 
 SHOTS = REPO_ROOT / "var" / "screenshots"
 DOCS_SHOTS = REPO_ROOT / "docs" / "viewer"  # rewritten only with LIVERY_UPDATE_DOC_SHOTS=1: a test run leaves git clean
@@ -18,16 +17,6 @@ def _shoot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / name))
     if os.environ.get("LIVERY_UPDATE_DOC_SHOTS") == "1":
         page.screenshot(path=str(DOCS_SHOTS / name))
-
-
-def _axe_serious(page) -> list[str]:
-    try:
-        from axe_playwright_python.sync_playwright import Axe
-    except ImportError:  # pragma: no cover - pinned in requirements-dev
-        pytest.skip("axe-playwright-python is not installed")
-    results = Axe().run(page)
-    violations = results.response["violations"]
-    return [f"{v['id']}: {v['help']}" for v in violations if v.get("impact") in ("serious", "critical")]
 
 
 def test_standard_and_branded_viewer_in_a_browser(make_app, serve, page):
@@ -51,7 +40,7 @@ def test_standard_and_branded_viewer_in_a_browser(make_app, serve, page):
     page.click("button[type=submit]")  # a plain GET form: no JavaScript involved
     assert page.locator(".card h2").all_inner_texts() == ["Zendesk Support"]
     page.goto(f"{base}/viewer")
-    assert _axe_serious(page) == []
+    assert axe_serious(page) == []
     _shoot(page, "standard.png")
 
     page.goto(base + branded_path)
@@ -60,5 +49,5 @@ def test_standard_and_branded_viewer_in_a_browser(make_app, serve, page):
     assert bar == "rgb(11, 95, 255)" != standard_bar  # the demo brand's #0b5fff, on this page only
     assert page.locator(".brand-logo").count() == 1
     assert not re.search("livery", page.content(), re.IGNORECASE)
-    assert _axe_serious(page) == []
+    assert axe_serious(page) == []
     _shoot(page, "branded.png")

@@ -61,6 +61,9 @@ def livery(tmp_path):
         "LIVERY_CONTROL_FILES_DIR": str(tmp_path / "control_files"),
         "LIVERY_INSTALLERS_DIR": str(tmp_path / "installers"),
         "LIVERY_SIGNING_KEYS_DIR": str(tmp_path / "keys"),
+        # upgrades.md § 8-11: a webhook receiver on loopback; scheduled passes run by the page itself
+        "LIVERY_EGRESS_ALLOW_PRIVATE": "true",
+        "LIVERY_SCHEDULER_SECONDS": "0",
     }
     migrate.upgrade(settings["LIVERY_DATABASE_URL"])
     process = start_gunicorn(port, settings, stderr_path=tmp_path / "gunicorn.err", workers=2)
@@ -155,5 +158,14 @@ def test_upgrades_walkthrough(livery):
         "-setup.msi\n",
         '["none","halted"]',
         '{"halted":false}',
+        '"releases":[{"version":"5.3.0","succeeded":100,"failed":0,"failure_percent":0',
+        '"halted":true,"halted_by":"guard","halt_reason":"Automatic halt: 5.3.0 failed on 10 of 19',
+        'verified channel.halted {"by": "guard", "channel": "stable", "reason": "Automatic halt: 5.3.0 failed on 10',
+        '{"did":"advance","step":1}\n{"did":"advance","step":2}\n{"did":"pause","step":2}',
+        '"pause_reason":"only 0 of the 5 successful installs this step needs"',
+        '{"did":"advance","step":3}',
+        "completed\nstarted\t1\nadvanced\t10\nadvanced\t50\npaused\t50\nresumed\t50\nadvanced\t100\ncompleted\t100\n",
+        '["passive","5.3.0"]',
+        "\n5\n",
     )
     _run(walkthrough("upgrades.md"), env, work, shows=shows)

@@ -12,6 +12,7 @@ from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_of, 
 from app.api.admin.pagination import PageQuery, page_of, paginate
 from app.api.admin.spec import WithExtra, problems
 from app.api.admin.validators import channel_name
+from app.branding.document import discovery_url
 from app.branding.models import CODE_KINDS, CODE_STATUSES, AccessCode, Brand
 from app.branding.services import issue_code, revoke_code, rotate_code
 from app.db import session
@@ -73,8 +74,8 @@ class AccessCodeQuery(PageQuery):
 
 
 def _shown_once(code: AccessCode, plain: str) -> WithExtra:
-    base = current_app.config["LIVERY"].public_base_url.rstrip("/")
-    return WithExtra(code, code=plain, discovery_url=f"{base}/v1/discovery/{plain}")
+    base = current_app.config["LIVERY"].public_base_url
+    return WithExtra(code, code=plain, discovery_url=discovery_url(base, plain))
 
 
 @blp.route("/brands/<int:brand_id>/access-codes", methods=["POST"])

@@ -21,11 +21,14 @@ from app.api.admin.validators import install_id as install_id_rule
 from app.db import session, utcnow
 from app.formats import CHANNEL_NAME_HINT, is_channel_name
 from app.problems import NotFound, ValidationProblem
+from app.upgrades.approvals import activation_digest, resume_digest, two_person, use_approval
 from app.upgrades.channel_state import explain, load_channel_state
 from app.upgrades.control_file import MAX_DOCUMENT_BYTES
+from app.upgrades.guard import health_document
 from app.upgrades.models import Channel, ControlFile
 from app.upgrades.services import (
-    find_channel,
+    channel_or_404,
+    get_or_create_channel,
     read_control_file,
     readiness_report,
     rollback_control_file,
@@ -108,10 +111,9 @@ def _partner_id(partner_id: int | None) -> int:
 
 
 def _channel(name: str, partner_id: int | None) -> Channel:
-    channel = find_channel(session(), _partner_id(partner_id), name) if is_channel_name(name) else None
-    if channel is None:
+    if not is_channel_name(name):  # no such channel, whoever asks: 404 before the partner is looked at
         raise NotFound(f"No channel {name!r}; upload a control file to create it.")
-    return channel
+    return channel_or_404(session(), _partner_id(partner_id), name)
 
 
 @blp.route("/channels", methods=["GET"])
@@ -146,7 +148,7 @@ def get(args, name):
     success=True,
 )
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}})
-@problems(blp, 403, 404, 413, 422)
+@problems(blp, 403, 404, 409, 413, 422)
 def upload(args, name):
     """Upload a control file; when it passes the readiness gate it becomes the channel's active file at once.
 
@@ -162,6 +164,9 @@ def upload(args, name):
     if args["dry_run"]:
         # a Response passes flask-smorest's 201 serialisation by; the schema still documents it
         return jsonify(ReadinessOut().dump(readiness_report(session(), stores, partner_id, name, raw)))
+    if two_person(session(), partner_id):
+        channel = get_or_create_channel(session(), partner_id, name)
+        use_approval(session(), channel, "activate", activation_digest(channel, raw), actor=actor.name)
     row = upload_control_file(session(), stores, partner_id, name, raw, actor=actor.name)
     session().commit()
     return row
@@ -223,11 +228,13 @@ def halt(data, name):
 @blp.route("/channels/<name>/resume", methods=["POST"])
 @blp.arguments(PartnerArg)
 @blp.response(200, ChannelOut, headers=ETAG_HEADER)
-@problems(blp, 403, 404, 422)
+@problems(blp, 403, 404, 409, 422)
 def resume(data, name):
     """Lift a halt: the active control file decides again from the next poll."""
     channel = _channel(name, data.get("partner_id"))
     actor = require_role("admin")
+    if channel.halted and two_person(session(), channel.partner_id):
+        use_approval(session(), channel, "resume", resume_digest(channel), actor=actor.name)
     set_halt(session(), channel, halted=False, reason="", actor=actor.name)
     session().commit()
     return channel, {"ETag": etag_of(channel)}
@@ -244,4 +251,9 @@ def explain_decision(args, name):
     except InvalidVersion as exc:
         raise ValidationProblem({"version": [str(exc)]}) from None
     state = load_channel_state(session(), current_app.extensions["livery.stores"], channel.partner_id, channel.name)
-    return explain(state, version, args["platform"], args["install_id"], utcnow())
+    now = utcnow()
+    # what the support desk also needs: how the rollout is going (docs/upgrades.md § 8)
+    return {
+        **explain(state, version, args["platform"], args["install_id"], now),
+        "health": health_document(session(), channel, now),
+    }

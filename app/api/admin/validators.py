@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.formats import CHANNEL_NAME_HINT, MAX_INSTALL_ID, https_url_problem, is_channel_name, is_install_id
+from app.upgrades.versions import InvalidVersion, parse_version
 
 
 def https_url(value: str) -> None:
@@ -23,3 +24,11 @@ def install_id(value: str) -> None:
     """Refuse anything an upgrade poll would refuse as an install id."""
     if not is_install_id(value):
         raise ma.ValidationError(f"Must be 1 to {MAX_INSTALL_ID} visible ASCII characters.")
+
+
+def version(value: str) -> None:
+    """Refuse anything that is not a version (app.upgrades.versions)."""
+    try:
+        parse_version(value)
+    except InvalidVersion as exc:
+        raise ma.ValidationError(str(exc)) from None

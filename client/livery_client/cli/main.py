@@ -1,5 +1,5 @@
-"""``livery-client``: launch (branding), upgrade (signed decision), download (verified installer)
-and licence (may this user run the client?).
+"""``livery-client``: launch (branding), upgrade (signed decision), download (verified installer),
+licence (may this user run the client?) and report (how an upgrade went).
 
 Exit codes (stable; scripts rely on them):
   0 ok (also a launch that fell back to stale cached branding, and a licence answered from a
@@ -37,6 +37,7 @@ from livery_client.errors import (
     UnknownCode,
     VerificationError,
 )
+from livery_client.reports import OUTCOMES, build_report, queue_report
 from livery_client.signing import key_fingerprint, load_public_key, parse_keys_document
 
 EXIT_OK, EXIT_OTHER, EXIT_USAGE = 0, 1, 2
@@ -99,6 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--dest", required=True, type=Path, help="folder for the installer")
     licence = commands.add_parser("licence", parents=[common], help="check that a user is licensed (signed lease)")
     licence.add_argument("--user", required=True, help="the user id the partner's client passes")
+    report = commands.add_parser(
+        "report", parents=[common], help="report how an upgrade went (queued; sent now or with the next report)"
+    )
+    report.add_argument("--from", dest="from_version", help="the version upgraded from, e.g. 5.1.0")
+    report.add_argument("--to", dest="to_version", help="the version upgraded to, e.g. 5.3.0")
+    report.add_argument("--platform", help="e.g. windows-x64")
+    report.add_argument("--outcome", choices=OUTCOMES, help="started, succeeded, failed or rolled_back")
+    report.add_argument("--serial", type=int, default=0, help="the serial of the answer that offered it")
+    report.add_argument("--error-code", help="e.g. MSI-1603 (failed, rolled_back)")
+    report.add_argument("--send-pending", action="store_true", help="only send reports still waiting")
     return parser
 
 
@@ -170,6 +181,8 @@ def _run(args: argparse.Namespace) -> int:
             )
         print(dump_json(launch_json(result)) if as_json else render_launch(result, client.access_code))
         return EXIT_OK
+    if args.command == "report":
+        return _report(client, args, as_json)
     client.public_keys = _pinned_keys(args, client)
     if not client.public_keys:
         raise UsageError("upgrade and licence answers are signed: pin keys with --keys-file, --key or --fetch-keys")
@@ -194,6 +207,29 @@ def _run(args: argparse.Namespace) -> int:
         else f"{render_decision(decision)}\nSaved {path}"
     )
     return EXIT_OK
+
+
+def _report(client: LiveryClient, args: argparse.Namespace, as_json: bool) -> int:
+    if not args.send_pending:
+        missing = [f"--{n}" for n in ("from", "to", "platform", "outcome") if not getattr(args, _REPORT_FIELDS[n])]
+        if missing:
+            raise UsageError(f"report needs {', '.join(missing)} (or --send-pending)")
+        body = build_report(
+            client.install_id(), args.from_version, args.to_version, args.platform, args.outcome, args.serial,
+            args.error_code,
+        )  # fmt: skip
+        queue_report(client.cache, body)
+    counts = client.send_reports()
+    if as_json:
+        print(dump_json(counts))
+    else:
+        print(f"reports: {counts['sent']} sent, {counts['dropped']} refused, {counts['pending']} waiting")
+    if counts["pending"]:
+        print("warning: the service did not take every report; they are sent with the next one", file=sys.stderr)
+    return EXIT_OK
+
+
+_REPORT_FIELDS = {"from": "from_version", "to": "to_version", "platform": "platform", "outcome": "outcome"}
 
 
 def _licence(client: LiveryClient, user_id: str, as_json: bool) -> int:

@@ -1,0 +1,149 @@
+"""Two-person activation: a partner option under which activating a control file or resuming a
+halted channel needs a second person's approval of exactly what is activated or resumed.
+
+A person is an API key (the audit log's actor). One person asks (``request_approval``), another
+approves (``approve``); the change itself (upload or resume) then goes through only if an
+approved approval carries the digest of what it is about to do, and uses it up. The digest
+binds the approval to its content and context: for an activation, the channel, its active
+serial and the file's exact bytes; for a resume, the channel's halt as it stands (when, why,
+which serial). Any change — another byte in the file, another activation, a new halt — gives
+another digest: the approval no longer matches and is void. No commits here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit.services import audited
+from app.db import utcnow
+from app.formats import canonical_json, sha256_hex
+from app.problems import Conflict, NotFound
+from app.upgrades.models import Approval, Channel, UpgradePolicy
+
+ACTIONS = ("activate", "resume")
+
+
+class ApprovalRequired(Conflict):
+    """409: two-person activation is on and no matching approval exists."""
+
+    def __init__(self, action: str) -> None:
+        if action == "plan":
+            detail = (
+                "Two-person activation is on: rollout plans, which activate control files by themselves, "
+                "cannot run; raise the rollout with approved control files instead."
+            )
+        else:
+            what = "this control file" if action == "activate" else "resuming this channel"
+            detail = (
+                f"Two-person activation is on: {what} needs a second person's approval of exactly this content "
+                "(POST .../approvals, then another key POSTs .../approvals/{id}/approve)."
+            )
+        super().__init__(detail, code="approval_required")
+
+
+def policy_of(session: Session, partner_id: int) -> UpgradePolicy | None:
+    """The partner's upgrade policy row (None: defaults, two-person off)."""
+    return session.get(UpgradePolicy, partner_id)
+
+
+def two_person(session: Session, partner_id: int) -> bool:
+    """Whether the partner needs a second person's approval for activations and resumes."""
+    policy = policy_of(session, partner_id)
+    return bool(policy and policy.two_person)
+
+
+def set_two_person(session: Session, partner_id: int, enabled: bool, *, actor: str) -> UpgradePolicy:
+    """Turn two-person activation on or off for the partner (audited)."""
+    policy = policy_of(session, partner_id)
+    with audited(session, actor, "upgrade_policy.set", policy) as change:
+        if policy is None:
+            change.row = policy = UpgradePolicy(partner_id=partner_id)
+            session.add(policy)
+        policy.two_person = enabled
+    return policy
+
+
+def activation_digest(channel: Channel, raw: bytes) -> str:
+    """What an activation approval is bound to: the channel, its active serial and the file's bytes."""
+    return sha256_hex(f"activate\n{channel.id}\n{channel.active_serial}\n".encode() + raw)
+
+
+def resume_digest(channel: Channel) -> str:
+    """What a resume approval is bound to: the channel's halt as it stands."""
+    state = {
+        "channel": channel.id,
+        "halted": channel.halted,
+        "halted_at": channel.halted_at.isoformat() if channel.halted_at else None,
+        "halt_reason": channel.halt_reason,
+        "active_serial": channel.active_serial,
+    }
+    return sha256_hex(b"resume\n" + canonical_json(state))
+
+
+def request_approval(session: Session, channel: Channel, action: str, digest: str, *, actor: str) -> Approval:
+    """Ask for a second person's approval of ``digest`` (audited)."""
+    with audited(session, actor, "approval.request") as change:
+        change.row = approval = Approval(
+            partner_id=channel.partner_id,
+            channel_id=channel.id,
+            action=action,
+            content_sha256=digest,
+            status="pending",
+            requested_by=actor,
+            requested_at=utcnow(),
+        )
+        session.add(approval)
+    return approval
+
+
+def approve(session: Session, approval: Approval, current_digest: str, *, actor: str) -> Approval:
+    """The second person's approval (audited); refused for the requester, or when the content changed.
+
+    ``current_digest`` is computed from what the approver reviewed (the file they send, or the
+    channel's halt as it stands now): a mismatch voids the approval.
+    """
+    if approval.status != "pending":
+        raise Conflict(f"The approval is {approval.status}; ask for a new one.")
+    if actor == approval.requested_by:
+        raise Conflict("A second person must approve: use another key than the one that asked.")
+    with audited(
+        session, actor, "approval.approve" if current_digest == approval.content_sha256 else "approval.void", approval
+    ):
+        if current_digest != approval.content_sha256:
+            approval.status = "void"
+        else:
+            approval.status, approval.approved_by, approval.approved_at = "approved", actor, utcnow()
+    if approval.status == "void":
+        raise Conflict("What was asked for has changed since (another activation, halt or file): the approval is void.")
+    return approval
+
+
+def use_approval(session: Session, channel: Channel, action: str, digest: str, *, actor: str) -> Approval:
+    """Use up the approved approval of ``digest``; ApprovalRequired when there is none."""
+    approval = session.scalar(
+        select(Approval).where(
+            Approval.channel_id == channel.id,
+            Approval.action == action,
+            Approval.content_sha256 == digest,
+            Approval.status == "approved",
+        )
+    )
+    if approval is None:
+        raise ApprovalRequired(action)
+    with audited(session, actor, "approval.use", approval):
+        approval.status = "used"
+    return approval
+
+
+def find_approval(session: Session, channel: Channel, approval_id: int) -> Approval:
+    """The channel's approval ``approval_id``; NotFound otherwise."""
+    approval = session.get(Approval, approval_id)
+    if approval is None or approval.channel_id != channel.id:
+        raise NotFound(f"Channel {channel.name} has no approval {approval_id}.")
+    return approval
+
+
+def approvals_query(channel: Channel):
+    """The channel's approvals (admin list)."""
+    return select(Approval).where(Approval.channel_id == channel.id)

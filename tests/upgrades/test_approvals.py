@@ -1,0 +1,98 @@
+"""Two-person activation: with the partner option on, an activation or a resume needs a second
+key's approval of exactly that file / that halt; any change after the approval voids it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.api.admin.conftest import Caller
+from tests.api.public.test_upgrade import Setup
+from tests.upgrades.catalogue import control_file, upload_control_file
+
+
+@pytest.fixture
+def setup(app) -> Setup:
+    setup = Setup(app)
+    upload_control_file(setup.admin, control_file(("5.2.0", 100)))
+    response = setup.admin.post("/api-keys", {"role": "admin", "label": "second person"})  # a second person
+    assert response.status_code == 201, response.json
+    setup.second = Caller(setup.client, response.json["key"])
+    policy = setup.admin.put("/upgrade-policy", {"two_person": True})
+    assert policy.status_code == 200 and policy.json["two_person"] is True
+    return setup
+
+
+def ask(setup: Setup, document: bytes, caller=None):
+    return (caller or setup.admin).post(
+        "/channels/stable/approvals?action=activate", data=document, headers={"Content-Type": "application/json"}
+    )
+
+
+def approve(setup: Setup, approval_id: int, document: bytes = b"", caller=None):
+    return (caller or setup.second).post(
+        f"/channels/stable/approvals/{approval_id}/approve", data=document, headers={"Content-Type": "application/json"}
+    )
+
+
+def test_activation_needs_a_second_persons_approval_of_exactly_this_file(setup):
+    document = json.dumps(control_file(("5.2.0", 100), ("5.3.0", 20))).encode()
+    refused = upload_control_file(setup.admin, document)
+    assert refused.status_code == 409 and refused.json["code"] == "approval_required"
+    approval = ask(setup, document).json
+    assert approval["status"] == "pending"
+    assert approve(setup, approval["id"], document, caller=setup.admin).status_code == 409  # not the asker
+    assert upload_control_file(setup.admin, document).status_code == 409  # pending is not approved
+    approved = approve(setup, approval["id"], document)
+    assert approved.status_code == 200 and approved.json["status"] == "approved", approved.json
+    other = json.dumps(control_file(("5.2.0", 100), ("5.3.0", 21))).encode()
+    assert upload_control_file(setup.admin, other).status_code == 409  # another file: not approved
+    response = upload_control_file(setup.admin, document)
+    assert response.status_code == 201, response.json
+    assert upload_control_file(setup.admin, document).status_code == 409  # used up
+    statuses = [a["status"] for a in setup.admin.get("/channels/stable/approvals").json["items"]]
+    assert statuses == ["used"]
+
+
+def test_an_approval_is_void_after_any_change(setup):
+    document = json.dumps(control_file(("5.2.0", 100), ("5.3.0", 20))).encode()
+    approval = ask(setup, document).json
+    changed = json.dumps(control_file(("5.2.0", 100), ("5.3.0", 50))).encode()
+    response = approve(setup, approval["id"], changed)  # the approver reviewed another file
+    assert response.status_code == 409
+    assert setup.admin.get("/channels/stable/approvals").json["items"][0]["status"] == "void"
+    # approved, then the channel changes (another activation) before it is used: no longer matches
+    approval = ask(setup, document).json
+    assert approve(setup, approval["id"], document).json["status"] == "approved"
+    rollback = json.dumps(control_file(("5.2.0", 100), notes="hotfix")).encode()
+    second = ask(setup, rollback, caller=setup.second).json
+    assert approve(setup, second["id"], rollback, caller=setup.admin).json["status"] == "approved"
+    assert upload_control_file(setup.admin, rollback).status_code == 201
+    assert upload_control_file(setup.admin, document).status_code == 409  # the active serial moved on
+
+
+def test_resume_needs_an_approval_bound_to_the_halt(setup):
+    setup.admin.post("/channels/stable/halt", {"reason": "INC-1"})  # halting never waits for anyone
+    assert setup.admin.post("/channels/stable/resume", {}).json["code"] == "approval_required"
+    approval = setup.admin.post("/channels/stable/approvals?action=resume").json
+    assert approve(setup, approval["id"]).json["status"] == "approved"
+    setup.admin.post("/channels/stable/halt", {"reason": "INC-2: worse than we thought"})  # the halt changed
+    assert setup.admin.post("/channels/stable/resume", {}).status_code == 409
+    approval = setup.admin.post("/channels/stable/approvals?action=resume").json
+    assert approve(setup, approval["id"]).json["status"] == "approved"
+    response = setup.admin.post("/channels/stable/resume", {})
+    assert response.status_code == 200 and response.json["halted"] is False
+
+
+def test_without_the_option_one_person_suffices(setup):
+    etag = setup.admin.get("/upgrade-policy").json["etag"]
+    assert setup.admin.put("/upgrade-policy", {"two_person": False}).status_code == 428
+    assert setup.admin.put("/upgrade-policy", {"two_person": False}, etag=etag).status_code == 200
+    document = json.dumps(control_file(("5.2.0", 100), ("5.3.0", 20))).encode()
+    assert upload_control_file(setup.admin, document).status_code == 201
+
+
+def test_plans_cannot_run_under_two_person_activation(setup):
+    response = setup.admin.post("/channels/stable/plans", {"release_version": "5.2.0", "steps": [{"percent": 100}]})
+    assert response.status_code == 409 and response.json["code"] == "approval_required"
