@@ -11,7 +11,8 @@
   limits) in front of Livery's gunicorn, on a loopback port: :func:`front_proxy`.
 
 :func:`front_proxy` is the one place where the shipped configuration gets local ports and paths
-(tests/e2e/test_nginx_front.py runs it too, alone, through :func:`standalone`).
+(tests/e2e/test_nginx_front.py runs it too, alone, through :func:`standalone`); :func:`static_root`
+does the same for deploy/nginx/static.conf (tests/e2e/test_nginx_safety.py, bench/storm.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from app.config import REPO_ROOT
 
 FRONT_PROXY = REPO_ROOT / "deploy" / "nginx" / "microcache.conf"
+STATIC_ROOT = REPO_ROOT / "deploy" / "nginx" / "static.conf"
 CACHE_CONTROL = "public, max-age=0, s-maxage=1, must-revalidate"
 
 
@@ -92,7 +94,6 @@ def front_proxy(prefix: Path, *, port: int, upstream_port: int, per_address: int
     ``per_address`` replaces the connection limit per client address (the benchmark's wrk opens
     all its connections from 127.0.0.1).
     """
-    text = FRONT_PROXY.read_text()
     local = {
         "listen 443 ssl http2;": f"listen 127.0.0.1:{port};",
         "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream_port};",
@@ -102,9 +103,21 @@ def front_proxy(prefix: Path, *, port: int, upstream_port: int, per_address: int
     }
     if per_address is not None:
         local["limit_conn livery_per_address 64;"] = f"limit_conn livery_per_address {per_address};"
+    return _substitute(FRONT_PROXY, local)
+
+
+def static_root(*, port: int, root: Path) -> str:
+    """deploy/nginx/static.conf as shipped, listening on loopback ``port``, serving the publish folder ``root``."""
+    local = {"listen 443 ssl http2;": f"listen 127.0.0.1:{port};", "root /srv/livery-static;": f"root {root};"}
+    return _substitute(STATIC_ROOT, local)
+
+
+def _substitute(shipped_file: Path, local: dict[str, str]) -> str:
+    """The shipped file's text with each of ``local``'s strings replaced (ports and paths only)."""
+    text = shipped_file.read_text()
     for shipped, here in local.items():
         if shipped not in text:  # the shipped file changed: this list must follow it
-            raise ValueError(f"{FRONT_PROXY} no longer contains {shipped!r}")
+            raise ValueError(f"{shipped_file} no longer contains {shipped!r}")
         text = text.replace(shipped, here)
     return text
 

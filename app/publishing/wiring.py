@@ -43,9 +43,14 @@ def _upgrade_manifests(app: Flask) -> FileSource:
             return {}
         # signed here, not through upgrades.sign(): one manifest per code would flush the memo
         # of poll answers that this same worker serves
-        return {MANIFEST_NAME: canonical_bytes(sign_payload(upgrades.ring, upgrade_manifest(state, digest, base_url)))}
+        return {MANIFEST_NAME: signed_manifest(upgrades.ring, state, digest, base_url)}
 
     return FileSource(frozenset({MANIFEST_NAME}), source)
+
+
+def signed_manifest(ring: Any, state: Any, digest: str, base_url: str) -> bytes:
+    """A code's signed upgrade manifest, byte for byte what the static root and the API serve."""
+    return canonical_bytes(sign_payload(ring, upgrade_manifest(state, digest, base_url)))
 
 
 def init_app(app: Flask) -> None:

@@ -8,6 +8,7 @@ crash or a power cut leaves either the old or the new file, never half of one. L
     install_id              a uuid4 created once; staged rollouts bucket by it
     upgrade/state.json      {"highest_serial": {channel: serial}} for anti-replay
     upgrade/answers/*.json  {"etag", "envelope"} per (platform, version) for If-None-Match
+    upgrade/manifest.json   {"etag", "envelope"}: the static root's last verified manifest, for If-None-Match
     trusted_keys.json       keys stored by --fetch-keys (trust on first use)
     licence/<digest>.json   {"envelope"}: the last licensed answer per user (its lease), for offline use
     reports/outbox.json     install reports not yet taken by the service (sent again later)
@@ -171,6 +172,17 @@ class ClientCache:
     def store_upgrade_answer(self, platform: str, version: str, etag: str | None, envelope: dict[str, Any]) -> None:
         """Keep a verified envelope so a 304 can be answered from the cache."""
         _write_json(self._answer_path(platform, version), {"etag": etag, "envelope": envelope})
+
+    def load_manifest(self) -> tuple[str | None, dict[str, Any]] | None:
+        """The static root's last verified (etag, manifest envelope), or None."""
+        entry = _read_json(self.root / "upgrade" / "manifest.json")
+        if not isinstance(entry, dict) or not isinstance(entry.get("envelope"), dict):
+            return None
+        return (entry.get("etag") if isinstance(entry.get("etag"), str) else None), entry["envelope"]
+
+    def store_manifest(self, etag: str | None, envelope: dict[str, Any]) -> None:
+        """Keep a verified manifest so the static root's 304 can be answered from the cache."""
+        _write_json(self.root / "upgrade" / "manifest.json", {"etag": etag, "envelope": envelope})
 
     # licence leases
 

@@ -42,6 +42,7 @@ class LiveryClient:
         session: requests.Session | None = None,
         timeout: float = 10,
         static_base_url: str | None = None,
+        upgrade_manifests: bool = True,
     ) -> None:
         canonical = normalise_code(access_code)
         if canonical is None:
@@ -60,6 +61,9 @@ class LiveryClient:
         self.timeout = timeout
         # a static-publish root (nginx, a CDN): asked first at launch, the API is the fallback
         self.static_base_url = static_base_url.rstrip("/") if static_base_url else None
+        # decide upgrades from the code's signed manifest (the same URI for every install, so
+        # caches in front of the API answer a launch storm); the per-install poll is the fallback
+        self.upgrade_manifests = upgrade_manifests
 
     @property
     def discovery_url(self) -> str:
@@ -75,6 +79,11 @@ class LiveryClient:
     def static_manifest_url(self) -> str | None:
         """This code's signed upgrade manifest under the static root, if one is configured."""
         return self._static_url(f"upgrade/{code_digest(self.access_code)}/manifest.json")
+
+    @property
+    def api_manifest_url(self) -> str:
+        """This code's signed upgrade manifest from the API (the same bytes as the static root's)."""
+        return f"{self.base_url}/v1/upgrade-manifest/{self.access_code}"
 
     def _static_url(self, path: str) -> str | None:
         # files under the static root are named by the code's digest, never by the code itself
@@ -108,7 +117,8 @@ class LiveryClient:
             canonical_code=self.access_code,
             public_keys=self.public_keys,
             timeout=self.timeout,
-            manifest_url=self.static_manifest_url,
+            manifest_url=self.static_manifest_url or (self.api_manifest_url if self.upgrade_manifests else None),
+            manifest_origin="static" if self.static_base_url else "manifest",
         )
 
     def licence_url(self) -> str:
@@ -119,8 +129,12 @@ class LiveryClient:
             return url
         return f"{self.base_url}/v1/licenses/check"
 
-    def check_licence(self, user_id: str) -> Licence:
-        """Whether ``user_id`` may run the client: a verified answer, or offline a stored unexpired lease."""
+    def check_licence(self, user_id: str, *, when_due: bool = False) -> Licence:
+        """Whether ``user_id`` may run the client: a verified answer, or offline a stored unexpired lease.
+
+        ``when_due=True`` is the launch's check: a stored lease in the first half of its life is
+        used as it is, so a fleet asks once per half lease, not at every launch.
+        """
         return check_licence(
             self.session,
             self.cache,
@@ -130,6 +144,7 @@ class LiveryClient:
             canonical_code=self.access_code,
             public_keys=self.public_keys,
             timeout=self.timeout,
+            when_due=when_due,
         )
 
     def download(self, decision: UpgradeDecision, dest_dir: Path | str, progress: Progress | None = None) -> Path:

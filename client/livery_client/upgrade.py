@@ -58,7 +58,7 @@ class UpgradeDecision:
     key_id: str
     access_code_digest: str | None = None
     from_cache: bool = False  # True when a 304 confirmed the previously verified answer
-    origin: str = "api"  # "static": decided here from the static root's signed manifest
+    origin: str = "api"  # "static" / "manifest": decided here from the static root's / the API's signed manifest
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form."""
@@ -138,15 +138,18 @@ def check_upgrade(
     public_keys: Mapping[str, str] | None,
     timeout: float,
     manifest_url: str | None = None,
+    manifest_origin: str = "static",
 ) -> UpgradeDecision:
     """Ask ``url`` whether this installation should upgrade; return the verified decision.
 
-    With ``manifest_url`` (this code's manifest under a static-publish root) the decision is made
-    here from that signed manifest when it passes every check an answer must pass; otherwise, and
-    whatever went wrong with it, the API at ``url`` is asked.
+    With ``manifest_url`` (this code's manifest under a static-publish root, or the API's
+    ``/v1/upgrade-manifest/{code}``) the decision is made here from that signed manifest when it
+    passes every check an answer must pass (``manifest_origin`` marks such decisions); otherwise,
+    and whatever went wrong with it, the API at ``url`` is asked (the per-install poll).
     """
-    if manifest_url and (manifest := _signed_manifest(session, manifest_url, public_keys, timeout)):
+    if manifest_url and (manifest := _signed_manifest(session, cache, manifest_url, public_keys, timeout)):
         decision = _decide_from(manifest, cache, version=version, platform=platform, canonical_code=canonical_code)
+        decision = replace(decision, origin=manifest_origin) if decision is not None else None
         if decision is not None:
             return decision
     params = {"platform": platform, "version": version, "install_id": cache.install_id()}
@@ -187,18 +190,31 @@ def check_upgrade(
 
 
 def _signed_manifest(
-    session: requests.Session, url: str, public_keys: Mapping[str, str] | None, timeout: float
+    session: requests.Session, cache: ClientCache, url: str, public_keys: Mapping[str, str] | None, timeout: float
 ) -> tuple[dict[str, Any], str] | None:
     """The static manifest's verified (payload, key id), or None when it is missing or unverifiable.
 
+    The last verified manifest is revalidated with its ETag (a 304 costs the host no body); the
+    cached copy is verified again before use, like a 304'd upgrade answer.
     Falling back is always safe: the API's answer is verified on its own, so a static host can
     make the client ask the API, never accept anything unverified or older than it has seen.
     """
+    cached = cache.load_manifest()
+    headers = {"Accept": ACCEPT_JSON}
+    if cached and cached[0]:
+        headers["If-None-Match"] = cached[0]
     try:
-        response = get(session, url, timeout=timeout, headers={"Accept": ACCEPT_JSON})
-        return verify_envelope(response.json(), public_keys) if response.status_code == 200 else None
+        response = get(session, url, timeout=timeout, headers=headers)
+        if response.status_code == 304 and cached:
+            return verify_envelope(cached[1], public_keys)
+        if response.status_code != 200:
+            return None
+        envelope = response.json()
+        verified = verify_envelope(envelope, public_keys)
     except (ServiceUnavailable, VerificationError, ValueError):
         return None
+    cache.store_manifest(response.headers.get("ETag"), envelope)
+    return verified
 
 
 def _decide_from(

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from livery_client.codes import normalise_code
+from livery_client.codes import code_digest, normalise_code
 from livery_client.signing import canonical_bytes
 
 
@@ -94,8 +94,9 @@ class FakeLivery:
         return {**entry, "bytes": len(data), "width": 32, "height": 32, **extra}
 
     def hits(self, prefix: str) -> list[Recorded]:
-        """Requests whose path starts with ``prefix``."""
-        return [r for r in self.requests if r.path.startswith(prefix)]
+        """Requests whose path is ``prefix`` or under it (``/v1/upgrade`` is not ``/v1/upgrade-manifest``)."""
+        under = prefix if prefix.endswith("/") else prefix + "/"
+        return [r for r in self.requests if r.path == prefix or r.path.startswith(under)]
 
 
 def _handler_for(service: FakeLivery) -> type[BaseHTTPRequestHandler]:
@@ -147,6 +148,11 @@ def _handler_for(service: FakeLivery) -> type[BaseHTTPRequestHandler]:
                 if route == "v1/discovery":
                     return self.discovery(code)
                 return self.upgrade_answer(code, query)
+            if route == "v1/upgrade-manifest":  # the API serves the static root's manifest bytes
+                code = normalise_code(segments[2]) or ""
+                if code in service.code_status:
+                    return self.problem(service.code_status[code], "gone", "scripted status")
+                return self.static_file(f"upgrade/{code_digest(code)}/manifest.json")
             if route == "v1/assets" and segments[2] in service.assets:
                 sha = segments[2]
                 return self.send_body(200, service.assets[sha], "image/png", {"ETag": f'"{sha}"'})

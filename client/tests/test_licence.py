@@ -153,3 +153,19 @@ def test_cli_without_pinned_keys_is_a_usage_error(service, cache_dir, capsys):
         ["--base-url", service.base_url, "--code", CODE, "--cache-dir", str(cache_dir), "licence", "--user", "a"]
     )
     assert code == 2
+
+
+def test_a_launch_asks_only_once_half_the_lease_has_passed(service, make_client):
+    client = make_client()
+    assert client.check_licence("anna@example.com", when_due=True).reused is False  # no lease yet: asked
+    reused = client.check_licence("Anna@example.com", when_due=True)
+    assert reused.licensed and reused.reused and not reused.offline
+    assert len(service.hits("/v1/licenses/check")) == 1
+    assert client.check_licence("anna@example.com").reused is False  # without when_due: always asked
+    assert len(service.hits("/v1/licenses/check")) == 2
+
+    service.licence = lambda body: answer(body, lease=timedelta(seconds=4))
+    assert client.check_licence("anna@example.com").licensed
+    time.sleep(2.1)  # past half of a 4 s lease (whole seconds): the launch asks again
+    assert client.check_licence("anna@example.com", when_due=True).reused is False
+    assert len(service.hits("/v1/licenses/check")) == 4

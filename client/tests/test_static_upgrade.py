@@ -9,6 +9,7 @@ from conftest import CANONICAL, INSTALLER
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fake_livery import sign
 from livery_client.codes import code_digest
+from livery_client.errors import CodeRevoked
 from livery_client.manifest import decide_from_manifest, rollout_bucket
 
 FILE = f"upgrade/{code_digest(CANONICAL)}/manifest.json"
@@ -108,3 +109,49 @@ def test_halted_and_unconfigured_manifests_offer_nothing():
     for fields, reason in (({"halted": True}, "halted"), ({"configured": False}, "not_configured")):
         answer = decide_from_manifest(manifest(**fields), version="4.0", platform="windows-x64", install_id="x")
         assert (answer["action"], answer["reason"], answer["target"]) == ("none", reason, None)
+
+
+def test_the_manifest_is_revalidated_with_its_etag(livery, publish, static_client):
+    publish(manifest())
+    client = static_client()
+    first = client.check_upgrade("5.2.0", "windows-x64")
+    second = client.check_upgrade("5.2.0", "windows-x64")
+    assert first.origin == second.origin == "static" and second.action == "passive"
+    hits = livery.hits(f"/static/{FILE}")
+    assert "If-None-Match" not in hits[0].headers and hits[1].headers.get("If-None-Match")
+    assert livery.hits("/v1/upgrade") == []
+
+    publish(manifest(serial=8, halted=True))  # a new file: a new ETag, a 200, a new decision
+    assert client.check_upgrade("5.2.0", "windows-x64").reason == "halted"
+
+
+def test_without_a_static_root_the_api_manifest_decides_and_the_install_id_stays_home(livery, publish, make_client):
+    publish(manifest(rollout_bp=2_000))  # the API's /v1/upgrade-manifest serves the same bytes
+    client = make_client()
+    decision = client.check_upgrade("5.2.0", "windows-x64")
+    in_rollout = rollout_bucket(client.install_id(), "5.3.0") < 2_000
+    assert decision.origin == "manifest" and decision.action == ("passive" if in_rollout else "none")
+    again = client.check_upgrade("5.2.0", "windows-x64")  # revalidated: 304, the cached copy
+    assert again.action == decision.action
+    hits = livery.hits(f"/v1/upgrade-manifest/{CANONICAL}")
+    assert len(hits) == 2 and hits[0].query == {} and hits[1].headers.get("If-None-Match")
+    assert livery.hits("/v1/upgrade") == []
+    assert client.install_id() not in repr(livery.requests)  # the install id never left the machine
+
+
+def test_a_revoked_code_falls_back_to_the_poll_and_clears_the_cache(livery, publish, make_client):
+    publish(manifest())
+    client = make_client()
+    assert client.check_upgrade("5.2.0", "windows-x64").origin == "manifest"
+    livery.code_status[CANONICAL] = 410
+    with pytest.raises(CodeRevoked):
+        client.check_upgrade("5.2.0", "windows-x64")
+    assert len(livery.hits("/v1/upgrade")) == 1 and client.cache.load_manifest() is None
+
+
+def test_an_older_server_without_manifests_answers_the_poll(livery, make_client):
+    livery.upgrade[CANONICAL] = lambda query: {"action": "none", "reason": "up_to_date", "serial": 1,
+                                             "channel": "stable", "platform": "windows-x64",
+                                             "client_version": "5.2.0", "target": None}  # fmt: skip
+    decision = make_client().check_upgrade("5.2.0", "windows-x64")
+    assert decision.origin == "api" and len(livery.hits("/v1/upgrade")) == 1

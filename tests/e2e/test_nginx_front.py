@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app, migrate
+from app.config import Settings
 from bench import nginx_conf, servers
 from bench.slow_clients import Result, normal_traffic, short_bodies, slow_loris
 from tests import factories, services
@@ -34,10 +35,14 @@ ATTACK_SECONDS = 4.0  # how long each attack runs while normal clients measure
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _nginx_missing() -> str | None:
+def nginx_deployment_folder(tmp_path_factory, name: str) -> tuple[Path, Settings]:
+    """A module's folder and the settings of a migrated SQLite database in it; skips without nginx."""
     if not Path(servers.nginx_binary()).exists():
-        return "nginx is not installed (apt-get install -y nginx; .ci/run does it)"
-    return None
+        pytest.skip("nginx is not installed (apt-get install -y nginx; .ci/run does it)")
+    tmp_path = tmp_path_factory.mktemp(name)
+    url = f"sqlite:///{tmp_path / f'{name}.db'}"
+    migrate.upgrade(url)
+    return tmp_path, _settings(url, tmp_path)
 
 
 @dataclass
@@ -51,13 +56,7 @@ class Front:
 @pytest.fixture(scope="module")
 def front(tmp_path_factory) -> Iterator[Front]:
     """nginx with the shipped configuration in front of gunicorn (two sync workers), for the module."""
-    reason = _nginx_missing()
-    if reason:
-        pytest.skip(reason)
-    tmp_path = tmp_path_factory.mktemp("nginx-front")
-    url = f"sqlite:///{tmp_path / 'front.db'}"
-    migrate.upgrade(url)
-    settings = _settings(url, tmp_path)
+    tmp_path, settings = nginx_deployment_folder(tmp_path_factory, "nginx-front")
     app = create_app(settings)
     code = factories.seed_ci_c(app).live_code
     upstream_port, port = services.free_port(), services.free_port()
@@ -118,7 +117,8 @@ def test_short_bodies_never_hold_a_worker(front):
 def test_connections_per_address_are_limited(front):
     path = f"/v1/discovery/{front.code}"
     with short_bodies(front.port, 64):  # their headers are in: each counts against the address
-        assert _get(front.port, path)[0] == 429
+        status, headers, _body = _get(front.port, path)
+        assert status == 429 and ("Retry-After", "1") in headers  # clients wait before asking again
     assert _get(front.port, path)[0] == 200  # released with the connections
 
 

@@ -10,6 +10,7 @@ import pytest
 from livery_client.manifest import decide_from_manifest
 from livery_client.signing import verify_envelope
 
+from app.api.public.answers import UPGRADE_CACHE_CONTROL
 from app.branding.codes import code_digest, normalise_code
 from tests import factories
 from tests.api.admin.conftest import make_operator, onboard
@@ -115,3 +116,24 @@ def test_a_channel_change_rewrites_only_that_partners_files(channel):
     assert counts.written + counts.unchanged == 2  # the one code's discovery document and manifest
     assert upload_control_file(channel.admin, control_file(("5.2.0", 100))).status_code == 201
     assert channel.manifest()["serial"] == 1 and other_file.exists()
+
+
+def test_the_api_serves_the_manifest_bytes_of_the_static_root(channel):
+    """GET /v1/upgrade-manifest/{code}: the same signed bytes, so every decision test above holds for it."""
+    assert upload_control_file(channel.admin, control_file(("5.2.0", 100), ("5.3.0", 20))).status_code == 201
+    path = f"/v1/upgrade-manifest/{channel.code}"
+    response = channel.client.get(path)
+    assert response.status_code == 200 and response.data == channel.manifest_path.read_bytes()
+    assert response.headers["Cache-Control"] == UPGRADE_CACHE_CONTROL
+    etag = response.headers["ETag"]
+    assert channel.client.get(path, headers={"If-None-Match": etag}).status_code == 304
+    assert channel.client.get(path.lower()).data == response.data  # codes read as the API reads them
+
+    assert channel.admin.post("/channels/stable/halt", {"reason": "crash on start"}).status_code == 200
+    halted = channel.client.get(path, headers={"If-None-Match": etag})
+    assert halted.status_code == 200 and halted.json["payload"]["halted"] is True
+    assert halted.data == channel.manifest_path.read_bytes()
+
+    factories.revoke(channel.app, channel.code)
+    assert channel.client.get(path).status_code == 410
+    assert channel.client.get("/v1/upgrade-manifest/NOT-A-CODE").status_code == 404

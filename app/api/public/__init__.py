@@ -13,7 +13,14 @@ from flask import Flask
 
 def init_public(app: Flask) -> None:
     """Register the /v1 routes and install the fast path (needs the public and upgrade answers)."""
-    from app.api.public import assets, discovery, licences, reports, upgrade  # noqa: F401  (routes register on bp)
+    from app.api.public import (  # noqa: F401  (routes register on bp)
+        assets,
+        discovery,
+        licences,
+        manifests,
+        reports,
+        upgrade,
+    )
     from app.api.public.answers import discovery_cache_control
     from app.api.public.blueprint import bp
     from app.api.public.fast import FastPublicPath
