@@ -19,6 +19,7 @@ from flask import Flask
 from sqlalchemy import delete, select
 
 from app.db import utcnow
+from app.db_health import DATABASE_DOWN
 from app.outbound.egress import EgressPolicy
 from app.upgrades.models import InstallReport, InstallReportMinute
 from app.upgrades.plans import run_plans
@@ -79,7 +80,9 @@ class Scheduler:
         while not self._stop.wait(self.interval * random.uniform(0.8, 1.2)):
             try:
                 run_due(self.app)
-            except Exception:  # the database may be down: the next pass tries again
+            except DATABASE_DOWN:
+                pass  # DatabaseHealth logged the outage once; the next pass tries again
+            except Exception:
                 log.warning("scheduled work failed; retried at the next pass", exc_info=True)
 
     def stop(self) -> None:

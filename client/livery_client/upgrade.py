@@ -148,10 +148,10 @@ def check_upgrade(
     and whatever went wrong with it, the API at ``url`` is asked (the per-install poll).
     """
     if manifest_url and (manifest := _signed_manifest(session, cache, manifest_url, public_keys, timeout)):
-        decision = _decide_from(manifest, cache, version=version, platform=platform, canonical_code=canonical_code)
-        decision = replace(decision, origin=manifest_origin) if decision is not None else None
+        verified, revalidated = manifest[:2], manifest[2]
+        decision = _decide_from(verified, cache, version=version, platform=platform, canonical_code=canonical_code)
         if decision is not None:
-            return decision
+            return replace(decision, origin=manifest_origin, from_cache=revalidated)
     params = {"platform": platform, "version": version, "install_id": cache.install_id()}
     cached = cache.load_upgrade_answer(platform, version)
     try:
@@ -191,8 +191,9 @@ def check_upgrade(
 
 def _signed_manifest(
     session: requests.Session, cache: ClientCache, url: str, public_keys: Mapping[str, str] | None, timeout: float
-) -> tuple[dict[str, Any], str] | None:
-    """The static manifest's verified (payload, key id), or None when it is missing or unverifiable.
+) -> tuple[dict[str, Any], str, bool] | None:
+    """The manifest's verified (payload, key id, whether a 304 confirmed the cached copy), or None
+    when it is missing or unverifiable.
 
     The last verified manifest is revalidated with its ETag (a 304 costs the host no body); the
     cached copy is verified again before use, like a 304'd upgrade answer.
@@ -206,7 +207,7 @@ def _signed_manifest(
     try:
         response = get(session, url, timeout=timeout, headers=headers)
         if response.status_code == 304 and cached:
-            return verify_envelope(cached[1], public_keys)
+            return (*verify_envelope(cached[1], public_keys), True)
         if response.status_code != 200:
             return None
         envelope = response.json()
@@ -214,7 +215,7 @@ def _signed_manifest(
     except (ServiceUnavailable, VerificationError, ValueError):
         return None
     cache.store_manifest(response.headers.get("ETag"), envelope)
-    return verified
+    return (*verified, False)
 
 
 def _decide_from(

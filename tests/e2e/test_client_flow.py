@@ -312,8 +312,10 @@ def tampered_installer_server() -> Iterator[str]:
 
 
 def _flip_one_byte_of_the_sha256(response: requests.Response, *args, **kwargs) -> requests.Response:
-    """A response hook: a man in the middle changes one hex digit of the signed installer sha256."""
-    if response.status_code == 200 and "/v1/upgrade/" in response.url:
+    """A response hook: a man in the middle changes one hex digit of the signed installer sha256, in
+    the code's upgrade manifest (which the client decides from first) and in the per-install poll
+    (which it falls back to when the manifest does not verify)."""
+    if response.status_code == 200 and ("/v1/upgrade/" in response.url or "/v1/upgrade-manifest/" in response.url):
         body = response.content
         at = body.index(b'"sha256":"') + len(b'"sha256":"')
         response._content = body[:at] + (b"0" if body[at : at + 1] != b"0" else b"1") + body[at + 1 :]
