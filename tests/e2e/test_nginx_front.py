@@ -93,8 +93,10 @@ def _assert_unaffected(results: list[Result]) -> None:
     latencies = [seconds for _, seconds in results]
     assert statuses == {200}, statuses
     assert len(results) >= 10, f"only {len(results)} requests in {ATTACK_SECONDS} s"
+    median, worst = statistics.median(latencies), max(latencies)
+    print(f"{len(results)} normal requests: median {median * 1000:.1f} ms, worst {worst * 1000:.1f} ms")  # -s shows it
     # generous bounds for a shared 2-core machine; unprotected, requests wait for seconds or fail
-    assert statistics.median(latencies) < 0.25 and max(latencies) < 1.5, latencies
+    assert median < 0.25 and worst < 1.5, latencies
 
 
 def test_slow_loris_clients_do_not_slow_normal_clients(front):
