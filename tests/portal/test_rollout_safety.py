@@ -5,9 +5,12 @@ with its evidence, the guard's settings, rollout plans with their timeline, and 
 from __future__ import annotations
 
 import html
+import json
 import re
 
 from app.db import session, utcnow
+from app.partners.models import Partner
+from app.partners.services import create_api_key
 from app.upgrades.approvals import set_two_person
 from app.upgrades.models import Approval, Channel, RolloutPlan
 from app.upgrades.plans import run_plans
@@ -255,3 +258,31 @@ def test_plans_and_approvals_of_a_channel_cannot_be_reached_through_another(port
     assert browser.get(f"/portal/channels/{ids['channel_id']}").status_code == 404
     assert browser.post(f"{page}/approvals/999999/approve", {}, page=page).status_code == 404
     assert browser.post(f"{page}/plans/999999/cancel", {"etag": "x"}, page=page).status_code == 404
+
+
+def test_an_activation_asked_through_the_admin_api_is_reviewed_and_approved_in_the_portal(portal_app, partners, clock):
+    ids = seed_catalogue(portal_app, partners.a.partner_id)
+    _two_person(portal_app, partners)
+    with portal_app.app_context():
+        partner = session().get(Partner, partners.a.partner_id)
+        _key, plain = create_api_key(session(), role="admin", actor=factories.ACTOR, partner=partner, label="ci")
+        session().commit()
+    document = {
+        "schema_version": 1,
+        "channel": "stable",
+        "default_mode": "dynamic",
+        "releases": [{"version": "5.3.0", "rollout_percent": 40}],
+    }
+    asked = portal_app.test_client().post(
+        "/admin/v1/channels/stable/approvals?action=activate",
+        data=json.dumps(document),
+        headers={"Authorization": f"Bearer {plain}", "Content-Type": "application/json"},
+    )
+    assert asked.status_code == 201
+    page = f"/portal/channels/{ids['channel_id']}"
+    approver = PortalBrowser(portal_app).sign_in(partners.admin_a)
+    body = text(approver.get(page))
+    assert "5.3.0 at 40 %" in body and f"<code>{asked.json['content_sha256']}</code>" in body
+    assert approver.post(f"{page}/approvals/{asked.json['id']}/approve", {}, page=page).status_code == 303
+    assert approver.post(f"{page}/approvals/{asked.json['id']}/activate", {}, page=page).status_code == 303
+    assert 'value="40" aria-label="Rollout of 5.3.0"' in text(approver.get(page))
