@@ -22,7 +22,7 @@ from app.portal.pages import form_errors, load_form
 from app.portal.screens import finish
 from app.portal.views.releases import channel_page
 from app.portal.web import bp, portal_view
-from app.problems import Conflict, Problem, ValidationProblem
+from app.problems import Conflict, NotFound, Problem, ValidationProblem
 from app.upgrades.approvals import (
     ApprovalRequired,
     activation_digest,
@@ -46,7 +46,7 @@ STEP_FIELDS = ("percent", "hold_hours", "min_successes")
 
 def _stale(channel: Channel, errors_key: str, **form: Any):
     """The channel page at 409: the form was loaded before someone else's change (its ETag differs)."""
-    message = "Someone changed this meanwhile: nothing was saved. The page now shows the current values."
+    message = "Someone changed this meanwhile: nothing was saved. Check what the page shows now, then send again."
     return channel_page(channel, errors={errors_key: [message]}, status=409, **form)
 
 
@@ -158,7 +158,7 @@ def _plan_change(channel_id: int, plan_id: int, change, done: str):
     actor = require_role("admin")
     plan = session().get(RolloutPlan, plan_id)
     if plan is None or plan.channel_id != row.id:
-        return channel_page(row, errors={"plan": [f"Channel {row.name} has no plan {plan_id}."]}, status=404)
+        raise NotFound(f"Channel {row.name} has no plan {plan_id}.")
     if request.form.get("etag", "") != etag_of(plan):
         return _stale(row, "plan")
     try:
