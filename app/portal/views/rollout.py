@@ -36,6 +36,7 @@ from app.upgrades.approvals import (
     two_person,
     use_approval,
 )
+from app.upgrades.guard import guard_changes
 from app.upgrades.models import Channel, RolloutPlan
 from app.upgrades.plans import MAX_STEPS, active_plan, cancel_plan, resume_plan, start_plan
 from app.upgrades.services import set_guard, upload_control_file
@@ -67,13 +68,7 @@ def guard(channel_id: int):
         data = load_form(GuardIn(), {**{name: form[name] for name in GUARD_FIELDS}, "enabled": bool(form["enabled"])})
     except ValidationProblem as exc:
         return channel_page(row, errors=form_errors(exc), status=422, guard_form=form)
-    changes = {
-        "guard_enabled": data["enabled"],
-        "guard_failure_bp": round(data["failure_percent"] * 100),  # basis points, as the admin API rounds
-        "guard_min_reports": data["min_reports"],
-        "guard_window_minutes": data["window_minutes"],
-    }
-    set_guard(session(), row, changes, actor=actor.name)
+    set_guard(session(), row, guard_changes(data), actor=actor.name)
     state = "on" if data["enabled"] else "off"
     return finish(f"The automatic halt guard of {row.name} is {state}.", "portal.channel", channel_id=row.id)
 
