@@ -38,6 +38,7 @@ VIEW_MODULES = (
     "publish",
     "codes",
     "releases",
+    "rollout",
     "licensing",
     "reports",
     "team",

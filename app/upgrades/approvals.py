@@ -7,7 +7,9 @@ approved approval carries the digest of what it is about to do, and uses it up. 
 binds the approval to its content and context: for an activation, the channel, its active
 serial and the file's exact bytes; for a resume, the channel's halt as it stands (when, why,
 which serial). Any change — another byte in the file, another activation, a new halt — gives
-another digest: the approval no longer matches and is void. No commits here.
+another digest: the approval no longer matches and is void. The file asked for is kept in the
+control-file store under its approval digest (``keep_document``), so an approver in the portal
+reviews exactly those bytes. No commits here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from app.audit.services import audited
 from app.db import utcnow
 from app.formats import canonical_json, sha256_hex
 from app.problems import Conflict, NotFound
+from app.storage import ObjectNotFound, Stores
 from app.upgrades.models import Approval, Channel, UpgradePolicy
 
 ACTIONS = ("activate", "resume")
@@ -81,6 +84,30 @@ def resume_digest(channel: Channel) -> str:
     return sha256_hex(b"resume\n" + canonical_json(state))
 
 
+def _document_key(digest: str) -> str:
+    return f"approvals/{digest}.json"
+
+
+def keep_document(stores: Stores, digest: str, raw: bytes) -> None:
+    """Store the control file an activation approval asks for, under its digest (before the commit)."""
+    stores.control_files.put_bytes(_document_key(digest), raw, content_type="application/json")
+
+
+def requested_document(stores: Stores, approval: Approval) -> bytes | None:
+    """The control file an activation approval asked for, as kept; None when it was not kept."""
+    try:
+        return stores.control_files.read(_document_key(approval.content_sha256))
+    except ObjectNotFound:
+        return None
+
+
+def current_digest(channel: Channel, approval: Approval, document: bytes | None) -> str:
+    """The digest of what ``approval`` would be about now (the kept file against the channel as it stands)."""
+    if approval.action == "resume":
+        return resume_digest(channel)
+    return activation_digest(channel, document) if document is not None else ""
+
+
 def request_approval(session: Session, channel: Channel, action: str, digest: str, *, actor: str) -> Approval:
     """Ask for a second person's approval of ``digest`` (audited)."""
     with audited(session, actor, "approval.request") as change:
@@ -116,6 +143,15 @@ def approve(session: Session, approval: Approval, current_digest: str, *, actor:
             approval.status, approval.approved_by, approval.approved_at = "approved", actor, utcnow()
     if approval.status == "void":
         raise Conflict("What was asked for has changed since (another activation, halt or file): the approval is void.")
+    return approval
+
+
+def reject(session: Session, approval: Approval, *, actor: str) -> Approval:
+    """Turn a pending request down, or withdraw one's own (audited); nothing can use it after."""
+    if approval.status != "pending":
+        raise Conflict(f"The approval is {approval.status}; only a pending one can be rejected.")
+    with audited(session, actor, "approval.reject", approval):
+        approval.status, approval.approved_by, approval.approved_at = "rejected", actor, utcnow()
     return approval
 
 

@@ -30,6 +30,17 @@ def guard_of(channel: Channel) -> GuardSettings:
     )
 
 
+def guard_changes(settings: dict) -> dict:
+    """Channel columns from guard settings as the admin API and the portal take them (percent -> basis points)."""
+    columns = {
+        "enabled": ("guard_enabled", bool),
+        "failure_percent": ("guard_failure_bp", lambda percent: round(percent * 100)),  # 2 decimals kept
+        "min_reports": ("guard_min_reports", int),
+        "window_minutes": ("guard_window_minutes", int),
+    }
+    return {columns[k][0]: columns[k][1](v) for k, v in settings.items() if k in columns}
+
+
 def window_start(channel: Channel, now: datetime) -> datetime:
     """When counting starts: the window's start, or the last resume if that is later."""
     start = now - timedelta(minutes=channel.guard_window_minutes)

@@ -8,11 +8,14 @@ import json
 
 from flask import Flask
 
-from app.db import session
+from app.db import session, utcnow
 from app.licensing.models import Customer, Reseller
 from app.licensing.services import add_user, create_org
 from app.partners.models import Partner
 from app.storage import SpooledUpload
+from app.upgrades.approvals import activation_digest, keep_document, request_approval
+from app.upgrades.models import Channel
+from app.upgrades.plans import cancel_plan, start_plan
 from app.upgrades.releases import create_release, store_installer, update_release
 from app.upgrades.services import upload_control_file
 from tests import factories
@@ -69,12 +72,29 @@ def seed_team(app: Flask, partner_id: int) -> dict[str, int]:
     return {"portal_user_id": user.id, "key_id": key_id}
 
 
+def seed_rollout(app: Flask, channel_id: int) -> dict[str, int]:
+    """A cancelled rollout plan and a pending activation approval on the channel (ids for the route walks)."""
+    with app.app_context():
+        stores = app.extensions["livery.stores"]
+        channel = session().get(Channel, channel_id)
+        plan = start_plan(session(), stores, channel, "5.3.0", [{"percent": 100}], actor=factories.ACTOR, now=utcnow())
+        cancel_plan(session(), plan, actor=factories.ACTOR, now=utcnow())
+        raw = json.dumps({"schema_version": 1, "channel": channel.name, "default_mode": "dynamic", "releases": []})
+        digest = activation_digest(channel, raw.encode())
+        keep_document(stores, digest, raw.encode())
+        approval = request_approval(session(), channel, "activate", digest, actor=factories.ACTOR)
+        session().commit()
+        return {"plan_id": plan.id, "approval_id": approval.id}
+
+
 def part_b_ids(app: Flask, partner_id: int) -> dict[str, int]:
     """Every route parameter of part B's screens for ``partner_id`` (seeded on first use)."""
     cache = app.extensions.setdefault("tests.portal_b_ids", {})
     if partner_id not in cache:
+        catalogue = seed_catalogue(app, partner_id)
         cache[partner_id] = {
-            **seed_catalogue(app, partner_id),
+            **catalogue,
+            **seed_rollout(app, catalogue["channel_id"]),
             **seed_licensing(app, partner_id),
             **seed_team(app, partner_id),
             "partner_id": partner_id,

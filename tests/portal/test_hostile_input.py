@@ -76,6 +76,14 @@ FIELDS = (
     "web_service_url_template",
     "slug",
     "standard_viewer_url",
+    "enabled",
+    "failure_percent",
+    "min_reports",
+    "window_minutes",
+    "release_version",
+    "steps-0-percent",
+    "steps-0-hold_hours",
+    "steps-0-min_successes",
 )
 VALUES = ["\x00", "a\x00b", "\u202e", "9" * 40, "-1", "", " ", "<script>x</script>", "2026-02-30", "x" * 5000]
 

@@ -23,6 +23,7 @@ from app.upgrades.approvals import (
     approvals_query,
     approve,
     find_approval,
+    keep_document,
     policy_of,
     request_approval,
     resume_digest,
@@ -56,7 +57,7 @@ class ApprovalOut(ma.Schema):
     id = fields.Integer()
     action = fields.String()
     content_sha256 = fields.String(metadata={"description": "What the approval is bound to (file and context)."})
-    status = fields.String(metadata={"description": "pending, approved, used, void"})
+    status = fields.String(metadata={"description": "pending, approved, used, void, rejected"})
     requested_by = fields.String()
     requested_at = ma.fields.DateTime()
     approved_by = fields.String()
@@ -97,14 +98,18 @@ def put_policy(data):
     return {"two_person": policy.two_person, "etag": etag_of(policy)}, {"ETag": etag_of(policy)}
 
 
-def _digest(channel, action: str, partner_id: int) -> str:
+def _digest(channel, action: str, partner_id: int, *, keep: bool = False) -> str:
     if action == "resume":
         return resume_digest(channel)
     raw = read_body(MAX_DOCUMENT_BYTES, "Control files")
-    report = readiness_report(session(), current_app.extensions["livery.stores"], partner_id, channel.name, raw)
+    stores = current_app.extensions["livery.stores"]
+    report = readiness_report(session(), stores, partner_id, channel.name, raw)
     if not report["ready"]:
         raise ControlFileRejected(report["problems"])  # approving a file that cannot activate helps nobody
-    return activation_digest(channel, raw)
+    digest = activation_digest(channel, raw)
+    if keep:  # so that an approver in the portal reviews exactly these bytes
+        keep_document(stores, digest, raw)
+    return digest
 
 
 @blp.route("/channels/<name>/approvals", methods=["POST"])
@@ -125,7 +130,7 @@ def request_route(args, name):
         if not channel.halted:
             raise ValidationProblem({"action": ["The channel is not halted: there is nothing to resume."]})
     approval = request_approval(
-        session(), channel, args["action"], _digest(channel, args["action"], partner.id), actor=actor.name
+        session(), channel, args["action"], _digest(channel, args["action"], partner.id, keep=True), actor=actor.name
     )
     session().commit()
     return approval, {"ETag": etag_of(approval)}

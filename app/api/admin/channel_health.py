@@ -13,7 +13,7 @@ from app.api.admin.auth import acting_partner, admin_blueprint, require_role
 from app.api.admin.concurrency import ETAG_HEADER, documents_if_match, etag_of, require_if_match
 from app.api.admin.spec import problems
 from app.db import session, utcnow
-from app.upgrades.guard import guard_of, health_document
+from app.upgrades.guard import guard_changes, guard_of, health_document
 from app.upgrades.services import channel_or_404, set_guard
 
 blp = admin_blueprint(
@@ -107,15 +107,6 @@ def put_guard(data, name):
     channel = channel_or_404(session(), acting_partner(data.get("partner_id")).id, name)
     actor = require_role("admin")
     require_if_match(etag_of(channel))
-    changes = {}
-    if "enabled" in data:
-        changes["guard_enabled"] = data["enabled"]
-    if "failure_percent" in data:
-        changes["guard_failure_bp"] = round(data["failure_percent"] * 100)  # basis points: 2 decimals kept
-    if "min_reports" in data:
-        changes["guard_min_reports"] = data["min_reports"]
-    if "window_minutes" in data:
-        changes["guard_window_minutes"] = data["window_minutes"]
-    set_guard(session(), channel, changes, actor=actor.name)
+    set_guard(session(), channel, guard_changes(data), actor=actor.name)
     session().commit()
     return _guard_out(channel), {"ETag": etag_of(channel)}

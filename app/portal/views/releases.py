@@ -19,15 +19,26 @@ from app.db import session, utcnow
 from app.formats import is_channel_name
 from app.portal.pages import Crumb, form_errors, load_form, render_page
 from app.portal.screens import audit_history, finish, form_id
+from app.portal.views.channel_safety import safety_context
 from app.portal.web import bp, portal_actor, portal_view
 from app.problems import PayloadTooLarge, Problem, ValidationProblem
 from app.storage import SpooledUpload, TooLarge
+from app.upgrades.approvals import (
+    ApprovalRequired,
+    activation_digest,
+    keep_document,
+    request_approval,
+    resume_digest,
+    two_person,
+    use_approval,
+)
 from app.upgrades.channel_state import explain, load_channel_state
 from app.upgrades.control_file import MODES
 from app.upgrades.models import Channel, ControlFile, Release
 from app.upgrades.releases import store_installer, update_release
 from app.upgrades.services import (
     ControlFileRejected,
+    get_or_create_channel,
     read_control_file,
     readiness_report,
     set_halt,
@@ -208,7 +219,17 @@ def _active_document(channel: Channel | None) -> dict[str, Any]:
     return json.loads(read_control_file(current_app.extensions["livery.stores"], row))
 
 
-def _channel_page(channel: Channel, *, errors=None, status: int = 200, explained=None, explain_form=None):
+def channel_page(
+    channel: Channel,
+    *,
+    errors=None,
+    status: int = 200,
+    explained=None,
+    explain_form=None,
+    guard_form=None,
+    plan_form=None,
+):
+    """The channel page; ``guard_form`` and ``plan_form`` give back what was typed when a change is refused."""
     return render_page(
         "portal/channel.html",
         title=f"Channel {channel.name}",
@@ -220,9 +241,12 @@ def _channel_page(channel: Channel, *, errors=None, status: int = 200, explained
         errors=errors or {},
         explained=explained,
         explain_form=explain_form or {},
+        guard_form=guard_form,
+        plan_form=plan_form or {},
         platforms=PLATFORMS,
         events=audit_history("channel", f"{channel.partner_id}:{channel.name}"),
         can_edit=_can_edit(),
+        **safety_context(channel),
     )
 
 
@@ -232,18 +256,18 @@ def channel(channel_id: int):
     """One channel: halt switch, active control file, explain, history."""
     row = load_owned(Channel, channel_id, "channel")
     if "version" not in request.args:
-        return _channel_page(row)
+        return channel_page(row)
     form = {name: request.args.get(name, "").strip() for name in ("version", "platform", "install_id")}
     try:
         args = load_form(ExplainQuery(), {k: v for k, v in form.items() if v})
         version = parse_version(args["version"])
     except ValidationProblem as exc:
-        return _channel_page(row, errors=form_errors(exc), status=422, explain_form=form)
+        return channel_page(row, errors=form_errors(exc), status=422, explain_form=form)
     except InvalidVersion as exc:
-        return _channel_page(row, errors={"version": [str(exc)]}, status=422, explain_form=form)
+        return channel_page(row, errors={"version": [str(exc)]}, status=422, explain_form=form)
     state = load_channel_state(session(), current_app.extensions["livery.stores"], row.partner_id, row.name)
     answer = explain(state, version, args["platform"], args["install_id"], utcnow())
-    return _channel_page(row, explained=answer, explain_form=form)
+    return channel_page(row, explained=answer, explain_form=form)
 
 
 @bp.route("/channels/<int:channel_id>/halt", methods=["POST"])
@@ -257,7 +281,7 @@ def halt(channel_id: int):
         set_halt(session(), row, halted=True, reason=data["reason"], actor=actor.name)
     except ValidationProblem as exc:
         session().rollback()
-        return _channel_page(row, errors=form_errors(exc), status=422)
+        return channel_page(row, errors=form_errors(exc), status=422)
     return finish(
         f"Channel {row.name} is halted: clients are offered nothing from their next poll.",
         "portal.channel",
@@ -278,6 +302,11 @@ def resume(channel_id: int):
             crumbs=_crumbs(Crumb(f"Channel {row.name}", url_for("portal.channel", channel_id=row.id)), Crumb("Resume")),
             channel=row,
         )
+    if row.halted and two_person(session(), row.partner_id):
+        try:
+            use_approval(session(), row, "resume", resume_digest(row), actor=actor.name)
+        except ApprovalRequired as exc:
+            return channel_page(row, errors={"approval": [exc.detail]}, status=exc.status)
     set_halt(session(), row, halted=False, reason="", actor=actor.name)
     return finish(
         f"Channel {row.name} resumed: its control file decides again from the next poll.",
@@ -372,6 +401,7 @@ def gate_errors(problems: list[dict[str, str]], document: dict[str, Any], form: 
 def _control_page(channel: Channel | None, form, *, errors=None, report=None, status: int = 200, name: str = ""):
     lines = max([int(k.split("-")[1]) + 1 for k in form if k.startswith("releases-")] or [0])
     title = f"Control file of {channel.name}" if channel else "New channel"
+    partner_id = channel.partner_id if channel else partner_filter(None)
     crumbs = _crumbs(
         *([Crumb(f"Channel {channel.name}", url_for("portal.channel", channel_id=channel.id))] if channel else []),
         Crumb("Control file" if channel else "New channel"),
@@ -389,6 +419,20 @@ def _control_page(channel: Channel | None, form, *, errors=None, report=None, st
         errors=errors or {},
         report=report,
         releases=_rows(Release, Release.id.desc(), 200),
+        two_person=bool(partner_id and two_person(session(), partner_id)),
+    )
+
+
+def _ask_activation(partner_id: int, name: str, raw: bytes, *, actor: str):
+    """Under two-person activation the form asks for a second person's approval of exactly these bytes."""
+    channel = get_or_create_channel(session(), partner_id, name)  # an approval may precede the first file
+    digest = activation_digest(channel, raw)
+    keep_document(current_app.extensions["livery.stores"], digest, raw)
+    request_approval(session(), channel, "activate", digest, actor=actor)
+    return finish(
+        "Waiting for approval: another person of the partner approves this control file, then it can be activated.",
+        "portal.channel",
+        channel_id=channel.id,
     )
 
 
@@ -415,6 +459,8 @@ def _control(channel: Channel | None):
         return _control_page(
             channel, form, errors=errors, report=report, status=200 if report["ready"] else 422, name=name
         )
+    if two_person(session(), partner_id):
+        return _ask_activation(partner_id, name, raw, actor=actor.name)
     try:
         row = upload_control_file(session(), stores, partner_id, name, raw, actor=actor.name)
     except ControlFileRejected as exc:  # raced with another upload: show what the gate says now
