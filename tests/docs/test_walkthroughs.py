@@ -61,7 +61,8 @@ def livery(tmp_path):
         "LIVERY_CONTROL_FILES_DIR": str(tmp_path / "control_files"),
         "LIVERY_INSTALLERS_DIR": str(tmp_path / "installers"),
         "LIVERY_SIGNING_KEYS_DIR": str(tmp_path / "keys"),
-        # upgrades.md § 8-11: a webhook receiver on loopback; scheduled passes run by the page itself
+        # upgrades.md § 8-11 and licensing.md § 4: a webhook receiver and a partner service on loopback;
+        # scheduled passes run by the page itself
         "LIVERY_EGRESS_ALLOW_PRIVATE": "true",
         "LIVERY_SCHEDULER_SECONDS": "0",
     }
@@ -69,9 +70,10 @@ def livery(tmp_path):
     process = start_gunicorn(port, settings, stderr_path=tmp_path / "gunicorn.err", workers=2)
     work = tmp_path / "work"
     work.mkdir()
-    # what the pages use from a checkout: .venv/bin/flask and the demo images
+    # what the pages use from a checkout: .venv/bin/flask, the demo images, the example partner service
     (work / ".venv").symlink_to(VENV_BIN.parent)
     (work / "static_brands").symlink_to(REPO_ROOT / "static_brands")
+    (work / "examples").symlink_to(REPO_ROOT / "examples")
     env = {
         **os.environ,
         **settings,
@@ -169,3 +171,29 @@ def test_upgrades_walkthrough(livery):
         "\n5\n",
     )
     _run(walkthrough("upgrades.md"), env, work, shows=shows)
+
+
+def test_licensing_walkthrough(livery):
+    _base, env, work = livery
+    shows = (
+        '{"licensed":true,"status":"valid","method":"portal","licence_type":"standard",'
+        '"user_id":"demo.user@acme-communications.example"}',
+        "signature OK, key k1 - lease until ",
+        "200\n",
+        '{"licensed":false,"status":"not_licensed","licence_type":null,"lease_until":true}',
+        "LICENSED: valid\n  user          demo.user@acme-communications.example\n  licence type  standard\n"
+        "  method        portal\n",
+        "NOT LICENSED: not_licensed\n",
+        "exit 8\n",
+        '{"passed":true,"checks":[["tls",true],["known_user",true],["unknown_user",true],["odd_ids",true],'
+        '["latency",true],["answer_shape",true]]}',
+        '{"created":true,"changed_fields":["licensing_method"]}',
+        '["web_service","valid","standard"]\n' * 4,
+        '["web_service","not_licensed"]',
+        '{"status":"valid","source":"partner"}',
+        '["web_service","grace",true] under 3 s: true\n' * 6,
+        "LICENSED: grace\n",
+        "LICENSED: grace (stored lease, offline)\nwarning: running on the stored lease, the service is unavailable\n",
+        "exit 5\n",
+    )
+    _run(walkthrough("licensing.md"), env, work, shows=shows)
