@@ -197,3 +197,19 @@ def test_licensing_walkthrough(livery):
         "exit 5\n",
     )
     _run(walkthrough("licensing.md"), env, work, shows=shows)
+
+
+def test_onboarding_walkthrough(livery):
+    _base, env, work = livery
+    shows = (
+        "ready: false\nbrand_published: No brand is published",
+        '{"status":403,"code":"partner_not_live"}\n403\n',
+        '{"status":409,"code":"partner_not_ready",'
+        '"failing":["brand_published","licensing_configured","upgrade_channels","test_code_launched"]}',
+        '{"preview":true,"product":"Globex Dial CRM","licensing":"portal"}',
+        '{"ready":true,"checks":[["brand_published",true],["licensing_configured",true],["upgrade_channels",true],'
+        '["signing_keys_published",true],["test_code_launched",true]]}',
+        '{"id":1,"status":"live"}\n{"revision":1,"preview":false,"product":"Globex Dial CRM"}\n200\n',
+        "partner.set_status\n",
+    )
+    _run(walkthrough("onboarding.md"), env, work, shows=shows)
