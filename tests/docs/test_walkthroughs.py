@@ -65,6 +65,8 @@ def livery(tmp_path):
         # scheduled passes run by the page itself
         "LIVERY_EGRESS_ALLOW_PRIVATE": "true",
         "LIVERY_SCHEDULER_SECONDS": "0",
+        # billing.md: the page moves the server's clock through a month (no such file: the real time)
+        "LIVERY_CLOCK_FILE": str(tmp_path / "clock"),
     }
     migrate.upgrade(settings["LIVERY_DATABASE_URL"])
     process = start_gunicorn(port, settings, stderr_path=tmp_path / "gunicorn.err", workers=2)
@@ -88,8 +90,8 @@ def livery(tmp_path):
         stop_gunicorn(process)
 
 
-def _run(script: str, env: dict[str, str], cwd: Path, *, shows: tuple[str, ...]) -> None:
-    """Run ``script``; it must exit 0 and print each of ``shows``."""
+def _run(script: str, env: dict[str, str], cwd: Path, *, shows: tuple[str, ...]) -> str:
+    """Run ``script``; it must exit 0 and print each of ``shows``. Its output."""
     result = subprocess.run(
         ["bash", "-c", "set -euo pipefail\n" + script],
         cwd=cwd,
@@ -101,6 +103,7 @@ def _run(script: str, env: dict[str, str], cwd: Path, *, shows: tuple[str, ...])
     assert result.returncode == 0, f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     for expected in shows:
         assert expected in result.stdout, f"{expected!r} not in the output:\n{result.stdout}"
+    return result.stdout
 
 
 def _partner_admin_key(database_url: str) -> str:
@@ -213,3 +216,26 @@ def test_onboarding_walkthrough(livery):
         "partner.set_status\n",
     )
     _run(walkthrough("onboarding.md"), env, work, shows=shows)
+
+
+def test_billing_walkthrough(livery):
+    _base, env, work = livery
+    shows = (
+        '{"user_id":"anna@acme.example","customer_id":1,"created_at":"2026-11-03T09:00:',
+        '{"user_id":"bob@acme.example","customer_id":2}\n204\n{"user_id":"dave@acme.example"}\n',
+        '{"provisional":false,"closed":null,"per_customer":{"1":1,"2":2}}',
+        "anna@acme.example\tContoso\t2026-11-03T09:00:",
+        "\t2026-11-20T08:30:",
+        '{"version":1,"users":3,"closed_now":true,"csv_sha256":"',
+        '{"version":1,"users":3,"closed_now":false,"csv_sha256":"',
+        '"version": 1, "closed_now": false, "users": 3',
+        '["web_service","valid"]\n["web_service","valid"]\n',
+        '{"version":1,"users":2}\nIdempotent-Replayed: false\n{"version":1,"users":2}\nIdempotent-Replayed: true\n',
+        '{"reported_not_seen":["yuri@acme-communications.example"],'
+        '"seen_not_reported":["zoe@acme-communications.example"],"flagged":false}',
+        "acme,portal,3,true,1,,\ndemo,web_service,2,false,,1,false\n",
+    )
+    output = _run(walkthrough("billing.md"), env, work, shows=shows)
+    # the closed CSV's sha256: stored by the close, then printed for the download and for the regeneration
+    stored = re.search(r'"csv_sha256":"([0-9a-f]{64})"', output).group(1)
+    assert output.count(f"\n{stored}\n") == 2, output
