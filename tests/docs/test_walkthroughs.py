@@ -239,3 +239,16 @@ def test_billing_walkthrough(livery):
     # the closed CSV's sha256: stored by the close, then printed for the download and for the regeneration
     stored = re.search(r'"csv_sha256":"([0-9a-f]{64})"', output).group(1)
     assert output.count(f"\n{stored}\n") == 2, output
+
+
+def test_viewer_walkthrough(livery):
+    _base, env, work = livery
+    shows = (
+        "/viewer/acme-connect\n",
+        '{"kind":"branded","name":"Acme CRM Viewer","url":true}',
+        "standard.html: 0 brand name, 0 theme, 0 logo, 0 vendor, 1 Salesforce\n",
+        "branded.html: 2 brand name, 1 theme, 1 logo, 0 vendor, 1 Salesforce\n",
+        "  --primary: #0b5fff;\n  --accent: #ff7a00;\n",
+        "304\n",
+    )
+    _run(walkthrough("viewer.md"), env, work, shows=shows)
