@@ -32,30 +32,31 @@ class Base(DeclarativeBase):
 
 
 _clock_file: str = ""  # LIVERY_CLOCK_FILE of the running app: "" keeps the real time
-_clock_read: tuple[int, timedelta] = (-1, timedelta(0))  # (the file's mtime_ns, its instant - its mtime)
+_clock_read: tuple[tuple[int, str], timedelta] = ((-1, ""), timedelta(0))  # ((mtime_ns, text), instant - mtime)
 
 
 def use_clock_file(path: str) -> None:
     """Set utcnow's clock file (``LIVERY_CLOCK_FILE``, for walk-throughs and demos; "" = the real time)."""
     global _clock_file, _clock_read
-    _clock_file, _clock_read = path, (-1, timedelta(0))
+    _clock_file, _clock_read = path, ((-1, ""), timedelta(0))
 
 
 def _clock_offset() -> timedelta:
     """How far the clock file moves the time: its instant minus when it was written (0 without the file).
 
-    The file is re-read only when written again, so the clock runs on from the instant set.
+    Read at every call (two writes may share an mtime tick), parsed when it changed; the clock
+    runs on from the instant set.
     """
     global _clock_read
     try:
-        written = os.stat(_clock_file).st_mtime_ns
+        with open(_clock_file) as file:
+            written = os.fstat(file.fileno()).st_mtime_ns
+            text = file.read().strip()
     except OSError:
         return timedelta(0)
-    if written != _clock_read[0]:
-        with open(_clock_file) as file:
-            text = file.read().strip()
-        if not text:  # being written (truncated, not yet filled): the next call reads it
-            return timedelta(0)
+    if not text:  # being written (truncated, not yet filled): the next call reads it
+        return timedelta(0)
+    if _clock_read[0] != (written, text):
         try:
             instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
@@ -63,7 +64,7 @@ def _clock_offset() -> timedelta:
             instant = datetime.fromtimestamp(written / 1e9, UTC)
         if instant.tzinfo is None:
             instant = instant.replace(tzinfo=UTC)
-        _clock_read = (written, instant - datetime.fromtimestamp(written / 1e9, UTC))
+        _clock_read = ((written, text), instant - datetime.fromtimestamp(written / 1e9, UTC))
     return _clock_read[1]
 
 

@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 MARK = "<!-- walkthrough -->"
 _BLOCK = re.compile(re.escape(MARK) + r"\n```sh\n(.*?)\n```", re.S)
 VENV_BIN = Path(sys.executable).parent
+PAGE_SECONDS = 60  # the bound of a page's walk-through (licensing, billing, onboarding, viewer: ~20 s loaded)
 
 
 def walkthrough(page: str) -> str:
@@ -90,15 +91,15 @@ def livery(tmp_path):
         stop_gunicorn(process)
 
 
-def _run(script: str, env: dict[str, str], cwd: Path, *, shows: tuple[str, ...]) -> str:
-    """Run ``script``; it must exit 0 and print each of ``shows``. Its output."""
+def _run(script: str, env: dict[str, str], cwd: Path, *, shows: tuple[str, ...], timeout: float = 240) -> str:
+    """Run ``script``; it must exit 0 within ``timeout`` seconds and print each of ``shows``. Its output."""
     result = subprocess.run(
         ["bash", "-c", "set -euo pipefail\n" + script],
         cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout,
     )
     assert result.returncode == 0, f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     for expected in shows:
@@ -199,7 +200,7 @@ def test_licensing_walkthrough(livery):
         "LICENSED: grace (stored lease, offline)\nwarning: running on the stored lease, the service is unavailable\n",
         "exit 5\n",
     )
-    _run(walkthrough("licensing.md"), env, work, shows=shows)
+    _run(walkthrough("licensing.md"), env, work, shows=shows, timeout=PAGE_SECONDS)
 
 
 def test_onboarding_walkthrough(livery):
@@ -215,7 +216,7 @@ def test_onboarding_walkthrough(livery):
         '{"id":1,"status":"live"}\n{"revision":1,"preview":false,"product":"Globex Dial CRM"}\n200\n',
         "partner.set_status\n",
     )
-    _run(walkthrough("onboarding.md"), env, work, shows=shows)
+    _run(walkthrough("onboarding.md"), env, work, shows=shows, timeout=PAGE_SECONDS)
 
 
 def test_billing_walkthrough(livery):
@@ -235,7 +236,7 @@ def test_billing_walkthrough(livery):
         '"seen_not_reported":["zoe@acme-communications.example"],"flagged":false}',
         "acme,portal,3,true,1,,\ndemo,web_service,2,false,,1,false\n",
     )
-    output = _run(walkthrough("billing.md"), env, work, shows=shows)
+    output = _run(walkthrough("billing.md"), env, work, shows=shows, timeout=PAGE_SECONDS)
     # the closed CSV's sha256: stored by the close, then printed for the download and for the regeneration
     stored = re.search(r'"csv_sha256":"([0-9a-f]{64})"', output).group(1)
     assert output.count(f"\n{stored}\n") == 2, output
@@ -251,4 +252,4 @@ def test_viewer_walkthrough(livery):
         "  --primary: #0b5fff;\n  --accent: #ff7a00;\n",
         "304\n",
     )
-    _run(walkthrough("viewer.md"), env, work, shows=shows)
+    _run(walkthrough("viewer.md"), env, work, shows=shows, timeout=PAGE_SECONDS)
