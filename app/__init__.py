@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, *, bind: Engine | Connection | 
     app.config["MAX_CONTENT_LENGTH"] = settings.max_installer_bytes + 1024 * 1024
     app.json.sort_keys = False
 
+    db.use_clock_file(settings.clock_file)
     bind = bind if bind is not None else db.make_engine(settings.database_url, settings)
     db.init_app(app, bind)
     app.extensions["livery.stores"] = build_stores(settings)

@@ -139,6 +139,7 @@ class Settings:
     upgrade_report_retention_days: int = 90  # install reports (pseudonymous install ids) are pruned after this
     scheduler_seconds: float = 5.0  # each gunicorn worker runs due plan steps and webhook deliveries this often; 0 off
     webhook_timeout: float = 5.0  # seconds in all for one webhook delivery attempt
+    clock_file: str = ""  # walk-throughs and demos only: a file naming the time Livery runs at (app.db.utcnow)
 
     @property
     def default_viewer_url(self) -> str:
@@ -240,6 +241,8 @@ class Settings:
             raise ConfigError("LIVERY_SCHEDULER_SECONDS must be in [0, 3600] (0: no scheduler in the workers)")
         if not 0 < self.webhook_timeout <= 20:
             raise ConfigError("LIVERY_WEBHOOK_TIMEOUT must be in (0, 20] seconds (it runs off request threads)")
+        if self.clock_file and not os.path.isabs(self.clock_file):
+            raise ConfigError("LIVERY_CLOCK_FILE must be an absolute file path (walk-throughs and demos only)")
         if not 1 <= self.portal_idle_minutes <= 24 * 60 or not 1 <= self.portal_absolute_hours <= 24 * 30:
             raise ConfigError("LIVERY_PORTAL_IDLE_MINUTES must be 1 to 1440 and LIVERY_PORTAL_ABSOLUTE_HOURS 1 to 720")
         if self.portal_idle_minutes > self.portal_absolute_hours * 60:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask, g
 from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
@@ -14,6 +15,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from app.config import Settings
 from app.db_health import DatabaseHealth, StatementDeadlines, watch_engine
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -28,9 +31,52 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+_clock_file: str = ""  # LIVERY_CLOCK_FILE of the running app: "" keeps the real time
+_clock_read: tuple[tuple[int, str], timedelta] = ((-1, ""), timedelta(0))  # ((mtime_ns, text), instant - mtime)
+
+
+def use_clock_file(path: str) -> None:
+    """Set utcnow's clock file (``LIVERY_CLOCK_FILE``, for walk-throughs and demos; "" = the real time)."""
+    global _clock_file, _clock_read
+    _clock_file, _clock_read = path, ((-1, ""), timedelta(0))
+
+
+def _clock_offset() -> timedelta:
+    """How far the clock file moves the time: its instant minus when it was written (0 without the file).
+
+    Read at every call (two writes may share an mtime tick), parsed when it changed; the clock
+    runs on from the instant set.
+    """
+    global _clock_read
+    try:
+        with open(_clock_file) as file:
+            written = os.fstat(file.fileno()).st_mtime_ns
+            text = file.read().strip()
+    except OSError:
+        return timedelta(0)
+    if not text:  # being written (truncated, not yet filled): the next call reads it
+        return timedelta(0)
+    if _clock_read[0] != (written, text):
+        try:
+            instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            log.warning("LIVERY_CLOCK_FILE does not hold an RFC 3339 instant; using the real time")
+            instant = datetime.fromtimestamp(written / 1e9, UTC)
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=UTC)
+        _clock_read = ((written, text), instant - datetime.fromtimestamp(written / 1e9, UTC))
+    return _clock_read[1]
+
+
 def utcnow() -> datetime:
-    """The current time, timezone-aware UTC, at whole microseconds like both databases keep."""
-    return datetime.now(UTC)
+    """The current time, timezone-aware UTC, at whole microseconds like both databases keep.
+
+    With ``LIVERY_CLOCK_FILE`` set, the time the file names, running on from when it was written:
+    what Livery records and decides by (allocation history, usage facts, month close, leases).
+    """
+    if not _clock_file:
+        return datetime.now(UTC)
+    return datetime.now(UTC) + _clock_offset()
 
 
 def make_engine(url: str, settings: Settings | None = None) -> Engine:

@@ -1,11 +1,17 @@
-"""SQLite plumbing: many processes opening one file at once all get a working, WAL-mode connection."""
+"""SQLite plumbing: many processes opening one file at once all get a working, WAL-mode connection;
+and the clock file walk-throughs move Livery's time with."""
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
+from datetime import UTC, datetime, timedelta
 
-from app.db import make_engine
+import pytest
+
+from app.config import ConfigError, Settings
+from app.db import make_engine, use_clock_file, utcnow
 
 PROCESSES = 6
 ROUNDS = 8
@@ -54,3 +60,24 @@ def test_a_migrated_sqlite_file_is_already_in_wal(tmp_path):
     with sqlite3.connect(path) as plain:
         assert plain.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     plain.close()
+
+
+def test_the_clock_file_sets_the_time_livery_runs_at(tmp_path):
+    clock = tmp_path / "clock"
+    use_clock_file(str(clock))
+    try:
+        assert abs(utcnow() - datetime.now(UTC)) < timedelta(seconds=5)  # no file yet: the real time
+        clock.write_text("2026-11-03T09:00:00Z\n")
+        first = utcnow()
+        assert timedelta(0) <= first - datetime(2026, 11, 3, 9, tzinfo=UTC) < timedelta(seconds=5)
+        assert utcnow() >= first  # it runs on from the instant set
+        tick = clock.stat().st_mtime_ns
+        clock.write_text("2026-12-01T00:15:00+00:00")
+        os.utime(clock, ns=(tick, tick))  # a rewrite within the same mtime tick is followed too
+        assert timedelta(0) <= utcnow() - datetime(2026, 12, 1, 0, 15, tzinfo=UTC) < timedelta(seconds=5)
+        clock.unlink()
+        assert abs(utcnow() - datetime.now(UTC)) < timedelta(seconds=5)
+    finally:
+        use_clock_file("")
+    with pytest.raises(ConfigError, match="LIVERY_CLOCK_FILE"):
+        Settings.from_env({"LIVERY_CLOCK_FILE": "clock"})

@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 MARK = "<!-- walkthrough -->"
 _BLOCK = re.compile(re.escape(MARK) + r"\n```sh\n(.*?)\n```", re.S)
 VENV_BIN = Path(sys.executable).parent
+PAGE_SECONDS = 60  # the bound of a page's walk-through (licensing, billing, onboarding, viewer: ~20 s loaded)
 
 
 def walkthrough(page: str) -> str:
@@ -61,17 +62,21 @@ def livery(tmp_path):
         "LIVERY_CONTROL_FILES_DIR": str(tmp_path / "control_files"),
         "LIVERY_INSTALLERS_DIR": str(tmp_path / "installers"),
         "LIVERY_SIGNING_KEYS_DIR": str(tmp_path / "keys"),
-        # upgrades.md § 8-11: a webhook receiver on loopback; scheduled passes run by the page itself
+        # upgrades.md § 8-11 and licensing.md § 4: a webhook receiver and a partner service on loopback;
+        # scheduled passes run by the page itself
         "LIVERY_EGRESS_ALLOW_PRIVATE": "true",
         "LIVERY_SCHEDULER_SECONDS": "0",
+        # billing.md: the page moves the server's clock through a month (no such file: the real time)
+        "LIVERY_CLOCK_FILE": str(tmp_path / "clock"),
     }
     migrate.upgrade(settings["LIVERY_DATABASE_URL"])
     process = start_gunicorn(port, settings, stderr_path=tmp_path / "gunicorn.err", workers=2)
     work = tmp_path / "work"
     work.mkdir()
-    # what the pages use from a checkout: .venv/bin/flask and the demo images
+    # what the pages use from a checkout: .venv/bin/flask, the demo images, the example partner service
     (work / ".venv").symlink_to(VENV_BIN.parent)
     (work / "static_brands").symlink_to(REPO_ROOT / "static_brands")
+    (work / "examples").symlink_to(REPO_ROOT / "examples")
     env = {
         **os.environ,
         **settings,
@@ -86,19 +91,20 @@ def livery(tmp_path):
         stop_gunicorn(process)
 
 
-def _run(script: str, env: dict[str, str], cwd: Path, *, shows: tuple[str, ...]) -> None:
-    """Run ``script``; it must exit 0 and print each of ``shows``."""
+def _run(script: str, env: dict[str, str], cwd: Path, *, shows: tuple[str, ...], timeout: float = 240) -> str:
+    """Run ``script``; it must exit 0 within ``timeout`` seconds and print each of ``shows``. Its output."""
     result = subprocess.run(
         ["bash", "-c", "set -euo pipefail\n" + script],
         cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout,
     )
     assert result.returncode == 0, f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     for expected in shows:
         assert expected in result.stdout, f"{expected!r} not in the output:\n{result.stdout}"
+    return result.stdout
 
 
 def _partner_admin_key(database_url: str) -> str:
@@ -169,3 +175,81 @@ def test_upgrades_walkthrough(livery):
         "\n5\n",
     )
     _run(walkthrough("upgrades.md"), env, work, shows=shows)
+
+
+def test_licensing_walkthrough(livery):
+    _base, env, work = livery
+    shows = (
+        '{"licensed":true,"status":"valid","method":"portal","licence_type":"standard",'
+        '"user_id":"demo.user@acme-communications.example"}',
+        "signature OK, key k1 - lease until ",
+        "200\n",
+        '{"licensed":false,"status":"not_licensed","licence_type":null,"lease_until":true}',
+        "LICENSED: valid\n  user          demo.user@acme-communications.example\n  licence type  standard\n"
+        "  method        portal\n",
+        "NOT LICENSED: not_licensed\n",
+        "exit 8\n",
+        '{"passed":true,"checks":[["tls",true],["known_user",true],["unknown_user",true],["odd_ids",true],'
+        '["latency",true],["answer_shape",true]]}',
+        '{"created":true,"changed_fields":["licensing_method"]}',
+        '["web_service","valid","standard"]\n' * 4,
+        '["web_service","not_licensed"]',
+        '{"status":"valid","source":"partner"}',
+        '["web_service","grace",true] under 3 s: true\n' * 6,
+        "LICENSED: grace\n",
+        "LICENSED: grace (stored lease, offline)\nwarning: running on the stored lease, the service is unavailable\n",
+        "exit 5\n",
+    )
+    _run(walkthrough("licensing.md"), env, work, shows=shows, timeout=PAGE_SECONDS)
+
+
+def test_onboarding_walkthrough(livery):
+    _base, env, work = livery
+    shows = (
+        "ready: false\nbrand_published: No brand is published",
+        '{"status":403,"code":"partner_not_live"}\n403\n',
+        '{"status":409,"code":"partner_not_ready",'
+        '"failing":["brand_published","licensing_configured","upgrade_channels","test_code_launched"]}',
+        '{"preview":true,"product":"Globex Dial CRM","licensing":"portal"}',
+        '{"ready":true,"checks":[["brand_published",true],["licensing_configured",true],["upgrade_channels",true],'
+        '["signing_keys_published",true],["test_code_launched",true]]}',
+        '{"id":1,"status":"live"}\n{"revision":1,"preview":false,"product":"Globex Dial CRM"}\n200\n',
+        "partner.set_status\n",
+    )
+    _run(walkthrough("onboarding.md"), env, work, shows=shows, timeout=PAGE_SECONDS)
+
+
+def test_billing_walkthrough(livery):
+    _base, env, work = livery
+    shows = (
+        '{"user_id":"anna@acme.example","customer_id":1,"created_at":"2026-11-03T09:00:',
+        '{"user_id":"bob@acme.example","customer_id":2}\n204\n{"user_id":"dave@acme.example"}\n',
+        '{"provisional":false,"closed":null,"per_customer":{"1":1,"2":2}}',
+        "anna@acme.example\tContoso\t2026-11-03T09:00:",
+        "\t2026-11-20T08:30:",
+        '{"version":1,"users":3,"closed_now":true,"csv_sha256":"',
+        '{"version":1,"users":3,"closed_now":false,"csv_sha256":"',
+        '"version": 1, "closed_now": false, "users": 3',
+        '["web_service","valid"]\n["web_service","valid"]\n',
+        '{"version":1,"users":2}\nIdempotent-Replayed: false\n{"version":1,"users":2}\nIdempotent-Replayed: true\n',
+        '{"reported_not_seen":["yuri@acme-communications.example"],'
+        '"seen_not_reported":["zoe@acme-communications.example"],"flagged":false}',
+        "acme,portal,3,true,1,,\ndemo,web_service,2,false,,1,false\n",
+    )
+    output = _run(walkthrough("billing.md"), env, work, shows=shows, timeout=PAGE_SECONDS)
+    # the closed CSV's sha256: stored by the close, then printed for the download and for the regeneration
+    stored = re.search(r'"csv_sha256":"([0-9a-f]{64})"', output).group(1)
+    assert output.count(f"\n{stored}\n") == 2, output
+
+
+def test_viewer_walkthrough(livery):
+    _base, env, work = livery
+    shows = (
+        "/viewer/acme-connect\n",
+        '{"kind":"branded","name":"Acme CRM Viewer","url":true}',
+        "standard.html: 0 brand name, 0 theme, 0 logo, 0 vendor, 1 Salesforce\n",
+        "branded.html: 2 brand name, 1 theme, 1 logo, 0 vendor, 1 Salesforce\n",
+        "  --primary: #0b5fff;\n  --accent: #ff7a00;\n",
+        "304\n",
+    )
+    _run(walkthrough("viewer.md"), env, work, shows=shows, timeout=PAGE_SECONDS)
