@@ -173,10 +173,14 @@ class LicenceChecks:
         self, entry: Any, method_name: str, digest: str, user_key: str, install_id: str, nonce: str | None,
         proof: str | None,
     ) -> bytes:  # fmt: skip
-        """The signed answer body for a check on the usable code ``entry`` (usage recorded first)."""
+        """The signed answer body for a check on the usable code ``entry`` (usage recorded first).
+
+        Only checks made with a live code are usage: a test code's checks (the partner's test cycle,
+        support desks) are answered the same way but never counted for billing (docs/billing.md).
+        """
         result = self.evaluate(entry.partner_id, method_name, user_key, proof)
         verdict = result.verdict
-        if verdict.licensed:
+        if verdict.licensed and entry.live:
             portal = method_name == "portal"
             month = month_of(result.now)
             written = portal and self.index.seen(entry.partner_id, user_key, month)

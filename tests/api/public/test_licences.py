@@ -210,6 +210,20 @@ def test_the_first_successful_check_of_a_month_is_written_once(world):
     assert sorted(facts) == [("2026-11", "anna@example.com", 3), ("2026-12", "anna@example.com", 1)]
 
 
+def test_checks_with_a_test_code_are_answered_but_never_counted_as_usage(world):
+    world.license("anna@example.com")
+    code = factories.issue(world.app, world.brand_id, "test")
+    response = world.client.post(CHECK, json={"access_code": code, "user_id": "anna@example.com", "install_id": "i"})
+    assert response.json["payload"]["status"] == "valid"  # the test cycle gets real answers
+    world.app.extensions["livery.licensing"].usage.flush()
+    with world.app.app_context():
+        assert session().scalars(select(UsageFact.user_key)).all() == []  # ... that nobody is billed for
+    world.payload()  # the live code's check is usage
+    world.app.extensions["livery.licensing"].usage.flush()
+    with world.app.app_context():
+        assert session().scalars(select(UsageFact.user_key)).all() == ["anna@example.com"]
+
+
 def test_usage_is_durable_before_the_answer_even_for_a_new_worker(world):
     world.license("anna@example.com")
     world.payload()
