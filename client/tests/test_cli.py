@@ -127,17 +127,34 @@ def test_usage_errors_exit_2(cli, capsys, monkeypatch):
     assert cli("upgrade", "--version", "1", "--platform", "p", "--key", "k1=bad")[0] == 2
 
 
-def test_entry_point_runs_as_a_process(livery, cache_dir):
-    env = {
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "livery-client")
+
+
+def _process_env(livery, cache_dir) -> dict[str, str]:
+    return {
         **os.environ,
         "LIVERY_CLIENT_BASE_URL": livery.base_url,
         "LIVERY_CLIENT_CODE": CODE.lower(),
         "LIVERY_CLIENT_CACHE_DIR": str(cache_dir),
     }
-    script = os.path.join(os.path.dirname(sys.executable), "livery-client")
-    done = subprocess.run([script, "launch", "--json"], env=env, capture_output=True, text=True, timeout=30)  # noqa: S603
+
+
+def test_entry_point_runs_as_a_process(livery, cache_dir):
+    env = _process_env(livery, cache_dir)
+    done = subprocess.run([SCRIPT, "launch", "--json"], env=env, capture_output=True, text=True, timeout=30)  # noqa: S603
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["branding"]["product"]["name"] == "Acme CRM Connect"
+
+
+def test_a_reader_that_goes_away_stops_it_quietly(livery, cache_dir):
+    read, write = os.pipe()
+    os.close(read)  # like `livery-client launch | head -1` once head has its line
+    try:
+        env = _process_env(livery, cache_dir)
+        done = subprocess.run([SCRIPT, "launch"], env=env, stdout=write, stderr=subprocess.PIPE, text=True, timeout=30)  # noqa: S603
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
 
 
 def test_keys_file_in_the_v1_keys_format(cli, livery, tmp_path):

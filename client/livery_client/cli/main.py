@@ -43,6 +43,7 @@ from livery_client.signing import key_fingerprint, load_public_key, parse_keys_d
 EXIT_OK, EXIT_OTHER, EXIT_USAGE = 0, 1, 2
 EXIT_UNKNOWN_CODE, EXIT_REVOKED, EXIT_UNAVAILABLE, EXIT_VERIFICATION, EXIT_INTEGRITY = 3, 4, 5, 6, 7
 EXIT_NOT_LICENSED = 8
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 _EXIT_CODES: tuple[tuple[type[LiveryError], int], ...] = (
     (UnknownCode, EXIT_UNKNOWN_CODE),
@@ -248,7 +249,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse reports usage errors by exiting with 2
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        return _run(args)
+        code = _run(args)
+        sys.stdout.flush()  # a reader that went away is noticed here, not at interpreter exit
+        return code
+    except BrokenPipeError:  # the reader went away (`livery-client ... | head -1`): quiet, as Unix tools are
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
+        return EXIT_BROKEN_PIPE
     except (LiveryError, UsageError, ValueError, OSError) as exc:
         code = exit_code_for(exc)
         print(f"error: {exc}", file=sys.stderr)
