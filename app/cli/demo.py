@@ -90,6 +90,7 @@ def demo_seed(as_json: bool) -> None:
     _emit(
         {
             "partner": partner.slug,
+            "partner_id": partner.id,
             "brand_id": brand.id,
             "revision": revision.number,
             "live_code": plain_codes["live"],
