@@ -1,5 +1,5 @@
 """POST /v1/upgrade/{code}/reports: accepted (202), idempotent, refused like discovery, validated,
-capped per install, buffered and flushed; the fast path hands these requests to Flask untouched."""
+capped per install, buffered and flushed (the fast path's parity: tests/api/public/test_fast_reports.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ import json
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app.db import session
 from app.upgrades.models import InstallReport, InstallReportMinute
 from tests import factories
-from tests.api.public.parity import fast_path
 from tests.api.public.test_upgrade import Setup
 from tests.upgrades.catalogue import control_file, upload_control_file
 
@@ -154,30 +152,6 @@ def test_a_full_buffer_is_written_at_once(make_app):
         assert post(setup, install_id=f"install-{i}").status_code == 202
     assert len(rows(setup.app)) == 10
     setup.app.extensions["livery.reports"].close()
-
-
-def test_the_fast_path_hands_reports_to_flask_untouched(setup):
-    fast = fast_path(setup.app)
-    flask_app = fast.wsgi_app
-    seen = []
-
-    def counting(environ, start_response):
-        seen.append(environ["wsgi.input"].read())
-        environ["wsgi.input"] = __import__("io").BytesIO(seen[-1])
-        return flask_app(environ, start_response)
-
-    fast.wsgi_app = counting
-    body = json.dumps(REPORT).encode()
-    try:
-        environ = EnvironBuilder(
-            path=f"/v1/upgrade/{setup.code}/reports", method="POST", data=body, content_type="application/json"
-        ).get_environ()
-        app_iter, status, _headers = run_wsgi_app(fast, environ)
-        b"".join(app_iter)
-    finally:
-        fast.wsgi_app = flask_app
-    assert status == "202 ACCEPTED"
-    assert seen == [body]  # Flask got the request, its body byte for byte
 
 
 def test_an_operator_erases_one_installs_reports(setup):
