@@ -136,6 +136,16 @@ def test_a_flood_from_one_install_is_capped(make_app):
     assert len(rows(setup.app)) == 6
 
 
+def test_the_per_install_cap_starts_afresh_each_clock_hour(make_app, monkeypatch):
+    setup = Setup(make_app(upgrade_reports_flush_seconds=0, upgrade_reports_per_install_hour=2))
+    now = [7_199.0]  # one second before the second hour ends
+    monkeypatch.setattr(setup.app.extensions["livery.reports"], "_clock", lambda: now[0])
+    assert [post(setup, to_version=f"5.3.{i}").status_code for i in range(3)] == [202, 202, 429]
+    assert post(setup, to_version="5.3.3").headers["Retry-After"] == "1"
+    now[0] = 7_200.0
+    assert post(setup, to_version="5.3.4").status_code == 202
+
+
 def test_reports_wait_in_the_buffer_until_a_flush(make_app):
     setup = Setup(make_app(upgrade_reports_flush_seconds=5))
     recorder = setup.app.extensions["livery.reports"]
