@@ -1,4 +1,5 @@
-"""The public hot path below Flask: discovery, upgrade polls and asset revalidations as replayed bytes.
+"""The public hot path below Flask: discovery, upgrade polls, asset revalidations, licence checks and
+install reports as replayed bytes.
 
 Flask's request machinery (context push, routing, Response and Headers objects, after-request
 hooks, teardown) costs more per request than a discovery answer's own work, which is one digest
@@ -120,7 +121,7 @@ def _note_partner(environ: dict[str, Any], found: CodeEntry | Refused) -> None:
 
 
 class FastPublicPath:
-    """WSGI middleware in front of the Flask app for the two hottest public requests."""
+    """WSGI middleware in front of the Flask app for the hottest public requests."""
 
     def __init__(self, app: Flask, wsgi_app: Callable) -> None:
         self.app = app
