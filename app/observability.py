@@ -36,11 +36,14 @@ REQUEST_ID_KEY = "livery.request_id"  # WSGI environ keys: set here and by the a
 PARTNER_KEY = "livery.partner_id"
 ROUTE_KEY = "livery.route"
 VALID_REQUEST_ID = re.compile(r"^[0-9A-Za-z._-]{1,64}$")
-# the routes the fast path answers without Flask, by path prefix, named as Flask names them
+# the routes the fast path answers without Flask, by path prefix and suffix (the first that
+# matches), named as Flask names them; an access code has no '/', so only a report ends so
 FAST_ROUTES = (
-    ("/v1/discovery/", "public.discovery"),
-    ("/v1/upgrade/", "public.upgrade"),
-    ("/v1/assets/", "public.asset"),
+    ("/v1/discovery/", "", "public.discovery"),
+    ("/v1/upgrade/", "/reports", "public.report"),
+    ("/v1/upgrade/", "", "public.upgrade"),
+    ("/v1/assets/", "", "public.asset"),
+    ("/v1/licenses/check", "", "public.check"),
 )
 CODE_ROUTES = ("/v1/discovery/", "/v1/upgrade/")  # paths that end in an access code
 REQUEST_LOGGER = "livery.requests"
@@ -148,8 +151,8 @@ def route_name(environ: dict[str, Any]) -> str:
     if route is not None:  # Flask answered
         return route
     path = environ.get("PATH_INFO", "")
-    for prefix, name in FAST_ROUTES:
-        if path.startswith(prefix):
+    for prefix, suffix, name in FAST_ROUTES:
+        if path.startswith(prefix) and path.endswith(suffix):
             return name
     return "unmatched"
 

@@ -213,7 +213,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--rate", type=int, default=2000, help="reports per second aimed at (sizes the body file)")
-    parser.add_argument("--report-connections", type=int, default=16, help="wrk connections sending reports")
+    parser.add_argument(
+        "--report-connections",
+        type=int,
+        default=32,
+        help="wrk connections sending reports: sync workers answer each wrk about in proportion to its "
+        "connections, so 32 beside discovery's 64 gives reports about a third of what the server answers",
+    )
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--flush-seconds", type=float, default=0.5, help="LIVERY_UPGRADE_REPORTS_FLUSH_SECONDS")
     parser.add_argument("--no-kill", dest="kill", action="store_false", help="do not SIGKILL a worker")

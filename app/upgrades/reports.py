@@ -149,7 +149,7 @@ class ReportRecorder:
         self._flushing = threading.Lock()  # one flush at a time (the thread, a full buffer, exit)
         self._pending: dict[tuple, Report] = {}
         self._per_install: dict[tuple[int, str], int] = {}
-        self._hour = int(clock() // 3600)
+        self._hour_ends = 0.0  # when the per-install counts start afresh (the next clock hour)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._failing = False  # the last flush failed: a full buffer refuses instead of trying inline
@@ -157,22 +157,25 @@ class ReportRecorder:
 
     def add(self, report: Report) -> None:
         """Accept ``report`` (a repeat of a pending one is a no-op); TooManyReports or 503 refuse it."""
+        # on every report: one key and one install tuple, one clock read, the lock held for a few
+        # dictionary operations (the flusher takes it only to swap the buffer)
+        key = report.key
         with self._lock:
-            hour = int(self._clock() // 3600)
-            if hour != self._hour or len(self._per_install) >= MAX_INSTALLS_TRACKED:
+            now = self._clock()
+            if now >= self._hour_ends or len(self._per_install) >= MAX_INSTALLS_TRACKED:
                 self._per_install.clear()
-                self._hour = hour
-            if report.key in self._pending:
+                self._hour_ends = (now // 3600 + 1) * 3600
+            if key in self._pending:
                 return
             install = (report.partner_id, report.install_id)
             seen = self._per_install.get(install, 0)
             if seen >= self.per_install_hour:
-                raise TooManyReports(max(1, int(3600 - self._clock() % 3600)))
+                raise TooManyReports(max(1, int(self._hour_ends - now)))
             if len(self._pending) >= self.max_pending and self._failing:
                 # the database is down and the buffer full: refuse rather than grow or drop (clients retry)
                 raise DatabaseDown(RETRY_AFTER_SECONDS)
             self._per_install[install] = seen + 1
-            self._pending[report.key] = report
+            self._pending[key] = report
             full = len(self._pending) >= self.max_pending
         if self.flush_seconds <= 0 or (full and not self._failing):
             self.flush()  # write-through, or a burst: write now rather than wait for the thread

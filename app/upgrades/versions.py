@@ -10,6 +10,7 @@ characters, so a version read from a request can be stored and compared without 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,4 +139,11 @@ class Version:
 
 def parse_version(text: str) -> Version:
     """The Version written as ``text``; raises InvalidVersion with what to fix."""
+    return _parsed(text) if isinstance(text, str) else Version(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> Version:
+    # clients send few distinct versions, each with every poll and install report: parse each once
+    # (a Version is immutable; invalid ones raise and are not cached; a non-string cannot be a key)
     return Version(text)

@@ -1,5 +1,5 @@
 """POST /v1/upgrade/{code}/reports: accepted (202), idempotent, refused like discovery, validated,
-capped per install, buffered and flushed; the fast path hands these requests to Flask untouched."""
+capped per install, buffered and flushed (the fast path's parity: tests/api/public/test_fast_reports.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ import json
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app.db import session
 from app.upgrades.models import InstallReport, InstallReportMinute
 from tests import factories
-from tests.api.public.parity import fast_path
 from tests.api.public.test_upgrade import Setup
 from tests.upgrades.catalogue import control_file, upload_control_file
 
@@ -138,6 +136,16 @@ def test_a_flood_from_one_install_is_capped(make_app):
     assert len(rows(setup.app)) == 6
 
 
+def test_the_per_install_cap_starts_afresh_each_clock_hour(make_app, monkeypatch):
+    setup = Setup(make_app(upgrade_reports_flush_seconds=0, upgrade_reports_per_install_hour=2))
+    now = [7_199.0]  # one second before the second hour ends
+    monkeypatch.setattr(setup.app.extensions["livery.reports"], "_clock", lambda: now[0])
+    assert [post(setup, to_version=f"5.3.{i}").status_code for i in range(3)] == [202, 202, 429]
+    assert post(setup, to_version="5.3.3").headers["Retry-After"] == "1"
+    now[0] = 7_200.0
+    assert post(setup, to_version="5.3.4").status_code == 202
+
+
 def test_reports_wait_in_the_buffer_until_a_flush(make_app):
     setup = Setup(make_app(upgrade_reports_flush_seconds=5))
     recorder = setup.app.extensions["livery.reports"]
@@ -154,30 +162,6 @@ def test_a_full_buffer_is_written_at_once(make_app):
         assert post(setup, install_id=f"install-{i}").status_code == 202
     assert len(rows(setup.app)) == 10
     setup.app.extensions["livery.reports"].close()
-
-
-def test_the_fast_path_hands_reports_to_flask_untouched(setup):
-    fast = fast_path(setup.app)
-    flask_app = fast.wsgi_app
-    seen = []
-
-    def counting(environ, start_response):
-        seen.append(environ["wsgi.input"].read())
-        environ["wsgi.input"] = __import__("io").BytesIO(seen[-1])
-        return flask_app(environ, start_response)
-
-    fast.wsgi_app = counting
-    body = json.dumps(REPORT).encode()
-    try:
-        environ = EnvironBuilder(
-            path=f"/v1/upgrade/{setup.code}/reports", method="POST", data=body, content_type="application/json"
-        ).get_environ()
-        app_iter, status, _headers = run_wsgi_app(fast, environ)
-        b"".join(app_iter)
-    finally:
-        fast.wsgi_app = flask_app
-    assert status == "202 ACCEPTED"
-    assert seen == [body]  # Flask got the request, its body byte for byte
 
 
 def test_an_operator_erases_one_installs_reports(setup):

@@ -2,8 +2,9 @@
 
 ``init_public`` is called by the application factory: it registers the routes and puts the WSGI
 fast path (fast.py) in front of the app. Module layout, with no import cycle (a test checks it):
-answers.py and licence_answers.py (Flask-free cores) <- cache.py, upgrade_cache.py <- blueprint.py
-<- route modules (discovery, upgrade, assets, licences), and fast.py, which imports no route module.
+answers.py, licence_answers.py and report_answers.py (Flask-free cores) <- cache.py, upgrade_cache.py
+<- blueprint.py <- route modules (discovery, upgrade, assets, licences, reports, manifests), and
+fast.py, which imports no route module.
 """
 
 from __future__ import annotations

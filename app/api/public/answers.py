@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # types only: the caches import this module, never the other 
 UPGRADE_CACHE_CONTROL = "public, max-age=0, s-maxage=1, must-revalidate"
 KEYS_CACHE_CONTROL = "public, max-age=300, must-revalidate"
 IMMUTABLE = "public, max-age=31536000, immutable"  # assets and installers: content-addressed
+NO_STORE = "no-store"  # licence checks and install reports: answers for one caller
 NOT_FOUND_DETAIL = "No access code like this is known. Check the code the product was built with."
 GONE_DETAIL = "This access code is no longer valid. Ask the software's vendor for an update."
 NOT_LIVE_DETAIL = "This product has not gone live yet; its live access codes answer from its go-live date."

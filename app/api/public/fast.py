@@ -1,4 +1,5 @@
-"""The public hot path below Flask: discovery, upgrade polls and asset revalidations as replayed bytes.
+"""The public hot path below Flask: discovery, upgrade polls, asset revalidations, licence checks and
+install reports as replayed bytes.
 
 Flask's request machinery (context push, routing, Response and Headers objects, after-request
 hooks, teardown) costs more per request than a discovery answer's own work, which is one digest
@@ -10,6 +11,9 @@ and two dictionary lookups. ``FastPublicPath`` wraps the WSGI app and answers
 - GET/HEAD ``/v1/assets/{sha256}`` whose If-None-Match matches (304; storage is never touched),
 - POST ``/v1/licenses/check`` with a JSON body within the size limit (200, 403, 404, 410; a 400, a 422
   or anything unusual goes to Flask, with the body it sent),
+- POST ``/v1/upgrade/{code}/reports`` likewise (202, 403, 404, 410 and the per-install 429; a 400,
+  a 422, a 503 or anything unusual goes to Flask, with the body it sent: a report enters the
+  buffer only once it is valid and accepted, so Flask deciding again cannot count it twice),
 
 with status lines and header lists that Flask itself built once (for upgrade answers, once for
 all of them: each fills in its ETag and Content-Length) — the route's own
@@ -36,6 +40,7 @@ from flask import Flask, Response
 from app.api.conditional import cached_response, none_match
 from app.api.public.answers import (
     IMMUTABLE,
+    NO_STORE,
     UPGRADE_CACHE_CONTROL,
     Answer,
     Refused,
@@ -46,13 +51,15 @@ from app.api.public.answers import (
     upgrade_answer,
 )
 from app.api.public.cache import CodeEntry, PublicAnswers
-from app.api.public.licence_answers import LICENCE_CHECK_PATH, MAX_CHECK_BYTES, NO_STORE, licence_answer
+from app.api.public.licence_answers import LICENCE_CHECK_PATH, MAX_CHECK_BYTES, licence_answer
+from app.api.public.report_answers import ACCEPTED, MAX_REPORT_BYTES, REPORTS_SUFFIX, accept_report, report_target
 from app.api.public.upgrade_cache import UpgradeAnswers
 from app.db_health import DATABASE_DOWN
 from app.formats import is_sha256
 from app.observability import PARTNER_KEY
 from app.problems import BadRequest, Problem, problem_response
 from app.throttling import PUBLIC_NOT_FOUND, FailureThrottle, TooManyRequests
+from app.upgrades.reports import ReportRecorder, TooManyReports
 
 DISCOVERY = "/v1/discovery/"
 ASSETS = "/v1/assets/"
@@ -96,13 +103,25 @@ def _pick(replies: tuple[Reply, Reply], etag: str, if_none_match: str | None) ->
     return ok
 
 
+def _body(environ: dict[str, Any], limit: int) -> bytes | None:
+    """The request body when a plain Content-Length within ``limit`` announced it and all of it came;
+    else None. Whatever was read is put back: Flask reads it again when it answers instead."""
+    announced = environ.get("CONTENT_LENGTH") or ""
+    if not (announced.isdigit() and announced.isascii()) or int(announced) > limit:
+        return None  # absent (chunked), signed, '1_0', oversized: Flask decides
+    length = int(announced)
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body if len(body) == length else None
+
+
 def _note_partner(environ: dict[str, Any], found: CodeEntry | Refused) -> None:
     # for the request log line (app/observability.py): the code's partner, None for a refused code
     environ[PARTNER_KEY] = None if isinstance(found, Refused) else found.partner_id
 
 
 class FastPublicPath:
-    """WSGI middleware in front of the Flask app for the two hottest public requests."""
+    """WSGI middleware in front of the Flask app for the hottest public requests."""
 
     def __init__(self, app: Flask, wsgi_app: Callable) -> None:
         self.app = app
@@ -110,12 +129,15 @@ class FastPublicPath:
         self.answers: PublicAnswers = app.extensions["livery.public"]
         self.throttle: FailureThrottle = app.extensions["livery.throttle"]
         self._upgrades: UpgradeAnswers = app.extensions["livery.upgrades"]
+        self._reports: ReportRecorder = app.extensions["livery.reports"]
         # reply pairs (200, 304) by (ETag, Cache-Control): an ETag derives from its body
         self._replies: dict[tuple[str, str], tuple[Reply, Reply]] = {}
         self._problems: dict[tuple[Refused, str], Reply] = {}
         self._asset_304: Reply | None = None
         self._upgrade_template: tuple[Reply, Reply] | None = None
         self._check_template: Reply | None = None
+        self._accepted: Reply | None = None
+        self._report_limits: dict[str, Reply] = {}  # 429s by Retry-After: at most 3 600
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -131,8 +153,14 @@ class FastPublicPath:
                 status, headers, body = reply
                 start_response(status, headers)
                 return [body] if method == "GET" else []
-        elif method == "POST" and environ.get("PATH_INFO") == LICENCE_CHECK_PATH:
-            reply = self._licence_check(environ)
+        elif method == "POST":
+            path = environ.get("PATH_INFO", "")
+            if path == LICENCE_CHECK_PATH:
+                reply = self._licence_check(environ)
+            elif path.startswith(UPGRADE) and path.endswith(REPORTS_SUFFIX):
+                reply = self._report(path[len(UPGRADE) : -len(REPORTS_SUFFIX)], environ)
+            else:
+                reply = None
             if reply is not None:
                 start_response(reply[0], reply[1])
                 return [reply[2]]
@@ -183,14 +211,9 @@ class FastPublicPath:
 
     def _licence_check(self, environ: dict[str, Any]) -> Reply | None:
         """The check's reply, or None (after putting the body back) for Flask to answer."""
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or -1)
-        except ValueError:
+        body = _body(environ, MAX_CHECK_BYTES)
+        if body is None:
             return None
-        if not 0 <= length <= MAX_CHECK_BYTES:
-            return None
-        body = environ["wsgi.input"].read(length)
-        environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again when it answers instead
         try:
             answer = licence_answer(self.answers, self.app.extensions["livery.licensing"], body)
         except Problem as problem:
@@ -211,6 +234,53 @@ class FastPublicPath:
         status, headers, _ = self._check_template
         length_header = str(len(answer))
         return status, [(n, length_header if n == "Content-Length" else v) for n, v in headers], answer
+
+    def _report(self, raw: str, environ: dict[str, Any]) -> Reply | None:
+        """The report's reply, or None (after putting the body back) for Flask to answer."""
+        if not _CODE_CHARS.match(raw):
+            return None
+        body = _body(environ, MAX_REPORT_BYTES)
+        if body is None:
+            return None
+        try:
+            try:
+                found, channel = report_target(self.answers, self._upgrades, raw)
+            except Problem as problem:
+                _note_partner(environ, Refused.UNKNOWN)
+                refused = Refused(problem.status) if problem.status in (403, 404, 410) else None
+                if refused is not None and not problem.headers and problem.to_dict() == _PROBLEMS[refused]:
+                    return self._refusal(refused, "POST", environ)  # the same documents as discovery's
+                return None
+            _note_partner(environ, found)
+            accept_report(self._reports, found, channel, body)
+        except TooManyReports as problem:  # this install's cap: refused before anything was counted
+            return self._too_many_reports(problem)
+        except Problem:  # a 400 or 422 (the detail quotes the input), a 503: Flask builds it
+            return None
+        except DATABASE_DOWN:  # the code is not held in memory and the database is down: Flask's 503
+            return None
+        except Exception:  # Flask answers this request instead, its errors included
+            log.exception("fast install report failed; Flask answers instead")
+            return None
+        if self._accepted is None:
+            # the route's response (reports.accepted_response), built once; the parity test keeps them equal
+            self._accepted = self._built(
+                UPGRADE,
+                lambda: Response(
+                    ACCEPTED, status=202, content_type="application/json", headers={"Cache-Control": NO_STORE}
+                ),
+                method="POST",
+            )
+        return self._accepted
+
+    def _too_many_reports(self, problem: TooManyReports) -> Reply:
+        retry_after = problem.headers["Retry-After"]
+        reply = self._report_limits.get(retry_after)
+        if reply is None:  # one per second of the hour at most: a flooding install costs no request context
+            reply = self._report_limits[retry_after] = self._built(
+                UPGRADE, lambda: problem_response(problem), method="POST"
+            )
+        return reply
 
     # -- replies built once by Flask ---------------------------------------------------------
 

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 LICENCE_CHECK_PATH = "/v1/licenses/check"
 MAX_CHECK_BYTES = 64 * 1024
 MAX_PROOF = 16 * 1024
-NO_STORE = "no-store"
 _NONCE_RE = re.compile(r"[\x21-\x7e]{1,128}")  # visible ASCII
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
+from app.api.public.answers import NO_STORE
 from app.api.public.blueprint import bp, public_answers
-from app.api.public.licence_answers import MAX_CHECK_BYTES, NO_STORE, licence_answer
+from app.api.public.licence_answers import MAX_CHECK_BYTES, licence_answer
 from app.licensing.check import LicenceChecks
 
 

@@ -3,7 +3,8 @@ must answer every request with the same status, header list and bytes.
 
 ``answers(app, ...)`` runs one request through the whole app and through Flask alone and says
 which answered it; ``both`` additionally asserts that the fast path answered by itself,
-``declined`` that it handed the request to Flask.
+``declined`` that it handed the request to Flask. ``data`` is a request body (each run reads its
+own copy) and ``overrides`` replaces environ keys (e.g. a ``CONTENT_LENGTH`` that lies).
 """
 
 from __future__ import annotations
@@ -17,13 +18,24 @@ from app.api.public.fast import FastPublicPath
 Answer = tuple[str, list[tuple[str, str]], bytes]
 
 
-def _environ(path: str, query: str, method: str, headers: dict[str, str] | None) -> dict:
-    return EnvironBuilder(path=path, query_string=query, method=method, headers=headers or {}).get_environ()
+def _environ(path: str, query: str, method: str, headers: dict[str, str] | None, data: bytes | None,
+             overrides: dict[str, str] | None) -> dict:  # fmt: skip
+    builder = EnvironBuilder(path=path, query_string=query, method=method, headers=headers or {}, data=data,
+                             environ_overrides=overrides)  # fmt: skip
+    return builder.get_environ()
 
 
-def run(wsgi, path: str, query: str = "", method: str = "GET", headers: dict[str, str] | None = None) -> Answer:
+def run(
+    wsgi,
+    path: str,
+    query: str = "",
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    data: bytes | None = None,
+    overrides: dict[str, str] | None = None,
+) -> Answer:
     """(status line, header list, body) of one request to a WSGI app."""
-    app_iter, status, response_headers = run_wsgi_app(wsgi, _environ(path, query, method, headers))
+    app_iter, status, response_headers = run_wsgi_app(wsgi, _environ(path, query, method, headers, data, overrides))
     body = b"".join(app_iter)
     if hasattr(app_iter, "close"):
         app_iter.close()
@@ -45,7 +57,10 @@ class Answers:
     by_fast_path: bool  # the fast path answered without calling Flask
 
 
-def answers(app, path: str, query: str = "", method: str = "GET", **headers: str) -> Answers:
+def answers(
+    app, path: str, query: str = "", method: str = "GET", *, data: bytes | None = None,
+    overrides: dict[str, str] | None = None, **headers: str,
+) -> Answers:  # fmt: skip
     """The whole app's answer and Flask's for one request, and who answered the first."""
     fast = fast_path(app)
     flask_app = fast.wsgi_app
@@ -57,21 +72,21 @@ def answers(app, path: str, query: str = "", method: str = "GET", **headers: str
 
     fast.wsgi_app = counting
     try:
-        whole = run(fast, path, query, method, headers)
+        whole = run(fast, path, query, method, headers, data, overrides)
     finally:
         fast.wsgi_app = flask_app
-    return Answers(whole, run(flask_app, path, query, method, headers), not calls)
+    return Answers(whole, run(flask_app, path, query, method, headers, data, overrides), not calls)
 
 
-def both(app, path: str, query: str = "", method: str = "GET", **headers: str) -> tuple[Answer, Answer]:
+def both(app, path: str, query: str = "", method: str = "GET", **kwargs) -> tuple[Answer, Answer]:
     """(fast answer, Flask answer); fails unless the fast path answered by itself."""
-    result = answers(app, path, query, method, **headers)
+    result = answers(app, path, query, method, **kwargs)
     assert result.by_fast_path, f"the fast path passed {path}?{query} to Flask"
     return result.whole, result.flask
 
 
-def declined(app, path: str, query: str, method: str = "GET", **headers: str) -> tuple[Answer, Answer]:
+def declined(app, path: str, query: str, method: str = "GET", **kwargs) -> tuple[Answer, Answer]:
     """(whole app's answer, Flask's answer), asserting the fast path handed the request to Flask."""
-    result = answers(app, path, query, method, **headers)
+    result = answers(app, path, query, method, **kwargs)
     assert not result.by_fast_path, "the fast path answered a request it should leave to Flask"
     return result.whole, result.flask

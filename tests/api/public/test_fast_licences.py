@@ -1,15 +1,18 @@
 """Licence checks below Flask (fast.py) answer with the same status, header list and bytes as the
-Flask route for 200, 404 and 410, and hand everything else to Flask with the body intact."""
+Flask route for 200, 404 and 410, and hand everything else to Flask with the body intact; the
+request log names them as Flask does."""
 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 
 import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app.api.public.fast import FastPublicPath
+from app.observability import REQUEST_LOGGER, ObservedRequests
 from tests import factories
 from tests.api.public.parity import fast_path
 from tests.licensing.world import CHECK, LicensingWorld
@@ -77,3 +80,13 @@ def test_404_and_410_are_identical(world):
 def test_errors_are_left_to_flask_with_the_body_intact(world, body):
     whole, flask, calls = _flask_calls(world.app, body)
     assert calls == 1 and whole == flask and whole[0][:3] in ("400", "422")
+
+
+def test_the_request_log_names_a_fast_check_as_flask_does(world, caplog):
+    caplog.set_level(logging.INFO, logger=REQUEST_LOGGER)
+    fast: FastPublicPath = fast_path(world.app)
+    for wsgi in (ObservedRequests(world.app, fast, log_requests=True),
+                 ObservedRequests(world.app, fast.wsgi_app, log_requests=True)):  # fmt: skip
+        _run(wsgi, _body(world))
+    records = [r for r in caplog.records if r.name == REQUEST_LOGGER]
+    assert [(r.fields["route"], r.fields["status"]) for r in records] == [("public.check", 200)] * 2

@@ -5,9 +5,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = "app.api.public"
 ROOT = Path(__file__).resolve().parents[3] / "app" / "api" / "public"
-ROUTE_MODULES = {f"{PACKAGE}.{name}" for name in ("discovery", "upgrade", "assets", "licences")}
+ROUTE_MODULES = {f"{PACKAGE}.{name}" for name in ("discovery", "upgrade", "assets", "licences", "reports", "manifests")}
+CORES = ("answers", "licence_answers", "report_answers")  # Flask-free: what a route and the fast path share
 
 
 def _module_name(path: Path) -> str:
@@ -83,7 +86,7 @@ def test_public_package_has_no_import_cycle():
 
 def test_no_route_module_imports_another_and_the_fast_path_imports_none():
     graph = import_graph()
-    for module in ROUTE_MODULES | {f"{PACKAGE}.fast", f"{PACKAGE}.answers"}:
+    for module in ROUTE_MODULES | {f"{PACKAGE}.fast"} | {f"{PACKAGE}.{core}" for core in CORES}:
         assert not graph[module] & ROUTE_MODULES, module
 
 
@@ -91,5 +94,13 @@ def test_the_answer_core_imports_nothing_of_the_package_and_no_flask():
     path = ROOT / "answers.py"
     tree = ast.parse(path.read_text())
     assert _imports(tree, set(import_graph())) == set()
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not {m for m in imported if m and m.split(".")[0] in ("flask", "werkzeug")}
+
+
+@pytest.mark.parametrize("core", CORES[1:])
+def test_the_other_answer_cores_import_only_the_core_and_no_flask(core):
+    tree = ast.parse((ROOT / f"{core}.py").read_text())
+    assert _imports(tree, set(import_graph())) <= {f"{PACKAGE}.answers"}
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not {m for m in imported if m and m.split(".")[0] in ("flask", "werkzeug")}

@@ -4,10 +4,13 @@ The fault-injection campaign found ``GET /v1/assets/<64 hex>%0A`` with ``If-None
 answered 500 by the fast path (an ETag header with a newline in it) and 404 by Flask. Here
 every path variant x header variant x method of discovery, upgrade polls and assets goes
 through the whole app and through Flask alone (tests/api/public/parity.py): same status, same
-header list, same bytes, and never a 5xx.
+header list, same bytes, and never a 5xx. Install reports (POST) go through every path variant
+with odd endings of ``/reports``.
 """
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -53,6 +56,7 @@ HEADERS = {
     "with accept": {"If-None-Match": "{etag}", "Accept": "text/html"},
 }
 QUERY = "platform=windows-x64&version=5.1.0&install_id=install-1"
+REPORT_ENDINGS = ("/reports", "/reports/", "/Reports", "/reports%0A", "//reports", "/reports/reports", "reports")
 
 
 def _disagreements(app, prefix: str, value: str, query: str = "") -> list[str]:
@@ -90,3 +94,22 @@ def test_upgrade_polls(setup):
 def test_assets(setup):
     sha256 = factories.upload(setup.app, setup.partner.id, "tray_icon", images.png(32, 32))
     assert _disagreements(setup.app, "/v1/assets/", sha256) == []
+
+
+def test_install_reports(make_app):
+    setup = Setup(make_app(upgrade_reports_flush_seconds=5))  # a report sent twice stays one pending report
+    fields = {"x": setup.code, "X": setup.code.upper(), "x_head": setup.code[:4], "x_tail": setup.code[4:]}
+    found, accepted = [], 0
+    for n, (path_name, path) in enumerate(PATHS.items()):
+        for ending in REPORT_ENDINGS:
+            body = {"install_id": f"install-{n}", "from_version": "5.1.0", "to_version": "5.3.0",
+                    "platform": "windows-x64", "outcome": "failed", "serial": 1}  # fmt: skip
+            url = "/v1/upgrade/" + path.format(**fields) + ending
+            result = answers(setup.app, url, method="POST", data=json.dumps(body).encode())
+            if result.whole != result.flask:
+                found.append(f"{path_name} + {ending}: fast path {result.whole[0]}, Flask {result.flask[0]}")
+            elif result.whole[0] >= "500":
+                found.append(f"{path_name} + {ending}: {result.whole[0]}")
+            accepted += result.whole[0].startswith("202")
+    assert found == []
+    assert accepted >= 2  # the plain path, at least (upper case and spaces may normalise to the code)
