@@ -8,9 +8,9 @@ licensed answer in ``licensing_last_good`` (as after any day of normal service; 
 none in the workers' memory. gunicorn runs the repository's configuration with 2 sync workers.
 
 Windows of ``--seconds`` (default 30, the hang the issue names), back to back: wrk drives
-discovery (rotating over the partners' live codes) alone, then the same while a second wrk sends
-licence checks for users of the hung partner at a modest rate (``--check-connections``
-connections, each waiting ``--check-delay-ms`` between checks: bench/wrk/checks.lua), then alone
+discovery (rotating over the partners' live codes) alone, then the same while this process sends
+licence checks for users of the hung partner at a modest rate (``--check-rate`` a second; each
+opens its connection when it is sent, see ``_send_checks``), then alone
 again, and so on for ``--rounds`` windows with checks. For each: discovery's requests/s with the
 checks and alone on either side, their ratio, and the checks' rate, payload statuses, p99 and
 the partner calls they caused — each a worker waiting the timeout, so ``workers_time_waiting``
@@ -28,29 +28,42 @@ import statistics
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from app.config import Settings
+from app.licensing.usage import month_of
 from app.licensing.webservice.last_good import user_digest
 from bench import servers
 from bench.licensing import BASE_URL, CHECK, bulk_insert, seed_partners, user_id
 from bench.partner_service import PartnerService
 
-CHECKS_LUA = Path(__file__).resolve().parent / "wrk" / "checks.lua"
+CHECK_SENDERS = 4  # threads sending checks: a hung one waits 2 s, the others keep the pace
 
 
-def write_check_bodies(database_url: str, path: Path, partner: tuple[int, int, str], users: int) -> Path:
-    """Check bodies for ``users`` users of ``partner``, each with a last licensed answer stored."""
+def check_bodies(database_url: str, partner: tuple[int, int, str], users: int) -> list[bytes]:
+    """Check bodies for ``users`` users of ``partner``, each with a last licensed answer stored.
+
+    Their usage facts of this month exist too, as on any day but the 1st (bench.licensing): the
+    first check of a month is a committed write, which is not what this measures.
+    """
     partner_id, _customer, code = partner
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    now = datetime.now(UTC)
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
     ids = [user_id(0, n) for n in range(users)]
     rows = ((partner_id, user_digest(partner_id, uid), "standard", stamp) for uid in ids)
     bulk_insert(database_url, "licensing_last_good", ("partner_id", "user_digest", "licence_type", "answered_at"), rows)
-    bodies = [{"access_code": code, "user_id": uid, "install_id": f"bench-{n}", "nonce": f"n{n}"}
-              for n, uid in enumerate(ids)]  # fmt: skip
-    path.write_text("".join(json.dumps(body, separators=(",", ":")) + "\n" for body in bodies))
-    return path
+    facts = ((partner_id, month_of(now), uid, "web_service", "standard", stamp, stamp, 1) for uid in ids)
+    columns = ("partner_id", "month", "user_key", "method", "licence_type", "first_check_at", "last_check_at",
+               "check_count")  # fmt: skip
+    bulk_insert(database_url, "usage_facts", columns, facts)
+    bodies = ({"access_code": code, "user_id": uid, "install_id": f"bench-{n}", "nonce": f"n{n}"}
+              for n, uid in enumerate(ids))  # fmt: skip
+    return [json.dumps(body, separators=(",", ":")).encode() for body in bodies]
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -62,7 +75,7 @@ def run(args: argparse.Namespace) -> dict:
             partner.hang.set()
             url = f"sqlite:///{work / 'outage.db'}"
             seeded = seed_partners(url, work, args.partners, partner.url_template)
-            checks = write_check_bodies(url, work / "checks.bodies", seeded[0], args.users)
+            checks = check_bodies(url, seeded[0], args.users)
             discovery = work / "discovery.lines"
             discovery.write_text("".join(f"/v1/discovery/{code}\n" for _p, _c, code in seeded))
             env = {"LIVERY_DATABASE_URL": url, "LIVERY_PUBLIC_BASE_URL": BASE_URL,
@@ -94,8 +107,8 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def _round(
-    before: servers.WrkResult, during: servers.WrkResult, after: servers.WrkResult, checked: servers.WrkResult,
-    calls: int, args: argparse.Namespace,
+    before: servers.WrkResult, during: servers.WrkResult, after: servers.WrkResult, checked: CheckStream, calls: int,
+    args: argparse.Namespace,
 ) -> dict:  # fmt: skip
     """One window with checks, compared with the windows alone on either side of it."""
     alone = (before.rps + after.rps) / 2
@@ -107,9 +120,10 @@ def _round(
         "discovery_p99_ms": {"before": before.p99_ms, "with_checks": during.p99_ms, "after": after.p99_ms},
         "partner_calls": calls,
         "workers_time_waiting": round(waited, 3),
-        "checks": {"rps": round(checked.rps, 1), "requests": checked.requests, "p50_ms": checked.p50_ms,
-                   "p99_ms": checked.p99_ms, "statuses": checked.statuses,
-                   "errors": checked.socket_errors + checked.status_errors},
+        "discovery_errors": during.socket_errors + during.status_errors,
+        "checks": {"rps": round(checked.rps, 1), "requests": len(checked.latencies),
+                   "p50_ms": checked.percentile_ms(0.5), "p99_ms": checked.percentile_ms(0.99),
+                   "statuses": dict(checked.statuses)},
     }  # fmt: skip
 
 
@@ -117,23 +131,70 @@ def _discovery(base: str, lines: Path, args: argparse.Namespace, seconds: int) -
     return servers.wrk(base, lines, seconds=seconds, connections=args.connections, threads=args.threads)
 
 
-def _with_checks(
-    base: str, discovery: Path, checks: Path, args: argparse.Namespace
-) -> tuple[servers.WrkResult, servers.WrkResult]:
-    """Discovery and, started just before it in a thread, the stream of checks: both results."""
-    checked: list[servers.WrkResult] = []
+@dataclass
+class CheckStream:
+    """What the paced checks got: their latencies and the payload statuses answered."""
 
-    def stream() -> None:
-        checked.append(servers.wrk(base, checks, seconds=args.seconds, connections=args.check_connections,
-                                   threads=1, post_path=CHECK, script=CHECKS_LUA,
-                                   script_args=(str(args.check_delay_ms),)))  # fmt: skip
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)
 
-    thread = threading.Thread(target=stream)
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def percentile_ms(self, share: float) -> float:
+        ordered = sorted(self.latencies)
+        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 1) if ordered else 0.0
+
+
+def _send_checks(base: str, bodies: list[bytes], args: argparse.Namespace, stream: CheckStream) -> None:
+    """``--check-rate`` checks a second for ``--seconds``, from ``CHECK_SENDERS`` threads.
+
+    Each check opens its connection when it is sent: a load generator that connects and then
+    waits to pace itself (wrk's ``delay()``) is a slow client, and holds a sync worker idle all
+    that time (docs/deployment.md, "Slow clients") — it would measure itself, not the hang.
+    """
+    interval = CHECK_SENDERS / args.check_rate
+    started = time.monotonic()
+    end = started + args.seconds
+
+    def sender(offset: int) -> None:
+        due = started + offset * interval / CHECK_SENDERS
+        n = offset
+        while (now := time.monotonic()) < end:
+            if now < due:
+                time.sleep(due - now)
+                continue
+            request = urllib.request.Request(base + CHECK, data=bodies[n % len(bodies)],
+                                             headers={"Content-Type": "application/json"})  # fmt: skip
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    status = json.loads(response.read())["payload"]["status"]
+            except urllib.error.HTTPError as exc:
+                status = f"http_{exc.code}"
+            except OSError:
+                status = "no_answer"
+            stream.latencies.append(time.monotonic() - now)
+            stream.statuses[status] += 1
+            due, n = due + interval, n + CHECK_SENDERS
+
+    threads = [threading.Thread(target=sender, args=(i,)) for i in range(CHECK_SENDERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stream.seconds = time.monotonic() - started
+
+
+def _with_checks(base: str, discovery: Path, bodies: list[bytes], args: argparse.Namespace):
+    """Discovery with wrk and, started with it, the paced checks: both results."""
+    stream = CheckStream()
+    thread = threading.Thread(target=_send_checks, args=(base, bodies, args, stream))
     thread.start()
-    time.sleep(0.2)  # wrk reads its bodies before it sends: let the checks begin with the window
     result = _discovery(base, discovery, args, args.seconds)
     thread.join()
-    return result, checked[0]
+    return result, stream
 
 
 def markdown(results: dict) -> str:
@@ -161,8 +222,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="windows with checks, each between two alone")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--check-connections", type=int, default=2)
-    parser.add_argument("--check-delay-ms", type=int, default=100, help="each check connection's pause")
+    parser.add_argument("--check-rate", type=float, default=20, help="licence checks per second")
     parser.add_argument("--markdown", action="store_true", help="print the BENCHMARKS.md rows too")
     args = parser.parse_args()
     results = run(args)

@@ -20,7 +20,6 @@ REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
 LUA = Path(__file__).resolve().parent / "wrk" / "rotate.lua"
 RESULT_RE = re.compile(r"RESULT (.*)")
-STATUSES_RE = re.compile(r"STATUSES ?(.*)")
 
 
 def free_port() -> int:
@@ -165,7 +164,6 @@ class WrkResult:
     p99_ms: float
     socket_errors: int
     status_errors: int
-    statuses: dict[str, int] | None = None  # answers per payload status (bench/wrk/checks.lua)
 
     @property
     def rps(self) -> float:
@@ -173,24 +171,21 @@ class WrkResult:
 
 
 def wrk(
-    base_url: str, lines_file: Path, *, seconds: int, connections: int, threads: int, post_path: str | None = None,
-    script: Path = LUA, script_args: tuple[str, ...] = (),
-) -> WrkResult:  # fmt: skip
-    """Drive ``base_url`` with wrk, rotating over ``lines_file``; the parsed RESULT (and STATUSES) line.
+    base_url: str, lines_file: Path, *, seconds: int, connections: int, threads: int, post_path: str | None = None
+) -> WrkResult:
+    """Drive ``base_url`` with wrk, rotating over ``lines_file``; the parsed RESULT line.
 
-    With ``post_path``, each line of ``lines_file`` is a JSON body POSTed to that path;
-    ``script`` and ``script_args`` choose another Lua script (bench/wrk/) and its further arguments.
+    With ``post_path``, each line of ``lines_file`` is a JSON body POSTed to that path.
     """
     assert base_url.startswith("http://127.0.0.1:"), base_url
-    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script)]
-    args += [base_url, "--", str(lines_file), *([post_path] if post_path else []), *script_args]
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA)]
+    args += [base_url, "--", str(lines_file), *([post_path] if post_path else [])]
     # (wrk's Lua reads the whole lines file in each thread before it starts: minutes on a busy machine)
     out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 240).stdout
     match = RESULT_RE.search(out)
     if not match:
         raise RuntimeError(f"wrk printed no RESULT line:\n{out}")
     values = dict(pair.split("=") for pair in match.group(1).split())
-    statuses = STATUSES_RE.search(out)
     return WrkResult(
         requests=int(values["requests"]),
         seconds=int(values["duration_us"]) / 1e6,
@@ -198,7 +193,6 @@ def wrk(
         p99_ms=int(values["p99_us"]) / 1000,
         socket_errors=int(values["socket_errors"]),
         status_errors=int(values["status_errors"]),
-        statuses={k: int(v) for k, v in (p.split("=") for p in statuses.group(1).split())} if statuses else None,
     )
 
 

@@ -4,8 +4,8 @@
   ``negative_cache_seconds``) and the last known good (positive) answer per user, compact and
   of bounded size. The last good answer serves ``grace`` for up to ``grace_hours`` while the
   partner fails; a "not licensed" answer forgets it.
-- :class:`Breaker`: one per partner. Closed until N consecutive failures, or one that waited out
-  a timeout, then open (no calls) for a cool-down, then half-open: exactly one trial call; its
+- :class:`Breaker`: one per partner. Closed until N consecutive failures, or one that waited a
+  timeout's length, then open (no calls) for a cool-down, then half-open: exactly one trial call; its
   success closes, its failure reopens.
 
 Both live in the worker's memory; last good answers are also shared through the database
@@ -229,7 +229,7 @@ class Breaker:
             self._failures, self._opened_at, self._trial = 0, None, False
 
     def failed(self, now: float, *, hung: bool = False) -> None:
-        """Count a failure; ``hung`` (a call that waited out a timeout) opens the breaker at once.
+        """Count a failure; ``hung`` (a call that waited a timeout's length) opens the breaker at once.
 
         A refused or failing call costs a worker milliseconds, so a few are worth a retry; a hung
         one costs it seconds, and waiting for N of them would hold each sync worker N x that long,

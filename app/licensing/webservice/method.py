@@ -76,7 +76,7 @@ class WebServiceMethod:
         try:
             call = self.caller.ask(settings, request.user_id)
         except PartnerFailure as failure:
-            # a timeout, or connecting that timed out: the worker waited; the next one must not
+            # it waited at least the connect timeout (hung, or timed out): the next check must not
             breaker.failed(now, hung=failure.latency_ms >= self.caller.connect_timeout * 1000)
             log.warning(
                 "partner %s web service failed: %s (%s attempt(s), %s ms)",
