@@ -5,8 +5,8 @@
   of bounded size. The last good answer serves ``grace`` for up to ``grace_hours`` while the
   partner fails; a "not licensed" answer forgets it.
 - :class:`Breaker`: one per partner. Closed until N consecutive failures, or one that waited a
-  timeout's length, then open (no calls) for a cool-down, then half-open: exactly one trial call; its
-  success closes, its failure reopens.
+  timeout's length, then open (no calls) for a cool-down, then half-open: exactly one trial
+  call; its success closes, its failure reopens.
 
 Both live in the worker's memory; last good answers are also shared through the database
 (last_good.py) so that a worker that never saw a user can still answer ``grace``.
@@ -115,7 +115,7 @@ class _Table:
 
 
 class AnswerCache:
-    """Fresh answers and last good ones, ~33 bytes a user, keyed by :func:`answer_key`.
+    """Fresh answers and last good ones, ~32 bytes a user, keyed by :func:`answer_key`.
 
     One entry per user holds the partner's last answer, fresh until its time to live is over;
     a licensed one is also the last good answer, and a "not licensed" one, replacing it, forgets
@@ -233,7 +233,7 @@ class Breaker:
 
         A refused or failing call costs a worker milliseconds, so a few are worth a retry; a hung
         one costs it seconds, and waiting for N of them would hold each sync worker N x that long,
-        away from discovery (bench/licensing_outage.py measured a 30 s hang taking 88 % of it).
+        away from discovery (bench/licensing_outage.py: 5 waits were a third of a 30 s hang).
         """
         with self._lock:
             self._failures += 1
