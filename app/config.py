@@ -129,7 +129,7 @@ class Settings:
     egress_allow_private: bool = False
     licensing_connect_timeout: float = 1.0
     licensing_timeout: float = 2.0
-    licensing_cache_entries: int = 100_000
+    licensing_cache_entries: int = 1_000_000  # ~32 bytes each (webservice/memory.py)
     licensing_breaker_failures: int = 5
     licensing_breaker_cooldown: float = 30.0
     # install reports and upgrade safety (docs/upgrades.md)

@@ -14,6 +14,13 @@ nonce, and the floor app's; CPU microseconds per call (``time.process_time``), w
 shared with other jobs disturbs far less than requests/s. Each set of N is sent twice and the
 second pass is measured: users already seen this month and, without a nonce, answers signed
 within the same minute (repeat checks, the case the minute's signed answers are for).
+``--method webservice``: cached web-service checks instead. The brands are on the web-service
+method, asking a partner service on loopback (bench/partner_service.py, in this process;
+``LIVERY_EGRESS_ALLOW_PRIVATE``) that licenses every user; the partners' users exist only there.
+Before the measured window the benched users are checked in ``--warmup`` passes until both
+workers have them cached (a pass calling the partner for under 1 in 1 000 requests); the row
+reports the partner calls left in the window, and the run the memory a worker's answer cache
+takes for a million users (``LIVERY_LICENSING_CACHE_ENTRIES`` bounds it; docs/licensing-webservice.md).
 ``--postgres``: the same on PostgreSQL at 127.0.0.1:5432 (fresh databases, dropped afterwards).
 ``--no-nonce``: bodies without a nonce (answers signed once per user, installation and minute);
 by default every body carries one, as the reference client sends.
@@ -28,6 +35,7 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +43,7 @@ from app import create_app, migrate
 from app.config import Settings
 from app.db import session
 from bench import servers
+from bench.partner_service import PartnerService
 
 ACTOR = "bench:licensing"
 CHECK = "/v1/licenses/check"
@@ -46,11 +55,20 @@ def _settings(database_url: str, work: Path) -> Settings:
                     signing_keys_dir=str(work / "keys"))  # fmt: skip
 
 
-def seed_partners(database_url: str, work: Path, partners: int) -> list[tuple[int, int, str]]:
-    """Live partners, each with a published portal brand, a live code and a customer: (partner, customer, code)."""
+def seed_partners(
+    database_url: str, work: Path, partners: int, url_template: str | None = None
+) -> list[tuple[int, int, str]]:
+    """Live partners, each with a published brand, a live code and a customer: (partner, customer, code).
+
+    The brands are on the portal method, or with ``url_template`` on the web-service method
+    asking that partner service (a request-signing secret made, a passed verification recorded:
+    the go-live rule's preconditions, without 26 calls per partner).
+    """
     from app.branding import services as branding
     from app.licensing.models import Customer
     from app.licensing.services import create_org
+    from app.licensing.settings import update_settings
+    from app.licensing.webservice.services import record_verification
     from app.partners import services as partner_services
 
     migrate.upgrade(database_url)
@@ -61,7 +79,13 @@ def seed_partners(database_url: str, work: Path, partners: int) -> list[tuple[in
         for p in range(partners):
             partner = partner_services.create_partner(db, slug=f"lic-{p:04d}", name=f"Partner {p}", actor=ACTOR)
             partner_services.set_partner_status(db, partner, "live", actor=ACTOR)
-            fields = {"product_name": f"Partner {p} Connect", "licensing_method": "portal"}
+            method = "portal"
+            if url_template is not None:
+                method = "web_service"
+                changes = {"web_service_url_template": url_template}
+                update_settings(db, partner.id, changes, rotate_secret=True, drop_old=False, actor=ACTOR)
+                record_verification(db, partner.id, {"passed": True, "checks": [], "seeded": ACTOR}, actor=ACTOR)
+            fields = {"product_name": f"Partner {p} Connect", "licensing_method": method}
             brand = branding.create_brand(db, partner, f"Brand {p}", fields, actor=ACTOR)
             branding.publish_draft(db, brand, actor=ACTOR)
             _code, plain = branding.issue_code(db, brand, kind="live", actor=ACTOR)
@@ -111,8 +135,9 @@ def insert_users(database_url: str, seeded: list[tuple[int, int, str]], per_part
 
 
 def write_bodies(
-    database_url: str, path: Path, seeded: list[tuple[int, int, str]], per_partner: int, count: int, nonce: bool
-) -> Path:
+    database_url: str, path: Path, seeded: list[tuple[int, int, str]], per_partner: int, count: int, nonce: bool,
+    method: str = "portal",
+) -> Path:  # fmt: skip
     """``count`` check bodies for random licensed users of random partners (seeded: the same every run).
 
     Their users' usage facts of this month are inserted too: the state of any day but the first
@@ -130,7 +155,7 @@ def write_bodies(
         if nonce:
             body["nonce"] = f"n{i}"
         lines.append(json.dumps(body, separators=(",", ":")))
-        facts[(seeded[index][0], uid)] = (seeded[index][0], month, uid, "portal", "standard", stamp, stamp, 1)
+        facts[(seeded[index][0], uid)] = (seeded[index][0], month, uid, method, "standard", stamp, stamp, 1)
     path.write_text("\n".join(lines) + "\n")
     columns = ("partner_id", "month", "user_key", "method", "licence_type", "first_check_at", "last_check_at",
                "check_count")  # fmt: skip
@@ -173,29 +198,34 @@ def _copy_database(template_url: str, work: Path, name: str, cleanups: list) -> 
 
 def run(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="livery-bench-licensing-"))
-    results: dict = {"partners": args.partners, "nonce": not args.no_nonce}
+    results: dict = {"partners": args.partners, "nonce": not args.no_nonce, "method": args.method}
     processes: list[servers.Process] = []
     cleanups: list = []
+    web = args.method == "webservice"
+    stack = ExitStack()
+    partner = stack.enter_context(PartnerService()) if web else None
     try:
         template_url = f"sqlite:///{work / 'template.db'}"
         if args.postgres:
             template_url = servers.postgres_database(cleanups) or sys.exit("PostgreSQL is not reachable")
         results["database"] = template_url.split(":")[0].split("+")[0]
         started = time.monotonic()
-        seeded = seed_partners(template_url, work, args.partners)
+        seeded = seed_partners(template_url, work, args.partners, partner.url_template if web else None)
         results["seed_partners_s"] = round(time.monotonic() - started, 1)
         sizes = {"10k": args.small // args.partners, "1M": args.large // args.partners}
         databases = {}
         for name, per_partner in sizes.items():
             url = _copy_database(template_url, work, name, cleanups)
-            results[f"insert_{name}_s"] = round(insert_users(url, seeded, per_partner), 1)
-            bodies = write_bodies(url, work / f"{name}.bodies", seeded, per_partner, args.bodies, not args.no_nonce)
+            if not web:  # a web-service partner's users are known to its service, not to Livery
+                results[f"insert_{name}_s"] = round(insert_users(url, seeded, per_partner), 1)
+            bodies = write_bodies(url, work / f"{name}.bodies", seeded, per_partner, args.bodies, not args.no_nonce,
+                                  "web_service" if web else "portal")  # fmt: skip
             databases[name] = (url, bodies)
         print(f"seeded in {json.dumps(results)}", flush=True)
 
         env = {"LIVERY_PUBLIC_BASE_URL": BASE_URL, "LIVERY_SIGNING_KEYS_DIR": str(work / "keys"),
                "LIVERY_STATIC_BRANDS_DIR": str(work / "assets"), "LIVERY_LOG_LEVEL": "WARNING",
-               "LIVERY_LICENSING_WARM_SECONDS": "25"}  # fmt: skip
+               "LIVERY_LICENSING_WARM_SECONDS": "25", "LIVERY_EGRESS_ALLOW_PRIVATE": "true"}  # fmt: skip
         floors = []
         for name, (url, bodies) in databases.items():
             # the floor right before each run: the machine's load drifts, ratios within minutes hold
@@ -209,22 +239,71 @@ def run(args: argparse.Namespace) -> dict:
             servers.wait_http(base + "/healthz")
             probe(base, bodies)
             _wrk(base, bodies, args, args.warmup)
+            if web:
+                results[f"warm_{name}"] = _warm_cache(base, bodies, args, partner)
+            calls_before = partner.calls if web else 0
             result = _wrk(base, bodies, args, args.seconds)
             rss = servers.worker_rss_mb(proc.pid)
             errors = result.status_errors + result.socket_errors
             results[name] = {"rps": round(result.rps), "p99_ms": result.p99_ms, "errors": errors,
                              "rss_mb": [round(m) for m in rss], "floor_rps": round(floors[-1])}  # fmt: skip
             results[name]["vs_floor"] = round(result.rps / floors[-1], 3)
+            if web:  # checks the cache did not answer, in the measured window
+                results[name]["partner_calls"] = partner.calls - calls_before
             print(f"{name}: {results[name]}", flush=True)
             proc.stop()
         results["1M_vs_10k"] = round(results["1M"]["rps"] / results["10k"]["rps"], 3)
+        if web:
+            results["cache_mb_per_million"] = cache_megabytes(1_000_000)
     finally:
         for proc in processes:
             proc.stop()
         for cleanup in cleanups:
             cleanup()
+        stack.close()
         shutil.rmtree(work, ignore_errors=True)
     return results
+
+
+def _warm_cache(base: str, bodies: Path, args: argparse.Namespace, partner: PartnerService) -> list[int]:
+    """Drive the checks until both workers have every benched user cached; partner calls per pass.
+
+    A sync worker caches what it answered, and wrk's requests land on either worker, so the
+    users are checked in passes of ``--warmup`` seconds until a pass calls the partner for
+    fewer than 1 in 1 000 of its requests (at most 10 passes; the measured window reports
+    the calls that remain).
+    """
+    calls = []
+    for _ in range(10):
+        before = partner.calls
+        result = _wrk(base, bodies, args, args.warmup)
+        calls.append(partner.calls - before)
+        if calls[-1] * 1000 < result.requests:
+            break
+    return calls
+
+
+def cache_megabytes(entries: int) -> float:
+    """Memory (MB of this process's RSS) of a worker's web-service answer cache holding ``entries`` users.
+
+    Filled as checks fill it (one licensed answer per user, keyed like the method keys it),
+    so the figure says whether ``LIVERY_LICENSING_CACHE_ENTRIES`` users fit a worker's budget.
+    """
+    from app.licensing.webservice.memory import AnswerCache, Remembered, answer_key
+
+    def rss_mb() -> float:
+        status = Path("/proc/self/status").read_text()
+        return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+    before = rss_mb()
+    cache = AnswerCache(entries)
+    template = "https://licensing.partner.example/licences/{user_id}"
+    now = time.time()
+    for n in range(entries):
+        partner_index = n % 1000
+        key = answer_key(partner_index + 1, template, user_id(partner_index, n // 1000))
+        cache.remember(key, Remembered(True, "standard", now, now + 900))
+    return round(rss_mb() - before)
 
 
 def in_process(args: argparse.Namespace) -> dict:
@@ -321,10 +400,16 @@ def markdown(results: dict, args: argparse.Namespace) -> str:
             f"| floor: bare Flask, a constant check answer (run just before) | {row['floor_rps']} | 100 % | | |"
         )
         what = f"{results['database']}, {'a nonce' if results['nonce'] else 'no nonce'}"
-        rows.append(f"| portal check ({what}), {users:,} users / {args.partners} partners | {row['rps']} | "
+        if results["method"] == "webservice":
+            check = f"cached web-service check ({what}; {row['partner_calls']} partner calls)"
+        else:
+            check = f"portal check ({what})"
+        rows.append(f"| {check}, {users:,} users / {args.partners} partners | {row['rps']} | "
                     f"{row['vs_floor'] * 100:.0f} % | {row['p99_ms']:.1f} | {rss} |")  # fmt: skip
     rows.append("")
     rows.append(f"1 000 000 vs 10 000 users: {results['1M_vs_10k'] * 100:.0f} % of the throughput.")
+    if "cache_mb_per_million" in results:
+        rows.append(f"A worker's answer cache holding 1 000 000 users: {results['cache_mb_per_million']} MB.")
     return "\n".join(rows)
 
 
@@ -338,6 +423,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=15)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--method",
+        choices=("portal", "webservice"),
+        default="portal",
+        help="the brands' licensing method (webservice: a loopback partner service, cache warmed)",
+    )
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL at 127.0.0.1:5432 instead of SQLite")
     parser.add_argument("--no-nonce", action="store_true", help="check bodies without a nonce")
     parser.add_argument("--markdown", action="store_true", help="print the BENCHMARKS.md section too")

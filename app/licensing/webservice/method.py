@@ -18,7 +18,7 @@ from app.licensing.methods import CheckRequest, Verdict
 from app.licensing.webservice.caller import PartnerCaller, PartnerFailure
 from app.licensing.webservice.contract import WebServiceSettings
 from app.licensing.webservice.last_good import DurableLastGood, bounded_engine
-from app.licensing.webservice.memory import AnswerCache, Breaker, Remembered
+from app.licensing.webservice.memory import AnswerCache, Breaker, Remembered, answer_key
 from app.outbound.egress import EgressPolicy
 
 log = logging.getLogger(__name__)
@@ -65,18 +65,19 @@ class WebServiceMethod:
 
     def _check(self, request: CheckRequest, settings: WebServiceSettings) -> Verdict:
         now = request.now.timestamp()
-        key = (settings.partner_id, settings.url_template, request.user_id)
+        key = answer_key(settings.partner_id, settings.url_template, request.user_id)
         fresh = self.cache.fresh(key, now)
         if fresh is not None:
             source = {"kind": "cache", "age_seconds": round(now - fresh.answered_at)}
             return _verdict(fresh.licensed, fresh.licence_type, source)
         breaker = self.breaker(settings.partner_id)
         if not breaker.allow(now):
-            return self._fallback(key, now, settings, {"reason": "breaker_open", "breaker": "open"})
+            return self._fallback(key, request.user_id, now, settings, {"reason": "breaker_open", "breaker": "open"})
         try:
             call = self.caller.ask(settings, request.user_id)
         except PartnerFailure as failure:
-            breaker.failed(now)
+            # it waited at least the connect timeout (hung, or timed out): the next check must not
+            breaker.failed(now, hung=failure.latency_ms >= self.caller.connect_timeout * 1000)
             log.warning(
                 "partner %s web service failed: %s (%s attempt(s), %s ms)",
                 settings.partner_id,
@@ -85,7 +86,7 @@ class WebServiceMethod:
                 failure.latency_ms,
             )
             details = {"reason": failure.kind, "latency_ms": failure.latency_ms, "breaker": breaker.state(now)}
-            return self._fallback(key, now, settings, details)
+            return self._fallback(key, request.user_id, now, settings, details)
         breaker.succeeded()
         answer = call.answer
         ttl = settings.positive_cache_seconds if answer.licensed else settings.negative_cache_seconds
@@ -99,11 +100,11 @@ class WebServiceMethod:
         source = {"kind": "partner", "latency_ms": call.latency_ms, "http_status": call.http_status}
         return _verdict(answer.licensed, answer.licence_type, source | {"attempts": call.attempts})
 
-    def _fallback(self, key: tuple, now: float, settings: WebServiceSettings, details: dict) -> Verdict:
+    def _fallback(self, key: int, user_id: str, now: float, settings: WebServiceSettings, details: dict) -> Verdict:
         grace_seconds = settings.grace_hours * 3600
         good = self.cache.last_good(key, now, grace_seconds)
         if good is None and self.durable is not None:
-            good = self.durable.recall(settings.partner_id, key[2], now, grace_seconds)
+            good = self.durable.recall(settings.partner_id, user_id, now, grace_seconds)
             if good is not None:
                 self.cache.remember_good(key, good)
         if good is None:

@@ -111,6 +111,18 @@ def test_a_hung_or_dripping_partner_costs_at_most_the_total_timeout(method, sett
     assert len(partner.requests) == 2
 
 
+def test_one_hung_call_opens_the_breaker_so_a_worker_waits_once(method, settings, partner):
+    ask(method, settings)  # a last good answer
+    partner.mode = "hang"
+    assert ask(method, settings, at=1000).source["reason"] == "timeout"
+    assert method.breaker(7).state(1000) == "open"  # not after 3 (the configured threshold)
+    started = time.monotonic()
+    verdicts = [ask(method, settings, at=1001 + n) for n in range(5)]
+    assert time.monotonic() - started < 0.25
+    assert {(v.status, v.source["reason"]) for v in verdicts} == {("grace", "breaker_open")}
+    assert len(partner.requests) == 2
+
+
 def test_a_slow_but_timely_partner_is_answered(method, settings, partner):
     partner.mode, partner.delay = "slow", 0.5
     assert ask(method, settings).status == "valid"
