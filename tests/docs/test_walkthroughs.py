@@ -165,8 +165,8 @@ def test_upgrades_walkthrough(livery):
         '["none","halted"]',
         '{"halted":false}',
         '"releases":[{"version":"5.3.0","succeeded":100,"failed":0,"failure_percent":0',
-        '"halted":true,"halted_by":"guard","halt_reason":"Automatic halt: 5.3.0 failed on 10 of ',  # 191-200: batches
-        'verified channel.halted {"by": "guard", "channel": "stable", "reason": "Automatic halt: 5.3.0 failed on 10',
+        '"halted":true,"halted_by":"guard","halt_reason":"Automatic halt: 5.3.0 failed on ',  # 9 of 179 to 10 of 200
+        'verified channel.halted {"by": "guard", "channel": "stable", "reason": "Automatic halt: 5.3.0 failed on ',
         '{"did":"advance","step":1}\n{"did":"advance","step":2}\n{"did":"pause","step":2}',
         '"pause_reason":"only 0 of the 5 successful installs this step needs"',
         '{"did":"advance","step":3}',
