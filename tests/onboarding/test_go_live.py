@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 
@@ -30,7 +32,11 @@ def _go_live(operator, partner_id):
 
 
 def _launch(app, client, code: str):
-    return client.get(f"/v1/discovery/{code}")  # recorded before the answer: no poll needed
+    response = client.get(f"/v1/discovery/{code}")
+    # the launch writer records it moments after the answer; waiting for it here keeps this test's
+    # one database connection (PostgreSQL runs each test in a transaction) to one thread at a time
+    app.extensions["livery.public"].flush_launches()
+    return response
 
 
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -118,21 +124,60 @@ def test_a_web_service_brand_needs_the_last_verification_passed():
     assert all(c.passed for c in readiness_checks(passed))
 
 
-def test_a_test_launch_whose_write_fails_waits_for_the_next_poll(app, monkeypatch):
-    """The first sight of a test code writes its launch; when that write fails, the next poll writes it."""
+def _test_code(operator, name: str) -> tuple:
+    partner = onboard(operator, name, live=False)
+    brand_id = partner.admin.post("/brands", {"name": name, "draft": {"product_name": name}}).json["id"]
+    return partner, partner.admin.post(f"/brands/{brand_id}/access-codes", {"kind": "test"}).json["code"]
+
+
+def test_a_test_launch_is_answered_without_waiting_for_its_write(app, monkeypatch):
+    """The launch is written by the worker's launch writer after the answer: a slow database write
+    (many test codes launching at once) never holds a discovery answer."""
     import app.api.public.cache as cache
 
     operator = make_operator(app)
-    partner = onboard(operator, "slowco", live=False)
-    brand_id = partner.admin.post("/brands", {"name": "Slow", "draft": {"product_name": "Slow"}}).json["id"]
-    first = partner.admin.post(f"/brands/{brand_id}/access-codes", {"kind": "test"}).json["code"]
+    partner, code = _test_code(operator, "quickco")
+    record, writing, release = cache.record_test_launches, threading.Event(), threading.Event()
+
+    def slow_record(*args):
+        writing.set()
+        release.wait(10)
+        return record(*args)
+
+    monkeypatch.setattr(cache, "record_test_launches", slow_record)
+    answered: list[int] = []
+    request = threading.Thread(
+        target=lambda: answered.append(app.test_client().get(f"/v1/discovery/{code}").status_code)
+    )
+    request.start()
+    request.join(5)
+    assert answered == [200] and writing.wait(5)  # answered while its launch is still being written
+    assert not _readiness(operator, partner.id)["test_code_launched"]
+    release.set()
+    deadline = time.monotonic() + 5  # no other request, no poll: the writer finishes on its own
+    while not _readiness(operator, partner.id)["test_code_launched"]:
+        assert time.monotonic() < deadline, "the launch was never written"
+        time.sleep(0.01)
+
+
+def test_a_test_launch_whose_write_fails_waits_for_the_next_poll(app, monkeypatch):
+    """The first sight of a test code queues its launch; when the write fails, the next poll writes it."""
+    import app.api.public.cache as cache
+
+    operator = make_operator(app)
+    partner, first = _test_code(operator, "slowco")
     public = app.extensions["livery.public"]
-    record = cache.record_test_launches
-    monkeypatch.setattr(cache, "record_test_launches", lambda *args: (_ for _ in ()).throw(RuntimeError("down")))
+    record, tried = cache.record_test_launches, threading.Event()
+
+    def failing(*args):
+        tried.set()
+        raise RuntimeError("down")
+
+    monkeypatch.setattr(cache, "record_test_launches", failing)
     client = app.test_client()
     failed = client.get(f"/v1/discovery/{first}")
     assert failed.status_code == 200  # never fails the answer
-    assert not _readiness(operator, partner.id)["test_code_launched"]
+    assert tried.wait(5) and not _readiness(operator, partner.id)["test_code_launched"]
     monkeypatch.setattr(cache, "record_test_launches", record)
     again = client.get(f"/v1/discovery/{first}")
     assert again.data == failed.data and not _readiness(operator, partner.id)["test_code_launched"]  # a set lookup

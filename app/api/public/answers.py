@@ -98,9 +98,9 @@ def discovery_answer(
     digest, found = looked or looked_up(answers, raw)
     if isinstance(found, Refused):
         return found
-    if not found.live:
-        answers.note_test_launch(digest)  # go-live readiness: a test code has launched (a set lookup)
     answer = answers.discovery(found)
+    if not found.live:  # after the render: tests run every thread on one database connection
+        answers.note_test_launch(digest)  # go-live readiness: a test code has launched (a set lookup)
     return Refused.UNKNOWN if answer is None else answer  # a live code of a never-published brand shows nothing
 
 

@@ -163,10 +163,13 @@ class PublicAnswers:
         self._miss_poll_interval = miss_poll_interval
         self._miss_poll_timeout = miss_poll_timeout
         self._next_miss_poll = 0.0
-        # test codes this worker has seen launch; the first sight writes it (else the next poll does)
+        # test codes this worker has seen launch; the first sight queues it for the launch writer
         self._launched: set[str] = set()
         self._launches_pending: list[str] = []
         self._launches_lock = threading.Lock()
+        self._launches_due = threading.Event()
+        self._launches_writing = threading.Lock()  # one write of launches at a time (the writer, a poll)
+        self._launch_writer: threading.Thread | None = None
         # called with every batch of changes applied here, whoever made them
         self.listeners: list[Listener] = []
         # called only with changes committed by this process (static publishing hooks in here)
@@ -289,11 +292,12 @@ class PublicAnswers:
         return self._partners.get(entry.partner_id) != "onboarding"
 
     def note_test_launch(self, digest: str) -> None:
-        """Record that a test code launched: written on this worker's first sight of it, then a set lookup.
+        """Note that a test code launched (go-live readiness reads it): a set lookup, then a queue.
 
-        Go-live readiness reads the record, so it is written before the answer (once per code and
-        worker: test codes are few, so the hot path does not pay for it). While the database is
-        down, or when the write fails, it waits for the next freshness poll instead.
+        This worker's first sight of the code queues it and wakes the launch writer, a thread that
+        writes it moments later: the answer never waits for a database write (when many test codes
+        launch at once, a transaction each would hold every request of the worker behind them).
+        While the database is down, or when the write fails, the next freshness poll writes it.
         """
         if digest in self._launched:
             return
@@ -301,32 +305,54 @@ class PublicAnswers:
             if digest in self._launched:
                 return
             self._launched.add(digest)
-        if not self._health.up or not self._write_launches([digest]):
-            with self._launches_lock:
-                self._launches_pending.append(digest)
+            self._launches_pending.append(digest)
+            if self._launch_writer is None or not self._launch_writer.is_alive():
+                # started on first use, so in the worker process (after gunicorn's fork)
+                self._launch_writer = threading.Thread(target=self._write_launches_when_due,
+                                                       name="livery-test-launches", daemon=True)  # fmt: skip
+                self._launch_writer.start()
+        self._launches_due.set()
+
+    def _write_launches_when_due(self) -> None:
+        # asleep on the event (no polling) until a first sight; each wake writes what queued meanwhile
+        while True:
+            self._launches_due.wait()
+            self._launches_due.clear()
+            with self._launches_writing:
+                with self._launches_lock:
+                    batch, self._launches_pending = self._launches_pending, []
+                if batch and not (self._health.up and self._write_launches(batch)):
+                    with self._launches_lock:
+                        self._launches_pending[:0] = batch  # the next freshness poll tries again
 
     def flush_launches(self) -> None:
-        """Write the test launches whose first write waited (go-live readiness reads them)."""
-        with self._launches_lock:
-            pending, self._launches_pending = self._launches_pending, []
-        if pending and not self._write_launches(pending):
-            # readiness only; never fail a public answer for it: forget them, the next sight retries
+        """Write the test launches whose write waited (go-live readiness reads them)."""
+        with self._launches_writing:
             with self._launches_lock:
-                self._launched.difference_update(pending)
-            log.warning("recording %d test launches failed; they are retried when seen again", len(pending))
+                pending, self._launches_pending = self._launches_pending, []
+            if pending and not self._write_launches(pending):
+                # readiness only; never fail a public answer for it: forget them, the next sight retries
+                with self._launches_lock:
+                    self._launched.difference_update(pending)
+                log.warning("recording %d test launches failed; they are retried when seen again", len(pending))
 
     def _write_launches(self, digests: list[str]) -> bool:
-        """Write each launch in its own short transaction; False when the database failed."""
-        for digest in digests:
+        """Write the launches in one transaction (one each after a clash); False when the database failed."""
+        try:
             try:
-                with self._make_session() as session:
-                    record_test_launches(session, [digest])
-                    session.commit()
-            except IntegrityError:
-                pass  # another worker recorded the same first launch at the same moment
-            except Exception:  # noqa: BLE001 - any database error: readiness only, never the answer
-                return False
+                self._record_launches(digests)
+            except IntegrityError:  # another worker recorded one of them at the same moment
+                for digest in digests:
+                    with contextlib.suppress(IntegrityError):
+                        self._record_launches([digest])
+        except Exception:  # noqa: BLE001 - any database error: readiness only, never the answer
+            return False
         return True
+
+    def _record_launches(self, digests: list[str]) -> None:
+        with self._make_session() as session:
+            record_test_launches(session, digests)
+            session.commit()
 
     def discovery(self, entry: CodeEntry) -> Answer | None:
         """The discovery answer for ``entry``; None when a live code's brand was never published."""
