@@ -77,8 +77,8 @@ def child_exit(server, worker) -> None:
 
 def worker_exit(server, worker) -> None:
     """Flush what the worker counted since its last flush: request metrics, the usage counters
-    of licence checks (so a worker that exits normally loses none; docs/licensing.md) and the
-    install reports it holds (docs/upgrades.md § 8)."""
+    of licence checks (so a worker that exits normally loses none; docs/licensing.md), the
+    install reports it holds (docs/upgrades.md § 8) and the test launches it has not written yet."""
     from app.metrics import flush_requests
 
     flush_requests()
@@ -88,6 +88,8 @@ def worker_exit(server, worker) -> None:
         licensing.usage.flush()
     if "livery.reports" in extensions:
         extensions["livery.reports"].close()  # a graceful exit loses no accepted report
+    if "livery.public" in extensions:
+        extensions["livery.public"].flush_launches()  # test launches seen, for go-live readiness
 
 
 def on_exit(server) -> None:
