@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
+# make test's pytest-xdist workers (the suites that must not overlap share one: tests/conftest.py)
+TEST_WORKERS ?= 2
 # documents name URLs on this service: they must match where it listens (unless set explicitly)
 export LIVERY_PUBLIC_BASE_URL ?= http://$(BIND)
 
@@ -32,7 +34,7 @@ run: install
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(BIND) wsgi:app
 
 test: install-dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: install-dev
 	$(BIN)/ruff check .

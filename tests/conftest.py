@@ -4,6 +4,10 @@
 combination of {SQLite, PostgreSQL} x {local folder, S3}; PostgreSQL combinations skip with the
 reason when the server is unreachable. On PostgreSQL each test runs inside a transaction that
 is rolled back; on SQLite each test gets a copy of a migrated template database.
+
+``make test`` runs the suite on two pytest-xdist workers (``--dist loadgroup``); the suites that
+start real servers and hold wall-clock bounds (``SERIAL_SUITES``) share one xdist group, so they
+run one after another on one worker, never beside each other, while the other worker runs the rest.
 """
 
 from __future__ import annotations
@@ -20,6 +24,28 @@ from app.config import Settings
 from tests import services
 
 BASE_URL = "http://livery.test"
+# gunicorn, nginx, Chromium and an own PostgreSQL cluster under timing bounds: two of them side by
+# side on a 2-core machine starve each other (fault tests failed that way), so they never overlap
+SERIAL_SUITES = ("tests/faults/", "tests/e2e/", "tests/browser/", "tests/docs/")
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent without xdist
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` with every test of ``SERIAL_SUITES`` in one group, chosen by path.
+
+    xdist 3.8 passes ``xdist_group`` marks to its scheduler by rewriting node ids, which pytest
+    9.2's structured node ids silently ignore (pytest-dev/pytest-xdist#1386): the tests would be
+    spread as if unmarked. So the scheduler is told the group itself.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class SerialSuites(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "serial" if nodeid.startswith(SERIAL_SUITES) else super()._split_scope(nodeid)
+
+    return SerialSuites(config, log)
 
 
 @pytest.fixture(scope="session")
