@@ -407,7 +407,7 @@ def markdown(results: dict, args: argparse.Namespace) -> str:
         rows.append(f"| {check}, {users:,} users / {args.partners} partners | {row['rps']} | "
                     f"{row['vs_floor'] * 100:.0f} % | {row['p99_ms']:.1f} | {rss} |")  # fmt: skip
     rows.append("")
-    rows.append(f"1 000 000 vs 10 000 users: {results['1M_vs_10k'] * 100:.0f} % of the throughput.")
+    rows.append(f"{args.large:,} vs {args.small:,} users: {results['1M_vs_10k'] * 100:.0f} % of the throughput.")
     if "cache_mb_per_million" in results:
         rows.append(f"A worker's answer cache holding 1 000 000 users: {results['cache_mb_per_million']} MB.")
     return "\n".join(rows)
