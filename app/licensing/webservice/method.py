@@ -5,12 +5,19 @@ the partner (at most ``connect + total`` timeout); else, or when the call fails,
 good answer within ``grace_hours`` (status ``grace``) — this worker's, else the one any worker
 stored (last_good.py) — else ``unavailable``. Times come from the check's ``now``, so cache,
 grace and breaker expiry are tested with an injected clock.
+
+The breaker's trial call (the one call let through once the cool-down is over) runs off the
+request thread: the check that triggers it answers from grace at once, like any check while the
+breaker is open, and the trial's answer closes the breaker (and fills the cache) or reopens it.
+A sync worker therefore waits on a hung partner once, when the breaker opens, and never again
+for that outage (bench/licensing_outage.py measures what that wait costs discovery).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from app.config import Settings
@@ -47,6 +54,7 @@ class WebServiceMethod:
         self._breaker_failures = config.licensing_breaker_failures
         self._breaker_cooldown = config.licensing_breaker_cooldown
         self._breakers: dict[int, Breaker] = {}
+        self.run_trial: Callable[[Callable[[], object]], None] = _in_background  # tests run it inline
 
     def breaker(self, partner_id: int) -> Breaker:
         """The partner's circuit breaker in this worker."""
@@ -71,8 +79,28 @@ class WebServiceMethod:
             source = {"kind": "cache", "age_seconds": round(now - fresh.answered_at)}
             return _verdict(fresh.licensed, fresh.licence_type, source)
         breaker = self.breaker(settings.partner_id)
-        if not breaker.allow(now):
-            return self._fallback(key, request.user_id, now, settings, {"reason": "breaker_open", "breaker": "open"})
+        if not breaker.allow(now):  # open, or half-open with the trial under way
+            details = {"reason": "breaker_open", "breaker": breaker.state(now)}
+            return self._fallback(key, request.user_id, now, settings, details)
+        if breaker.state(now) == "half_open":  # this check's call is the trial: it must not wait for it
+            self.run_trial(lambda: self._trial(request, settings, key, now, breaker))
+            details = {"reason": "breaker_open", "breaker": "half_open"}
+            return self._fallback(key, request.user_id, now, settings, details)
+        return self._ask(request, settings, key, now, breaker)
+
+    def _trial(
+        self, request: CheckRequest, settings: WebServiceSettings, key: int, now: float, breaker: Breaker
+    ) -> None:
+        try:
+            self._ask(request, settings, key, now, breaker)
+        except Exception:  # a bug must not leave the breaker half-open for good
+            log.exception("web-service breaker trial failed for partner %s", request.partner_id)
+            breaker.failed(now, hung=True)
+
+    def _ask(
+        self, request: CheckRequest, settings: WebServiceSettings, key: int, now: float, breaker: Breaker
+    ) -> Verdict:
+        """Call the partner: its answer (cached, remembered) or, when the call fails, the fallback."""
         try:
             call = self.caller.ask(settings, request.user_id)
         except PartnerFailure as failure:
@@ -111,6 +139,10 @@ class WebServiceMethod:
             return Verdict("unavailable", source={"kind": "unavailable", **details})
         source = {"kind": "grace", "age_seconds": round(now - good.answered_at), **details}
         return Verdict("grace", good.licence_type, source)
+
+
+def _in_background(work: Callable[[], object]) -> None:
+    threading.Thread(target=work, name="livery-breaker-trial", daemon=True).start()
 
 
 def _verdict(licensed: bool, licence_type: str | None, source: dict) -> Verdict:

@@ -123,6 +123,26 @@ def test_one_hung_call_opens_the_breaker_so_a_worker_waits_once(method, settings
     assert len(partner.requests) == 2
 
 
+def test_the_trial_after_the_cooldown_never_holds_the_check_that_triggers_it(method, settings, partner):
+    ask(method, settings)  # a last good answer
+    partner.mode = "hang"
+    ask(method, settings, at=1000)  # waits the timeout once: the breaker opens
+    started = time.monotonic()
+    verdict = ask(method, settings, at=1031)  # the cool-down is over: the trial goes out, in the background
+    assert time.monotonic() - started < 0.25
+    assert (verdict.status, verdict.source["reason"], verdict.source["breaker"]) == (
+        "grace",
+        "breaker_open",
+        "half_open",
+    )
+    assert ask(method, settings, at=1032).source["breaker"] == "half_open"  # one trial at a time
+    deadline = time.monotonic() + 10
+    while method.breaker(7).state(1033) != "open" and time.monotonic() < deadline:
+        time.sleep(0.05)  # the trial waits out the partner's timeout
+    assert method.breaker(7).state(1033) == "open"  # it hung: open again, for another cool-down
+    assert len(partner.requests) == 3
+
+
 def test_a_slow_but_timely_partner_is_answered(method, settings, partner):
     partner.mode, partner.delay = "slow", 0.5
     assert ask(method, settings).status == "valid"
@@ -158,14 +178,20 @@ def test_breaker_opens_after_consecutive_failures_and_half_opens_after_cooldown(
     assert time.monotonic() - started < 0.05
     assert (verdict.status, verdict.source["reason"]) == ("grace", "breaker_open")
     assert len(partner.requests) == 7  # no call while open
-    # after the cool-down (30 s): one trial; it fails -> open again
-    assert ask(method, settings, at=1032).source["reason"] == "http_500"
+    # after the cool-down (30 s): one trial (run inline here; off the request thread in service);
+    # the check that triggers it answers from grace; the trial fails -> open again
+    method.run_trial = lambda work: work()
+    assert ask(method, settings, at=1032).source == {
+        "kind": "grace", "age_seconds": 1032, "reason": "breaker_open", "breaker": "half_open",
+    }  # fmt: skip
     assert len(partner.requests) == 9
+    assert method.breaker(7).state(1033) == "open"
     assert ask(method, settings, at=1033).source["reason"] == "breaker_open"
-    # next trial succeeds -> closed
+    # next trial succeeds -> closed, and its answer is cached for the next check
     partner.mode = "ok"
-    assert ask(method, settings, at=1062).source["kind"] == "partner"
+    assert ask(method, settings, at=1062).status == "grace"
     assert method.breaker(7).state(1062) == "closed"
+    assert ask(method, settings, at=1063).source["kind"] == "cache"
 
 
 def test_breaker_is_per_partner(method, settings, partner):
