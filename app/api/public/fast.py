@@ -75,6 +75,14 @@ _PROBLEMS = {refused: problem_for(refused).to_dict() for refused in Refused}
 log = logging.getLogger(__name__)
 
 
+def _discovery_refusal(problem: Problem) -> Refused | None:
+    """The discovery refusal that ``problem`` is (its status, document and no extra header), else None."""
+    refused = Refused(problem.status) if problem.status in (403, 404, 410) else None
+    if refused is not None and not problem.headers and problem.to_dict() == _PROBLEMS[refused]:
+        return refused
+    return None
+
+
 def plain_query(query_string: str) -> dict[str, str] | None:
     """The upgrade poll's parameters from a plain query string; None sends the request to Flask.
 
@@ -217,10 +225,8 @@ class FastPublicPath:
         try:
             answer = licence_answer(self.answers, self.app.extensions["livery.licensing"], body)
         except Problem as problem:
-            refused = Refused(problem.status) if problem.status in (403, 404, 410) else None
-            if refused is not None and not problem.headers and problem.to_dict() == _PROBLEMS[refused]:
-                return self._problem(refused, "POST")  # the same documents as discovery's
-            return None
+            refused = _discovery_refusal(problem)
+            return None if refused is None else self._problem(refused, "POST")  # discovery's documents
         except Exception:  # Flask answers this request instead, its errors included
             log.exception("fast licence check failed; Flask answers instead")
             return None
@@ -247,10 +253,8 @@ class FastPublicPath:
                 found, channel = report_target(self.answers, self._upgrades, raw)
             except Problem as problem:
                 _note_partner(environ, Refused.UNKNOWN)
-                refused = Refused(problem.status) if problem.status in (403, 404, 410) else None
-                if refused is not None and not problem.headers and problem.to_dict() == _PROBLEMS[refused]:
-                    return self._refusal(refused, "POST", environ)  # the same documents as discovery's
-                return None
+                refused = _discovery_refusal(problem)
+                return None if refused is None else self._refusal(refused, "POST", environ)  # discovery's documents
             _note_partner(environ, found)
             accept_report(self._reports, found, channel, body)
         except TooManyReports as problem:  # this install's cap: refused before anything was counted
