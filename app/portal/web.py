@@ -66,6 +66,10 @@ class PortalActor(Actor):
             return f"portal-operator:{self.user_id}"
         return f"partner:{self.partner_id}/portal-{self.role}:{self.user_id}"
 
+    def may_edit(self, *roles: str) -> bool:
+        """Whether pages show this person the forms that change things: operators, and the roles named."""
+        return self.is_operator or self.role in roles
+
 
 class CsrfFailed(Problem):
     def __init__(self) -> None:

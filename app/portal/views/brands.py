@@ -197,7 +197,7 @@ def brands():
         rows=list(session().scalars(stmt.limit(500))),
         partners=partners,
         errors=errors,
-        can_edit=actor.is_operator or actor.role == "admin",
+        can_edit=actor.may_edit("admin"),
     )
 
 

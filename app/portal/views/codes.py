@@ -66,7 +66,7 @@ def _list(errors=None, status: int = 200, brand_id: int | None = None):
         brand_names={b.id: b.name for b in brands},
         brand_id=brand_id,
         errors=errors or {},
-        can_edit=portal_actor().is_operator or portal_actor().role == "admin",
+        can_edit=portal_actor().may_edit("admin"),
     )
 
 
@@ -134,7 +134,7 @@ def _code_page(row: AccessCode, *, errors=None, conflict=None, status: int = 200
         errors=errors or {},
         conflict=conflict,
         shown=shown_code(row),
-        can_edit=portal_actor().is_operator or portal_actor().role == "admin",
+        can_edit=portal_actor().may_edit("admin"),
     )
 
 

@@ -76,8 +76,7 @@ def _writer():
 
 
 def _can_edit() -> bool:
-    actor = portal_actor()
-    return actor.is_operator or actor.role in ("admin", "reseller")
+    return portal_actor().may_edit("admin", "reseller")
 
 
 def _scoped(stmt, model):
@@ -136,7 +135,7 @@ def _overview(errors=None, status: int = 200, form=None, import_report=None):
         import_report=import_report,
         reseller_scope=_reseller_scope(),
         can_edit=_can_edit(),
-        is_partner_admin=portal_actor().is_operator or portal_actor().role == "admin",
+        is_partner_admin=portal_actor().may_edit("admin"),
     )
 
 
@@ -368,7 +367,7 @@ def _settings_page(partner, *, errors=None, status: int = 200, secret: str | Non
         errors=errors or {},
         labels=LABELS,
         events=audit_history("licensing_settings", partner.id),
-        can_edit=portal_actor().is_operator or portal_actor().role == "admin",
+        can_edit=portal_actor().may_edit("admin"),
     )
 
 

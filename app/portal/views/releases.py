@@ -62,8 +62,7 @@ RELEASE_LABELS = {
 
 
 def _can_edit() -> bool:
-    actor = portal_actor()
-    return actor.is_operator or actor.role == "admin"
+    return portal_actor().may_edit("admin")
 
 
 def _crumbs(*more: Crumb) -> list[Crumb]:
