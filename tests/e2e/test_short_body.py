@@ -8,6 +8,7 @@ import time
 
 from app.db import session
 from app.partners.services import create_api_key
+from tests import factories
 
 TIMEOUT = 2  # LIVERY_BODY_READ_TIMEOUT for this deployment
 
@@ -67,3 +68,17 @@ def test_a_slow_but_steady_body_is_not_cut_short(live_livery):
         while chunk := conn.recv(65536):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 201 "), answer[:300]
+
+
+def test_public_posts_answered_below_flask_are_bounded_too(live_livery):
+    # licence checks and install reports are read by the WSGI fast path (app/api/public/fast.py)
+    live = live_livery(workers=1, LIVERY_BODY_READ_TIMEOUT=str(TIMEOUT))
+    code = factories.seed_ci_c(live.app).live_code  # reports are read only for a usable code
+    for path in ("/v1/licenses/check", f"/v1/upgrade/{code}/reports"):
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: livery.e2e.test\r\nContent-Type: application/json\r\n"
+            "Content-Length: 1000\r\nConnection: close\r\n\r\n"
+        )
+        answer, seconds = _send_short_body(live.port, head, b'{"access_code": "x"')
+        assert answer.startswith(b"HTTP/1.1 408 ") and b'"request_timeout"' in answer, answer[:300]
+        assert TIMEOUT - 0.5 < seconds < TIMEOUT + 3

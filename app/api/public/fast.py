@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response
+from werkzeug.exceptions import RequestTimeout
 
 from app.api.conditional import cached_response, none_match
 from app.api.public.answers import (
@@ -54,6 +55,7 @@ from app.api.public.cache import CodeEntry, PublicAnswers
 from app.api.public.licence_answers import LICENCE_CHECK_PATH, MAX_CHECK_BYTES, licence_answer
 from app.api.public.report_answers import ACCEPTED, MAX_REPORT_BYTES, REPORTS_SUFFIX, accept_report, report_target
 from app.api.public.upgrade_cache import UpgradeAnswers
+from app.body_timeout import bound_body_reads
 from app.db_health import DATABASE_DOWN
 from app.formats import is_sha256
 from app.observability import PARTNER_KEY
@@ -111,14 +113,19 @@ def _pick(replies: tuple[Reply, Reply], etag: str, if_none_match: str | None) ->
     return ok
 
 
-def _body(environ: dict[str, Any], limit: int) -> bytes | None:
+def _body(environ: dict[str, Any], limit: int, read_timeout: float) -> bytes | None:
     """The request body when a plain Content-Length within ``limit`` announced it and all of it came;
-    else None. Whatever was read is put back: Flask reads it again when it answers instead."""
+    else None. Whatever was read is put back: Flask reads it again when it answers instead. A body
+    that stops arriving is left to Flask too, which answers the 408 at once (app/body_timeout.py)."""
     announced = environ.get("CONTENT_LENGTH") or ""
     if not (announced.isdigit() and announced.isascii()) or int(announced) > limit:
         return None  # absent (chunked), signed, '1_0', oversized: Flask decides
     length = int(announced)
-    body = environ["wsgi.input"].read(length)
+    bound_body_reads(environ, read_timeout)
+    try:
+        body = environ["wsgi.input"].read(length)
+    except RequestTimeout:
+        return None
     environ["wsgi.input"] = io.BytesIO(body)
     return body if len(body) == length else None
 
@@ -138,6 +145,7 @@ class FastPublicPath:
         self.throttle: FailureThrottle = app.extensions["livery.throttle"]
         self._upgrades: UpgradeAnswers = app.extensions["livery.upgrades"]
         self._reports: ReportRecorder = app.extensions["livery.reports"]
+        self._body_read_timeout: float = app.config["LIVERY"].body_read_timeout
         # reply pairs (200, 304) by (ETag, Cache-Control): an ETag derives from its body
         self._replies: dict[tuple[str, str], tuple[Reply, Reply]] = {}
         self._problems: dict[tuple[Refused, str], Reply] = {}
@@ -219,7 +227,7 @@ class FastPublicPath:
 
     def _licence_check(self, environ: dict[str, Any]) -> Reply | None:
         """The check's reply, or None (after putting the body back) for Flask to answer."""
-        body = _body(environ, MAX_CHECK_BYTES)
+        body = _body(environ, MAX_CHECK_BYTES, self._body_read_timeout)
         if body is None:
             return None
         try:
@@ -245,7 +253,7 @@ class FastPublicPath:
         """The report's reply, or None (after putting the body back) for Flask to answer."""
         if not _CODE_CHARS.match(raw):
             return None
-        body = _body(environ, MAX_REPORT_BYTES)
+        body = _body(environ, MAX_REPORT_BYTES, self._body_read_timeout)
         if body is None:
             return None
         try:
