@@ -14,7 +14,7 @@ reviews exactly those bytes. No commits here.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.audit.services import audited
@@ -25,6 +25,7 @@ from app.storage import ObjectNotFound, Stores
 from app.upgrades.models import Approval, Channel, UpgradePolicy
 
 ACTIONS = ("activate", "resume")
+OPEN = ("pending", "approved")  # statuses of a request that can still be approved or used
 
 
 class ApprovalRequired(Conflict):
@@ -43,6 +44,22 @@ class ApprovalRequired(Conflict):
                 "(POST .../approvals, then another key POSTs .../approvals/{id}/approve)."
             )
         super().__init__(detail, code="approval_required")
+
+
+class AlreadyAsked(Conflict):
+    """409: a pending or approved request for exactly this (same channel, action and digest) exists."""
+
+    def __init__(self, existing: Approval) -> None:
+        what = "this control file" if existing.action == "activate" else "resuming this halt"
+        if existing.status == "pending":
+            state = "it is waiting for a second person's approval: approve or reject that one"
+        else:
+            state = f"{existing.approved_by} approved it: it can be used now"
+        detail = (
+            f"Approval of {what} was already asked for (approval {existing.id}, by {existing.requested_by} "
+            f"at {existing.requested_at:%Y-%m-%d %H:%M} UTC); {state}."
+        )
+        super().__init__(detail, code="approval_already_asked", approval_id=existing.id)
 
 
 def policy_of(session: Session, partner_id: int) -> UpgradePolicy | None:
@@ -108,8 +125,36 @@ def current_digest(channel: Channel, approval: Approval, document: bytes | None)
     return activation_digest(channel, document) if document is not None else ""
 
 
+def open_request(session: Session, channel: Channel, action: str, digest: str) -> Approval | None:
+    """The pending or approved request of ``channel`` for ``action`` on exactly ``digest``, if any."""
+    return session.scalar(
+        select(Approval)
+        .where(
+            Approval.channel_id == channel.id,
+            Approval.action == action,
+            Approval.content_sha256 == digest,
+            Approval.status.in_(OPEN),
+        )
+        .order_by(Approval.id)
+        .limit(1)
+    )
+
+
 def request_approval(session: Session, channel: Channel, action: str, digest: str, *, actor: str) -> Approval:
-    """Ask for a second person's approval of ``digest`` (audited)."""
+    """Ask for a second person's approval of ``digest`` (audited); AlreadyAsked when one is open for it.
+
+    One open request per channel, action and digest: a double click or two people asking at once
+    would otherwise leave two requests of one halt (or one file) for approvers to tell apart. A
+    request for an earlier halt or another file has another digest and does not count (it is void).
+    """
+    # Take the channel row's write lock before looking: a concurrent request of the same channel
+    # waits here until this one commits, then sees it (PostgreSQL row lock; SQLite's write lock).
+    # Nothing changes (not even updated_at), so the channel's version (its ETag) stays as it is.
+    channels = Channel.__table__
+    session.execute(update(channels).where(channels.c.id == channel.id).values(updated_at=channels.c.updated_at))
+    existing = open_request(session, channel, action, digest)
+    if existing is not None:
+        raise AlreadyAsked(existing)
     with audited(session, actor, "approval.request") as change:
         change.row = approval = Approval(
             partner_id=channel.partner_id,

@@ -4,9 +4,13 @@ key's approval of exactly that file / that halt; any change after the approval v
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 
+from app.upgrades.approvals import AlreadyAsked, request_approval, resume_digest
+from app.upgrades.services import find_channel
 from tests.api.admin.conftest import Caller
 from tests.api.public.test_upgrade import Setup
 from tests.upgrades.catalogue import control_file, upload_control_file
@@ -96,3 +100,64 @@ def test_without_the_option_one_person_suffices(setup):
 def test_plans_cannot_run_under_two_person_activation(setup):
     response = setup.admin.post("/channels/stable/plans", {"release_version": "5.2.0", "steps": [{"percent": 100}]})
     assert response.status_code == 409 and response.json["code"] == "approval_required"
+
+
+def test_a_halt_has_one_open_resume_request_however_often_it_is_asked(setup):
+    setup.admin.post("/channels/stable/halt", {"reason": "INC-1"})
+    first = setup.admin.post("/channels/stable/approvals?action=resume")
+    assert first.status_code == 201, first.json
+    for caller in (setup.admin, setup.second):  # a double click, or a second person asking too
+        again = caller.post("/channels/stable/approvals?action=resume")
+        assert again.status_code == 409 and again.headers["Content-Type"] == "application/problem+json"
+        assert again.json["code"] == "approval_already_asked" and again.json["approval_id"] == first.json["id"]
+        assert "waiting for a second person's approval" in again.json["detail"]
+    assert [a["status"] for a in setup.admin.get("/channels/stable/approvals").json["items"]] == ["pending"]
+    assert approve(setup, first.json["id"]).json["status"] == "approved"
+    again = setup.admin.post("/channels/stable/approvals?action=resume")  # approved, not used yet: still open
+    assert again.status_code == 409 and "it can be used now" in again.json["detail"]
+    # another halt is another request; the one of the earlier halt no longer counts
+    setup.admin.post("/channels/stable/halt", {"reason": "INC-1: worse than we thought"})
+    second = setup.admin.post("/channels/stable/approvals?action=resume")
+    assert second.status_code == 201 and second.json["id"] != first.json["id"]
+    assert setup.second.post("/channels/stable/approvals?action=resume").json["approval_id"] == second.json["id"]
+
+
+def test_the_same_control_file_is_asked_for_once(setup):
+    document = json.dumps(control_file(("5.2.0", 100), ("5.3.0", 20))).encode()
+    first = ask(setup, document)
+    assert first.status_code == 201
+    again = ask(setup, document, caller=setup.second)
+    assert again.status_code == 409 and again.json["code"] == "approval_already_asked"
+    other = json.dumps(control_file(("5.2.0", 100), ("5.3.0", 30))).encode()
+    assert ask(setup, other).status_code == 201  # another file is another request
+
+
+def test_two_resume_requests_at_the_same_moment_make_one(setup):
+    """The second request waits for the first one's commit, then sees it (not a check-then-insert race)."""
+    setup.admin.post("/channels/stable/halt", {"reason": "INC-1"})
+    make_session = setup.app.extensions["livery.sessionmaker"]
+    first = make_session()
+    channel = find_channel(first, setup.partner.id, "stable")
+    request_approval(first, channel, "resume", resume_digest(channel), actor="partner:first")  # not committed yet
+    outcome: list[object] = []
+
+    def second_person() -> None:
+        with make_session() as second:
+            row = find_channel(second, setup.partner.id, "stable")
+            try:
+                request_approval(second, row, "resume", resume_digest(row), actor="partner:second")
+                second.commit()
+                outcome.append("asked")
+            except AlreadyAsked as exc:
+                second.rollback()
+                outcome.append(exc.code)
+
+    thread = threading.Thread(target=second_person)
+    thread.start()
+    time.sleep(0.5)  # the second request is now waiting for the channel's lock
+    assert outcome == []
+    first.commit()
+    first.close()
+    thread.join(10)
+    assert outcome == ["approval_already_asked"]
+    assert [a["status"] for a in setup.admin.get("/channels/stable/approvals").json["items"]] == ["pending"]

@@ -116,9 +116,13 @@ def _digest(channel, action: str, partner_id: int, *, keep: bool = False) -> str
 @blp.arguments(RequestArgs, location="query")
 @blp.response(201, ApprovalOut, headers=ETAG_HEADER)
 @blp.doc(requestBody={"required": False, "content": {"application/json": {"schema": {"type": "object"}}}})
-@problems(blp, 403, 404, 413, 422)
+@problems(blp, 403, 404, 409, 413, 422)
 def request_route(args, name):
-    """Ask for a second person's approval: of the control file in the body (action=activate) or of a resume."""
+    """Ask for a second person's approval: of the control file in the body (action=activate) or of a resume.
+
+    409 ``approval_already_asked`` (with ``approval_id``) while a pending or approved request of
+    exactly this file or halt exists: one request per halt, however often it is asked.
+    """
     partner = acting_partner(args.get("partner_id"))
     actor = require_role("admin")
     if args["action"] == "activate":
