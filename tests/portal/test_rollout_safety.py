@@ -17,7 +17,7 @@ from app.upgrades.plans import run_plans
 from app.upgrades.reports import Report
 from tests import factories
 from tests.portal.helpers import PortalBrowser, make_user
-from tests.portal.seed_b import etag_field, seed_catalogue
+from tests.portal.seed_b import etag_field, seed_catalogue, seed_rollout
 
 
 def report(app, partner_id: int, outcome: str, count: int, start: int = 0) -> None:
@@ -286,3 +286,40 @@ def test_an_activation_asked_through_the_admin_api_is_reviewed_and_approved_in_t
     assert approver.post(f"{page}/approvals/{asked.json['id']}/approve", {}, page=page).status_code == 303
     assert approver.post(f"{page}/approvals/{asked.json['id']}/activate", {}, page=page).status_code == 303
     assert 'value="40" aria-label="Rollout of 5.3.0"' in text(approver.get(page))
+
+
+def test_with_two_person_activation_off_a_pending_request_cannot_be_answered(portal_app, partners, clock):
+    ids = seed_catalogue(portal_app, partners.a.partner_id)
+    page = f"/portal/channels/{ids['channel_id']}"
+    approval_id = seed_rollout(portal_app, ids["channel_id"])["approval_id"]  # asked with the option off
+    browser = PortalBrowser(portal_app).sign_in(partners.admin_a)
+    body = text(browser.get(page))
+    assert re.search(rf'data-testid="approval-{approval_id}">.*?not needed: two-person activation is off', body, re.S)
+    assert _buttons(body, "Approve") == [] and _buttons(body, "Reject") == []
+    for answer in ("approve", "reject"):  # a crafted post agrees with the page
+        refused = browser.post(f"{page}/approvals/{approval_id}/{answer}", {}, page=page)
+        assert refused.status_code == 409 and "Two-person activation is off" in text(refused)
+    browser.post(f"{page}/halt", {"reason": "Crash on start"}, page=page)
+    refused = browser.post(f"{page}/approvals", {}, page=page)
+    assert refused.status_code == 409 and "resume the channel directly" in text(refused)
+    with portal_app.app_context():
+        assert [a.status for a in session().query(Approval)] == ["pending"]
+    _two_person(portal_app, partners)  # back on: the request counts again
+    assert _buttons(text(browser.get(page)), "Approve") == [f"{page}/approvals/{approval_id}/approve"]
+
+
+def test_a_second_resume_request_shows_the_first_with_a_notice(portal_app, partners, clock):
+    ids = seed_catalogue(portal_app, partners.a.partner_id)
+    second = _two_person(portal_app, partners)
+    page = f"/portal/channels/{ids['channel_id']}"
+    asker = PortalBrowser(portal_app).sign_in(partners.admin_a)
+    other = PortalBrowser(portal_app).sign_in(second)
+    asker.post(f"{page}/halt", {"reason": "Crash on start"}, page=page)
+    assert asker.post(f"{page}/approvals", {}, page=page).status_code == 303
+    again = other.post(f"{page}/approvals", {}, page=page)  # the other person's page still had the form
+    assert again.status_code == 303 and again.headers["Location"].endswith(page)
+    body = text(other.get(page))
+    assert "Approval of resuming this halt was already asked for" in body and 'class="flash"' in body
+    assert 'data-testid="resume-waiting">waiting for approval' in body and "Ask for approval to resume" not in body
+    with portal_app.app_context():
+        assert [a.status for a in session().query(Approval)] == ["pending"]

@@ -24,6 +24,7 @@ from app.portal.views.releases import channel_page
 from app.portal.web import bp, portal_view
 from app.problems import Conflict, NotFound, Problem, ValidationProblem
 from app.upgrades.approvals import (
+    AlreadyAsked,
     ApprovalRequired,
     activation_digest,
     approve,
@@ -41,6 +42,10 @@ from app.upgrades.models import Channel, RolloutPlan
 from app.upgrades.plans import MAX_STEPS, active_plan, cancel_plan, resume_plan, start_plan
 from app.upgrades.services import set_guard, upload_control_file
 
+OFF = (
+    "Two-person activation is off: nothing needs a second person's approval. Activate the file from the "
+    "control-file form, or resume the channel directly."
+)
 GUARD_FIELDS = ("failure_percent", "min_reports", "window_minutes")
 STEP_FIELDS = ("percent", "hold_hours", "min_successes")
 
@@ -187,11 +192,17 @@ def ask_resume(channel_id: int):
     """Ask a second person to approve resuming the halted channel (activations are asked from the form)."""
     row = load_owned(Channel, channel_id, "channel")
     actor = require_role("admin")
+    if not two_person(session(), row.partner_id):
+        return channel_page(row, errors={"approval": [OFF]}, status=409)
     if not row.halted:
         return channel_page(
             row, errors={"approval": ["The channel is not halted: there is nothing to resume."]}, status=422
         )
-    request_approval(session(), row, "resume", resume_digest(row), actor=actor.name)
+    try:
+        request_approval(session(), row, "resume", resume_digest(row), actor=actor.name)
+    except AlreadyAsked as exc:  # a double click, or someone else asked meanwhile: the page shows theirs
+        session().rollback()
+        return finish(exc.detail, "portal.channel", channel_id=row.id)
     return finish(
         "Waiting for approval: another person of the partner approves resuming this halt.",
         "portal.channel",
@@ -205,11 +216,20 @@ def _approval(channel_id: int, approval_id: int):
     return row, find_approval(session(), row, approval_id), actor
 
 
+def _answer_off(row: Channel):
+    """With two-person activation off nothing waits for an answer (the page offers no Approve or Reject)."""
+    if two_person(session(), row.partner_id):
+        return None
+    return channel_page(row, errors={"approval": [OFF]}, status=409)
+
+
 @bp.route("/channels/<int:channel_id>/approvals/<int:approval_id>/approve", methods=["POST"])
 @portal_view()
 def approve_view(channel_id: int, approval_id: int):
     """Approve as the second person what the page showed; a changed file or halt voids the request."""
     row, approval, actor = _approval(channel_id, approval_id)
+    if (refused := _answer_off(row)) is not None:
+        return refused
     document = requested_document(current_app.extensions["livery.stores"], approval)
     if approval.action == "activate" and document is None:
         detail = (
@@ -229,6 +249,8 @@ def approve_view(channel_id: int, approval_id: int):
 def reject_view(channel_id: int, approval_id: int):
     """Turn a pending request down (or withdraw one's own)."""
     row, approval, actor = _approval(channel_id, approval_id)
+    if (refused := _answer_off(row)) is not None:
+        return refused
     try:
         reject(session(), approval, actor=actor.name)
     except Conflict as exc:
