@@ -38,6 +38,8 @@ VIEW_MODULES = (
     "publish",
     "codes",
     "releases",
+    "channels",
+    "control_file",
     "rollout",
     "licensing",
     "reports",

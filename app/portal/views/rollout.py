@@ -20,7 +20,7 @@ from app.api.admin.rollout_plans import PlanIn
 from app.db import session, utcnow
 from app.portal.pages import form_errors, load_form
 from app.portal.screens import finish
-from app.portal.views.releases import channel_page
+from app.portal.views.catalogue import channel_page
 from app.portal.web import bp, portal_view
 from app.problems import Conflict, NotFound, Problem, ValidationProblem
 from app.upgrades.approvals import (
