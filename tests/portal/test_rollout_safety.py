@@ -323,3 +323,17 @@ def test_a_second_resume_request_shows_the_first_with_a_notice(portal_app, partn
     assert 'data-testid="resume-waiting">waiting for approval' in body and "Ask for approval to resume" not in body
     with portal_app.app_context():
         assert [a.status for a in session().query(Approval)] == ["pending"]
+
+
+def test_asking_twice_for_the_same_file_keeps_one_request(portal_app, partners, clock):
+    ids = seed_catalogue(portal_app, partners.a.partner_id)
+    _two_person(portal_app, partners)
+    page, form = f"/portal/channels/{ids['channel_id']}", f"/portal/channels/{ids['channel_id']}/control-file"
+    asker = PortalBrowser(portal_app).sign_in(partners.admin_a)
+    data = {"default_mode": "passive", "releases-0-version": "5.3.0", "releases-0-rollout_percent": "30"}
+    for _ in range(2):  # a double click on "Ask for approval to activate"
+        response = asker.post(form, {**data, "action": "activate"})
+        assert response.status_code == 303 and response.headers["Location"].endswith(page)
+    assert "Approval of this control file was already asked for" in text(asker.get(page))
+    with portal_app.app_context():
+        assert [a.status for a in session().query(Approval)] == ["pending"]

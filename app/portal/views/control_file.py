@@ -17,7 +17,7 @@ from app.portal.pages import Crumb, render_page
 from app.portal.screens import finish, form_id
 from app.portal.views.catalogue import active_document, catalogue_crumbs, partner_rows
 from app.portal.web import bp, portal_view
-from app.upgrades.approvals import activation_digest, keep_document, request_approval, two_person
+from app.upgrades.approvals import AlreadyAsked, activation_digest, keep_document, request_approval, two_person
 from app.upgrades.control_file import MODES
 from app.upgrades.models import Channel, Release
 from app.upgrades.services import ControlFileRejected, get_or_create_channel, readiness_report, upload_control_file
@@ -135,7 +135,11 @@ def _ask_activation(partner_id: int, name: str, raw: bytes, *, actor: str):
     channel = get_or_create_channel(session(), partner_id, name)  # an approval may precede the first file
     digest = activation_digest(channel, raw)
     keep_document(current_app.extensions["livery.stores"], digest, raw)
-    request_approval(session(), channel, "activate", digest, actor=actor)
+    try:
+        request_approval(session(), channel, "activate", digest, actor=actor)
+    except AlreadyAsked as exc:  # this very file was asked for already: the channel page shows that request
+        session().rollback()
+        return finish(exc.detail, "portal.channel", channel_id=channel.id)
     return finish(
         "Waiting for approval: another person of the partner approves this control file, then it can be activated.",
         "portal.channel",
