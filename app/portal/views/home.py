@@ -14,6 +14,7 @@ from app.db import session
 from app.partners.models import Partner
 from app.portal.pages import Crumb, render_page
 from app.portal.web import ALL_ROLES, bp, now, portal_actor, portal_view
+from app.upgrades.guard import GUARD_ACTOR
 from app.upgrades.models import Channel
 
 EXPIRING_WITHIN = timedelta(days=14)
@@ -42,7 +43,13 @@ def partner_summary(partner: Partner) -> dict:
             .limit(20)
         )
     )
-    halted = list(db.scalars(select(Channel).where(Channel.partner_id == partner.id, Channel.halted.is_(True))))
+    halted = list(
+        db.scalars(
+            select(Channel)
+            .where(Channel.partner_id == partner.id, Channel.halted.is_(True))
+            .order_by(Channel.halted_at.desc(), Channel.name)
+        )
+    )
     month = moment.strftime("%Y-%m")
     return {
         "partner": partner,
@@ -58,7 +65,7 @@ def partner_summary(partner: Partner) -> dict:
 @bp.route("/", methods=["GET"])
 @portal_view(*ALL_ROLES)
 def home():
-    """Home: brands with changes waiting, halted channels, codes expiring soon, this month's licences."""
+    """Home: brands with changes waiting, halted channels (who halted, when), expiring codes, licences."""
     actor = portal_actor()
     stmt = select(Partner).order_by(Partner.id).limit(MAX_PARTNERS)
     if not actor.is_operator:
@@ -70,4 +77,5 @@ def home():
         crumbs=[Crumb("Home", url_for("portal.home"))],
         summaries=summaries,
         show_brands=actor.role != "reseller",
+        guard_actor=GUARD_ACTOR,
     )
