@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -13,12 +14,18 @@ from app.upgrades.approvals import AlreadyAsked, request_approval, resume_digest
 from app.upgrades.services import find_channel
 from tests.api.admin.conftest import Caller
 from tests.api.public.test_upgrade import Setup
+from tests.conftest import DATABASES
 from tests.upgrades.catalogue import control_file, upload_control_file
 
 
 @pytest.fixture
 def setup(app) -> Setup:
-    setup = Setup(app)
+    return two_person_setup(app)
+
+
+def two_person_setup(app, slug: str = "acme") -> Setup:
+    """A live partner with two admin keys (``admin``, ``second``), two-person activation on and stable active."""
+    setup = Setup(app, slug)
     upload_control_file(setup.admin, control_file(("5.2.0", 100)))
     response = setup.admin.post("/api-keys", {"role": "admin", "label": "second person"})  # a second person
     assert response.status_code == 201, response.json
@@ -132,8 +139,18 @@ def test_the_same_control_file_is_asked_for_once(setup):
     assert ask(setup, other).status_code == 201  # another file is another request
 
 
-def test_two_resume_requests_at_the_same_moment_make_one(setup):
+@pytest.fixture(params=DATABASES)
+def racing_app(request, make_app):
+    """The app on each database with its own connections (committed, not rolled back), so requests can race."""
+    if request.param == "sqlite":
+        return make_app()
+    engine = request.getfixturevalue("pg_engine")
+    return make_app(database_url=engine.url.render_as_string(hide_password=False))
+
+
+def test_two_resume_requests_at_the_same_moment_make_one(racing_app):
     """The second request waits for the first one's commit, then sees it (not a check-then-insert race)."""
+    setup = two_person_setup(racing_app, f"race-{uuid.uuid4().hex[:8]}")  # committed for good on PostgreSQL
     setup.admin.post("/channels/stable/halt", {"reason": "INC-1"})
     make_session = setup.app.extensions["livery.sessionmaker"]
     first = make_session()
