@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import re
 import sys
@@ -104,23 +103,18 @@ class ObservedRequests:
                 if self._unlogged < self.sample:
                     return
                 self._unlogged = 0
-            fields = {
-                "method": environ.get("REQUEST_METHOD"),
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 3),
-                "request_id": environ[REQUEST_ID_KEY],
-                "partner_id": self._partner_id(environ),
-            }
-            if not write_request_line(time.time(), fields):
+            partner_id = environ[PARTNER_KEY] if PARTNER_KEY in environ else self._partner_id(environ)
+            method, request_id = environ.get("REQUEST_METHOD"), environ[REQUEST_ID_KEY]
+            micros = round(seconds * 1_000_000)
+            if not write_request_line(time.time(), method, route, status, micros, request_id, partner_id):
+                fields = request_fields(method, route, status, micros, request_id, partner_id)
                 # makeRecord + handle: what request_log.info() does, less its walk up the stack for
                 # the caller's file and line (a third of a log line's cost, and always this function)
                 request_log.handle(request_log.makeRecord(REQUEST_LOGGER, logging.INFO, __file__, 0, "request", (),
                                                           None, extra={"fields": fields}))  # fmt: skip
 
     def _partner_id(self, environ: dict[str, Any]) -> int | None:
-        if PARTNER_KEY in environ:  # set by the admin API, or by the fast path (None: a refused code)
-            return environ[PARTNER_KEY]
+        # when neither the admin API nor the fast path noted it (the fast path notes None for a refused code)
         path = environ.get("PATH_INFO", "")
         for prefix in CODE_ROUTES:
             if path.startswith(prefix):
@@ -233,19 +227,24 @@ def _sole_handler() -> logging.Handler | None:
 
 
 _seconds: dict[str, tuple[int, str]] = {"json": (-1, ""), "text": (-1, "")}  # the formatted second, reused
+_MILLIS = tuple(f"{n:03d}" for n in range(1000))  # "000" ... "999"
+# repr()'s decimals of n/1000 (120 -> "12", 0 -> "0"): a duration's text without formatting a float
+_DECIMALS = tuple(f"{n:03d}".rstrip("0") or "0" for n in range(1000))
+_QUOTED: dict[str, str] = {}  # json.dumps of the methods and route names seen (bounded)
+MAX_QUOTED = 1_000
 
 
 def _json_time(created: float) -> str:
     """``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")``, the second reused."""
-    fraction, whole = math.modf(created)
-    micros, second = round(fraction * 1e6), int(whole)  # datetime's rounding to the microsecond
+    second = int(created)
+    micros = round((created - second) * 1e6)  # datetime's rounding to the microsecond (the difference is exact)
     if micros >= 1_000_000:
         micros, second = micros - 1_000_000, second + 1
     cached, text = _seconds["json"]
     if cached != second:
         text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         _seconds["json"] = (second, text)
-    return f"{text}.{micros // 1000:03d}+00:00"
+    return f"{text}.{_MILLIS[micros // 1000]}+00:00"
 
 
 def _text_time(created: float) -> str:
@@ -255,45 +254,82 @@ def _text_time(created: float) -> str:
     if cached != second:
         text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created))
         _seconds["text"] = (second, text)
-    return f"{text},{int((created - second) * 1000):03d}"
+    return f"{text},{_MILLIS[int((created - second) * 1000)]}"
 
 
-def _json_value(value: Any) -> str:
-    """``json.dumps(value)`` for the values a request line holds (text, numbers, None), quicker."""
-    if isinstance(value, str):
-        if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
-            return f'"{value}"'  # nothing json.dumps would escape
-        return json.dumps(value)
-    if value is None:
-        return "null"
-    if type(value) is int or (type(value) is float and math.isfinite(value)):
-        return repr(value)  # what json.dumps writes for them
-    return json.dumps(value, default=str)
+def _milliseconds(micros: int) -> str:
+    """``repr(micros / 1000)``, what both formatters write for ``duration_ms``, without formatting a float."""
+    if micros >= 1_000_000_000_000:  # (repr is the plain decimal well beyond any request's duration)
+        return repr(micros / 1000)
+    return f"{micros // 1000}.{_DECIMALS[micros % 1000]}"
 
 
-def request_line(formatter: logging.Formatter | None, created: float, fields: dict[str, Any]) -> str | None:
-    """The request line ``formatter`` would write for a record made at ``created``; None for other formatters."""
-    if type(formatter) is JsonFormatter:
-        head = f'{{"time": "{_json_time(created)}", "level": "INFO", "logger": "{REQUEST_LOGGER}", "message": "request"'
-        return head + "".join(f', "{name}": {_json_value(value)}' for name, value in fields.items()) + "}"
+def _quoted(text: Any) -> str:
+    """``json.dumps(text)`` of a method or route name, remembered."""
+    quoted = _QUOTED.get(text)
+    if quoted is None:
+        quoted = json.dumps(text, default=str)
+        if len(_QUOTED) < MAX_QUOTED and type(text) is str:
+            _QUOTED[text] = quoted
+    return quoted
+
+
+def request_fields(
+    method: str | None, route: str, status: int, micros: int, request_id: str, partner_id: int | None
+) -> dict[str, Any]:
+    """A request line's fields, in their order (docs/operations.md): duration_ms from microseconds."""
+    return {"method": method, "route": route, "status": status, "duration_ms": micros / 1000,
+            "request_id": request_id, "partner_id": partner_id}  # fmt: skip
+
+
+def request_line(
+    formatter: logging.Formatter | None,
+    created: float,
+    method: str | None,
+    route: str,
+    status: int,
+    micros: int,
+    request_id: str,
+    partner_id: int | None,
+) -> str | None:
+    """The line ``formatter`` would write for a record made at ``created`` with ``request_fields(...)``; None
+    for other formatters. One f-string: no fields dictionary, no float formatting, no per-field join.
+
+    ``request_id`` is one the observer accepted (VALID_REQUEST_ID) or made: nothing in it to escape.
+    """
     if type(formatter) is TextFormatter:
-        head = f"{_text_time(created)} INFO {REQUEST_LOGGER}: request"
-        return head + "".join(f" {name}={value}" for name, value in fields.items())
+        return (f"{_text_time(created)} INFO {REQUEST_LOGGER}: request method={method} route={route} status={status}"
+                f" duration_ms={_milliseconds(micros)} request_id={request_id} partner_id={partner_id}")  # fmt: skip
+    if type(formatter) is JsonFormatter:
+        partner = "null" if partner_id is None else str(partner_id) if type(partner_id) is int else _quoted(partner_id)
+        return (
+            f'{{"time": "{_json_time(created)}", "level": "INFO", "logger": "{REQUEST_LOGGER}", "message": "request", '
+            f'"method": {_quoted(method)}, "route": {_quoted(route)}, "status": {status}, '
+            f'"duration_ms": {_milliseconds(micros)}, "request_id": "{request_id}", "partner_id": {partner}}}'
+        )
     return None
 
 
-def write_request_line(created: float, fields: dict[str, Any]) -> bool:
+def write_request_line(
+    created: float,
+    method: str | None,
+    route: str,
+    status: int,
+    micros: int,
+    request_id: str,
+    partner_id: int | None,
+) -> bool:
     """Write the request line straight to Livery's handler when it alone would write it; False otherwise."""
     handler = _sole_handler()
-    line = request_line(handler.formatter, created, fields) if handler is not None else None
+    if handler is None:
+        return False
+    line = request_line(handler.formatter, created, method, route, status, micros, request_id, partner_id)
     if line is None:
         return False
-    handler.acquire()
-    try:
-        handler.stream.write(line + "\n")
-        handler.stream.flush()
-    finally:
-        handler.release()
+    with handler.lock:
+        stream = handler.stream
+        stream.write(line + "\n")
+        stream.flush()
     return True
 
 
