@@ -251,21 +251,14 @@ def _json_time(created: float) -> str:
     return f"{text}.{_MILLIS[micros // 1000]}+00:00"
 
 
-def _text_time(created: float) -> str:
-    """logging.Formatter's default ``asctime`` (local time, milliseconds), the second reused."""
-    second = int(created)
-    cached, text = _seconds["text"]
-    if cached != second:
-        text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created))
-        _seconds["text"] = (second, text)
-    return f"{text},{_MILLIS[int((created - second) * 1000)]}"
+def _text_second(second: int, created: float) -> str:
+    """logging.Formatter's default ``asctime`` without its milliseconds (local time), kept for the second."""
+    text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created))
+    _seconds["text"] = (second, text)
+    return text
 
 
-def _milliseconds(micros: int) -> str:
-    """``repr(micros / 1000)``, what both formatters write for ``duration_ms``, without formatting a float."""
-    if micros >= 1_000_000_000_000:  # (repr is the plain decimal well beyond any request's duration)
-        return repr(micros / 1000)
-    return f"{micros // 1000}.{_DECIMALS[micros % 1000]}"
+MAX_PLAIN_MICROS = 1_000_000_000_000  # below, repr(micros / 1000) is the plain decimal the tables write
 
 
 def _quoted(text: Any) -> str:
@@ -301,15 +294,22 @@ def request_line(
 
     ``request_id`` is one the observer accepted (VALID_REQUEST_ID) or made: nothing in it to escape.
     """
+    # (the time and the duration are formatted inline: a function call each costs as much as their work)
+    duration = f"{micros // 1000}.{_DECIMALS[micros % 1000]}" if micros < MAX_PLAIN_MICROS else repr(micros / 1000)
     if type(formatter) is TextFormatter:
-        return (f"{_text_time(created)} INFO {REQUEST_LOGGER}: request method={method} route={route} status={status}"
-                f" duration_ms={_milliseconds(micros)} request_id={request_id} partner_id={partner_id}")  # fmt: skip
+        second = int(created)
+        cached, text = _seconds["text"]
+        if cached != second:
+            text = _text_second(second, created)
+        return (f"{text},{_MILLIS[int((created - second) * 1000)]} INFO {REQUEST_LOGGER}: request method={method} "
+                f"route={route} status={status} duration_ms={duration} request_id={request_id} "
+                f"partner_id={partner_id}")  # fmt: skip
     if type(formatter) is JsonFormatter:
         partner = "null" if partner_id is None else str(partner_id) if type(partner_id) is int else _quoted(partner_id)
         return (
             f'{{"time": "{_json_time(created)}", "level": "INFO", "logger": "{REQUEST_LOGGER}", "message": "request", '
             f'"method": {_quoted(method)}, "route": {_quoted(route)}, "status": {status}, '
-            f'"duration_ms": {_milliseconds(micros)}, "request_id": "{request_id}", "partner_id": {partner}}}'
+            f'"duration_ms": {duration}, "request_id": "{request_id}", "partner_id": {partner}}}'
         )
     return None
 
@@ -333,7 +333,8 @@ def write_request_line(
     with handler.lock:
         stream = handler.stream
         stream.write(line + "\n")
-        stream.flush()
+        if not getattr(stream, "line_buffering", False):  # (a line-buffered stream, stderr, has just flushed)
+            stream.flush()
     return True
 
 
