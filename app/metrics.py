@@ -90,27 +90,28 @@ class RequestTally:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: dict[tuple[str, int], int] = {}
-        self._latencies: dict[str, list[float]] = {}  # route -> per-bucket counts (+Inf last), then the sum
+        # (route, status) -> per-bucket counts (+Inf last), then the sum of seconds: one lookup per request;
+        # the flush adds the buckets up for the count and the statuses up for the route's histogram
+        self._rows: dict[tuple[str, int], list[float]] = {}
 
     def add(self, route: str, status: int, seconds: float) -> None:
         """Count one answered request (the hot path: no prometheus_client call here)."""
         with self._lock:
-            key = (route, status)
-            self._counts[key] = self._counts.get(key, 0) + 1
-            row = self._latencies.get(route)
+            row = self._rows.get((route, status))
             if row is None:
-                row = self._latencies[route] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+                row = self._rows[(route, status)] = [0.0] * (len(LATENCY_BUCKETS) + 2)
             row[bisect_left(LATENCY_BUCKETS, seconds)] += 1
             row[-1] += seconds
 
     def flush(self) -> None:
         """Add what was counted since the last flush to prometheus_client's values."""
         with self._lock:
-            counts, self._counts = self._counts, {}
-            latencies, self._latencies = self._latencies, {}
-        for (route, status), n in counts.items():
-            REQUESTS.labels(route, str(status)).inc(n)
+            rows, self._rows = self._rows, {}
+        latencies: dict[str, list[float]] = {}
+        for (route, status), row in rows.items():
+            REQUESTS.labels(route, str(status)).inc(sum(row[:-1]))
+            total = latencies.get(route)
+            latencies[route] = row if total is None else [a + b for a, b in zip(total, row, strict=True)]
         for route, row in latencies.items():
             child = LATENCY.labels(route)
             # prometheus_client's Histogram offers observe() only; its per-bucket values take sums
@@ -124,9 +125,7 @@ _tally = RequestTally()
 _flusher: tuple[int, threading.Thread] | None = None
 
 
-def count_request(route: str, status: int, seconds: float) -> None:
-    """Count one answered request of ``route`` with ``status`` that took ``seconds``."""
-    _tally.add(route, status, seconds)
+count_request = _tally.add  # count_request(route, status, seconds): one answered request (no wrapper call)
 
 
 def flush_requests() -> None:

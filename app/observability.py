@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import re
 import sys
@@ -35,6 +34,7 @@ REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID_KEY = "livery.request_id"  # WSGI environ keys: set here and by the after-request hook
 PARTNER_KEY = "livery.partner_id"
 ROUTE_KEY = "livery.route"
+FAST_ROUTE_KEY = "livery.fast_route"  # set by the fast path: the route it answers (FAST_ROUTES' names)
 VALID_REQUEST_ID = re.compile(r"^[0-9A-Za-z._-]{1,64}$")
 # the routes the fast path answers without Flask, by path prefix and suffix (the first that
 # matches), named as Flask names them; an access code has no '/', so only a report ends so
@@ -60,7 +60,10 @@ def new_request_id() -> str:
     From ``random`` (reseeded in every forked worker), not ``os.urandom``: an id must be unique,
     not secret, and a system call per request costs the fast path more than the id is worth.
     """
-    return f"{random.getrandbits(128):032x}"
+    return _getrandbits(128).to_bytes(16, "big").hex()  # (a third cheaper than f"{...:032x}")
+
+
+_getrandbits = random.getrandbits  # the module's generator, which forked workers reseed
 
 
 class ObservedRequests:
@@ -96,7 +99,7 @@ class ObservedRequests:
                 log.exception("could not count or log a request")
 
     def _finished(self, environ: dict[str, Any], status: int, seconds: float) -> None:
-        route = route_name(environ)
+        route = environ.get(ROUTE_KEY) or environ.get(FAST_ROUTE_KEY) or route_name(environ)
         metrics.count_request(route, status, seconds)
         if self.log_requests and request_log.isEnabledFor(logging.INFO):
             if self.sample > 1 and status < 400 and ROUTE_KEY not in environ:  # a fast-path success
@@ -104,23 +107,18 @@ class ObservedRequests:
                 if self._unlogged < self.sample:
                     return
                 self._unlogged = 0
-            fields = {
-                "method": environ.get("REQUEST_METHOD"),
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 3),
-                "request_id": environ[REQUEST_ID_KEY],
-                "partner_id": self._partner_id(environ),
-            }
-            if not write_request_line(time.time(), fields):
+            partner_id = environ[PARTNER_KEY] if PARTNER_KEY in environ else self._partner_id(environ)
+            method, request_id = environ.get("REQUEST_METHOD"), environ[REQUEST_ID_KEY]
+            micros = round(seconds * 1_000_000)
+            if not write_request_line(time.time(), method, route, status, micros, request_id, partner_id):
+                fields = request_fields(method, route, status, micros, request_id, partner_id)
                 # makeRecord + handle: what request_log.info() does, less its walk up the stack for
                 # the caller's file and line (a third of a log line's cost, and always this function)
                 request_log.handle(request_log.makeRecord(REQUEST_LOGGER, logging.INFO, __file__, 0, "request", (),
                                                           None, extra={"fields": fields}))  # fmt: skip
 
     def _partner_id(self, environ: dict[str, Any]) -> int | None:
-        if PARTNER_KEY in environ:  # set by the admin API, or by the fast path (None: a refused code)
-            return environ[PARTNER_KEY]
+        # when neither the admin API nor the fast path noted it (the fast path notes None for a refused code)
         path = environ.get("PATH_INFO", "")
         for prefix in CODE_ROUTES:
             if path.startswith(prefix):
@@ -147,8 +145,8 @@ class ObservedRequests:
 
 def route_name(environ: dict[str, Any]) -> str:
     """The route that answered: Flask's endpoint, the fast path's fixed name, or ``unmatched``."""
-    route = environ.get(ROUTE_KEY)
-    if route is not None:  # Flask answered
+    route = environ.get(ROUTE_KEY) or environ.get(FAST_ROUTE_KEY)
+    if route is not None:  # Flask answered, or the fast path said which route it answered
         return route
     path = environ.get("PATH_INFO", "")
     for prefix, suffix, name in FAST_ROUTES:
@@ -233,67 +231,110 @@ def _sole_handler() -> logging.Handler | None:
 
 
 _seconds: dict[str, tuple[int, str]] = {"json": (-1, ""), "text": (-1, "")}  # the formatted second, reused
+_MILLIS = tuple(f"{n:03d}" for n in range(1000))  # "000" ... "999"
+# repr()'s decimals of n/1000 (120 -> "12", 0 -> "0"): a duration's text without formatting a float
+_DECIMALS = tuple(f"{n:03d}".rstrip("0") or "0" for n in range(1000))
+_QUOTED: dict[str, str] = {}  # json.dumps of the methods and route names seen (bounded)
+MAX_QUOTED = 1_000
 
 
 def _json_time(created: float) -> str:
     """``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")``, the second reused."""
-    fraction, whole = math.modf(created)
-    micros, second = round(fraction * 1e6), int(whole)  # datetime's rounding to the microsecond
+    second = int(created)
+    micros = round((created - second) * 1e6)  # datetime's rounding to the microsecond (the difference is exact)
     if micros >= 1_000_000:
         micros, second = micros - 1_000_000, second + 1
     cached, text = _seconds["json"]
     if cached != second:
         text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         _seconds["json"] = (second, text)
-    return f"{text}.{micros // 1000:03d}+00:00"
+    return f"{text}.{_MILLIS[micros // 1000]}+00:00"
 
 
-def _text_time(created: float) -> str:
-    """logging.Formatter's default ``asctime`` (local time, milliseconds), the second reused."""
-    second = int(created)
-    cached, text = _seconds["text"]
-    if cached != second:
-        text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created))
-        _seconds["text"] = (second, text)
-    return f"{text},{int((created - second) * 1000):03d}"
+def _text_second(second: int, created: float) -> str:
+    """logging.Formatter's default ``asctime`` without its milliseconds (local time), kept for the second."""
+    text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created))
+    _seconds["text"] = (second, text)
+    return text
 
 
-def _json_value(value: Any) -> str:
-    """``json.dumps(value)`` for the values a request line holds (text, numbers, None), quicker."""
-    if isinstance(value, str):
-        if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
-            return f'"{value}"'  # nothing json.dumps would escape
-        return json.dumps(value)
-    if value is None:
-        return "null"
-    if type(value) is int or (type(value) is float and math.isfinite(value)):
-        return repr(value)  # what json.dumps writes for them
-    return json.dumps(value, default=str)
+MAX_PLAIN_MICROS = 1_000_000_000_000  # below, repr(micros / 1000) is the plain decimal the tables write
 
 
-def request_line(formatter: logging.Formatter | None, created: float, fields: dict[str, Any]) -> str | None:
-    """The request line ``formatter`` would write for a record made at ``created``; None for other formatters."""
-    if type(formatter) is JsonFormatter:
-        head = f'{{"time": "{_json_time(created)}", "level": "INFO", "logger": "{REQUEST_LOGGER}", "message": "request"'
-        return head + "".join(f', "{name}": {_json_value(value)}' for name, value in fields.items()) + "}"
+def _quoted(text: Any) -> str:
+    """``json.dumps(text)`` of a method or route name, remembered."""
+    quoted = _QUOTED.get(text)
+    if quoted is None:
+        quoted = json.dumps(text, default=str)
+        if len(_QUOTED) < MAX_QUOTED and type(text) is str:
+            _QUOTED[text] = quoted
+    return quoted
+
+
+def request_fields(
+    method: str | None, route: str, status: int, micros: int, request_id: str, partner_id: int | None
+) -> dict[str, Any]:
+    """A request line's fields, in their order (docs/operations.md): duration_ms from microseconds."""
+    return {"method": method, "route": route, "status": status, "duration_ms": micros / 1000,
+            "request_id": request_id, "partner_id": partner_id}  # fmt: skip
+
+
+def request_line(
+    formatter: logging.Formatter | None,
+    created: float,
+    method: str | None,
+    route: str,
+    status: int,
+    micros: int,
+    request_id: str,
+    partner_id: int | None,
+) -> str | None:
+    """The line ``formatter`` would write for a record made at ``created`` with ``request_fields(...)``; None
+    for other formatters. One f-string: no fields dictionary, no float formatting, no per-field join.
+
+    ``request_id`` is one the observer accepted (VALID_REQUEST_ID) or made: nothing in it to escape.
+    """
+    # (the time and the duration are formatted inline: a function call each costs as much as their work)
+    duration = f"{micros // 1000}.{_DECIMALS[micros % 1000]}" if micros < MAX_PLAIN_MICROS else repr(micros / 1000)
     if type(formatter) is TextFormatter:
-        head = f"{_text_time(created)} INFO {REQUEST_LOGGER}: request"
-        return head + "".join(f" {name}={value}" for name, value in fields.items())
+        second = int(created)
+        cached, text = _seconds["text"]
+        if cached != second:
+            text = _text_second(second, created)
+        return (f"{text},{_MILLIS[int((created - second) * 1000)]} INFO {REQUEST_LOGGER}: request method={method} "
+                f"route={route} status={status} duration_ms={duration} request_id={request_id} "
+                f"partner_id={partner_id}")  # fmt: skip
+    if type(formatter) is JsonFormatter:
+        partner = "null" if partner_id is None else str(partner_id) if type(partner_id) is int else _quoted(partner_id)
+        return (
+            f'{{"time": "{_json_time(created)}", "level": "INFO", "logger": "{REQUEST_LOGGER}", "message": "request", '
+            f'"method": {_quoted(method)}, "route": {_quoted(route)}, "status": {status}, '
+            f'"duration_ms": {duration}, "request_id": "{request_id}", "partner_id": {partner}}}'
+        )
     return None
 
 
-def write_request_line(created: float, fields: dict[str, Any]) -> bool:
+def write_request_line(
+    created: float,
+    method: str | None,
+    route: str,
+    status: int,
+    micros: int,
+    request_id: str,
+    partner_id: int | None,
+) -> bool:
     """Write the request line straight to Livery's handler when it alone would write it; False otherwise."""
     handler = _sole_handler()
-    line = request_line(handler.formatter, created, fields) if handler is not None else None
+    if handler is None:
+        return False
+    line = request_line(handler.formatter, created, method, route, status, micros, request_id, partner_id)
     if line is None:
         return False
-    handler.acquire()
-    try:
-        handler.stream.write(line + "\n")
-        handler.stream.flush()
-    finally:
-        handler.release()
+    with handler.lock:
+        stream = handler.stream
+        stream.write(line + "\n")
+        if not getattr(stream, "line_buffering", False):  # (a line-buffered stream, stderr, has just flushed)
+            stream.flush()
     return True
 
 

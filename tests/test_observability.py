@@ -244,25 +244,25 @@ def test_database_failures_are_counted_and_broken_rules_are_not(make_app, db):
 def test_a_request_line_written_directly_equals_the_formatters_line(formatter):
     import random
 
-    from app.observability import request_line
+    from app.observability import request_fields, request_line
 
     rng = random.Random(7)
     times = [1_764_547_200.0, 1_764_547_200.9995, 1_764_547_200.9999996, 1_764_547_201.0004999]
     times += [1_700_000_000 + rng.random() * 1e8 for _ in range(500)]
     values = [
-        {"method": "GET", "route": "public.discovery", "status": 304, "duration_ms": 0.021,
-         "request_id": "ab" * 16, "partner_id": 7},
-        {"method": "HEAD", "route": "unmatched", "status": 404, "duration_ms": 12.5, "request_id": "r.1-x_",
-         "partner_id": None},
-        {"method": 'WEIRD"\\é\n', "route": "brands.update_brand", "status": 500, "duration_ms": 1e-05,
-         "request_id": "x", "partner_id": 123456789},
-    ]  # fmt: skip
+        ("GET", "public.discovery", 304, 21, "ab" * 16, 7),
+        ("HEAD", "unmatched", 404, 12_500, "r.1-x_", None),
+        ('WEIRD"\\é\n', "brands.update_brand", 500, 0, "x", 123456789),
+        (None, "public.check", 200, 1_000, "y", 0),
+        ("POST", "public.report", 202, 120, "z", 1),
+    ]
+    values += [("GET", "public.upgrade", 200, rng.randrange(10 ** rng.randrange(1, 14)), "q", 2) for _ in range(200)]
     for created in times:
-        for fields in values:
+        for line in values:
             record = logging.LogRecord(REQUEST_LOGGER, logging.INFO, __file__, 0, "request", (), None)
             record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
-            record.fields = fields
-            assert request_line(formatter, created, fields) == formatter.format(record), (created, fields)
+            record.fields = request_fields(*line)
+            assert request_line(formatter, created, *line) == formatter.format(record), (created, line)
 
 
 def test_request_lines_go_straight_to_livery_handler_and_elsewhere_through_logging(make_app, seeded):

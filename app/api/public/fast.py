@@ -58,7 +58,7 @@ from app.api.public.upgrade_cache import UpgradeAnswers
 from app.body_timeout import bound_body_reads
 from app.db_health import DATABASE_DOWN
 from app.formats import is_sha256
-from app.observability import PARTNER_KEY
+from app.observability import FAST_ROUTE_KEY, PARTNER_KEY
 from app.problems import BadRequest, Problem, problem_response
 from app.throttling import PUBLIC_NOT_FOUND, FailureThrottle, TooManyRequests
 from app.upgrades.reports import ReportRecorder, TooManyReports
@@ -172,8 +172,10 @@ class FastPublicPath:
         elif method == "POST":
             path = environ.get("PATH_INFO", "")
             if path == LICENCE_CHECK_PATH:
+                environ[FAST_ROUTE_KEY] = "public.check"
                 reply = self._licence_check(environ)
             elif path.startswith(UPGRADE) and path.endswith(REPORTS_SUFFIX):
+                environ[FAST_ROUTE_KEY] = "public.report"
                 reply = self._report(path[len(UPGRADE) : -len(REPORTS_SUFFIX)], environ)
             else:
                 reply = None
@@ -185,6 +187,8 @@ class FastPublicPath:
     def _reply(self, environ: dict[str, Any], method: str, if_none_match: str | None) -> Reply | None:
         path = environ.get("PATH_INFO", "")
         if path.startswith(DISCOVERY):
+            # the route, for the request observer (app/observability.py), as Flask names it
+            environ[FAST_ROUTE_KEY] = "public.discovery"
             raw = path[len(DISCOVERY) :]
             if not _CODE_CHARS.match(raw):
                 return None
@@ -196,10 +200,12 @@ class FastPublicPath:
             cache_control = self.app.config["LIVERY_DISCOVERY_CACHE_CONTROL"]
             return _pick(self._reply_pair(answer, DISCOVERY, cache_control), answer.etag, if_none_match)
         if path.startswith(UPGRADE):
+            environ[FAST_ROUTE_KEY] = "public.upgrade"
             return self._upgrade(path[len(UPGRADE) :], environ, method, if_none_match)
         if path.startswith(ASSETS) and if_none_match:
             sha256 = path[len(ASSETS) :]
             if is_sha256(sha256) and none_match(if_none_match, f'"{sha256}"'):
+                environ[FAST_ROUTE_KEY] = "public.asset"
                 return self._asset_not_modified(sha256)
         return None
 
