@@ -41,7 +41,7 @@ _settings = Settings.from_env()
 _metrics_dirs: list[Path] = []  # the temporary one this master made, removed at exit
 
 bind = "127.0.0.1:8000"
-worker_class = "sync"
+worker_class = "app.sync_worker.SyncWorker"  # gunicorn's sync worker, closing without a wait (above)
 workers = multiprocessing.cpu_count()
 backlog = 2048
 timeout = 30
