@@ -14,7 +14,8 @@ sending more than its request, a request gunicorn could not parse, TLS — it li
 does, for at most ``LINGER_SECONDS``. docs/deployment.md, "Closing connections".
 
 ``handle`` mirrors gunicorn 27.0.1's ``SyncWorker.handle`` with only its final close changed;
-tests/test_sync_worker.py fails when the installed gunicorn's version changes, to force a review.
+tests/test_sync_worker.py fails when gunicorn's ``handle`` changes, to force a review on upgrade.
+The close after an error in the middle of an answer stays gunicorn's (in ``handle_request``).
 """
 
 from __future__ import annotations
