@@ -20,6 +20,15 @@ a client that sends its request slowly holds a whole worker: nginx in front
 (deploy/nginx/microcache.conf) holds the clients' keep-alive, TLS and slow requests
 (docs/deployment.md, "Slow clients"; bench/slow_clients.py measures the alternatives).
 
+The class is gunicorn's sync worker with one change (app/sync_worker.py): gunicorn 27 ends every
+connection by waiting for the client to close its side, up to 2 s, so a worker idled one round
+trip after each answer and a client that kept its socket open held it 2 s. Livery's closes at
+once when the client sent nothing still unread (the request received whole, no byte waiting),
+and otherwise (an answer sent before the body was read: 413, 408) waits as gunicorn does, at
+most 0.5 s, so the answer still reaches a client that is still sending (docs/deployment.md,
+"Closing connections"; figures in BENCHMARKS.md). ``--worker-class sync`` gives gunicorn's own;
+``--threads`` > 1 turns either into gthread, as gunicorn does for ``sync``.
+
 The master also gives every worker one metrics folder (prometheus_client's multiprocess mode,
 ``LIVERY_METRICS_DIR``; docs/operations.md).
 Override with ``--workers`` / ``--worker-class`` or ``GUNICORN_CMD_ARGS``.
@@ -41,7 +50,7 @@ _settings = Settings.from_env()
 _metrics_dirs: list[Path] = []  # the temporary one this master made, removed at exit
 
 bind = "127.0.0.1:8000"
-worker_class = "sync"
+worker_class = "app.sync_worker.SyncWorker"  # gunicorn's sync worker, closing without a wait (above)
 workers = multiprocessing.cpu_count()
 backlog = 2048
 timeout = 30

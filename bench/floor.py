@@ -1,5 +1,8 @@
 """The framework floor: a bare Flask app that answers constant bytes, under Livery's gunicorn config.
 
+It runs on gunicorn's own ``sync`` workers (``bench.servers.floor`` says ``--worker-class sync``),
+not on Livery's worker class: the floor is "a bare Flask app on stock gunicorn sync workers".
+
 Nothing but Flask's routing and response: what any Flask endpoint costs on this machine before
 it does any work. ``LIVERY_BENCH_FLOOR_BODY`` names a file whose bytes it answers (the same
 discovery document nginx serves), read once per worker.

@@ -122,8 +122,7 @@ def run(args: argparse.Namespace) -> dict:
         document.write_bytes(servers.get(base + f"/v1/discovery/{code}")[2])
 
         floor_port = servers.free_port()
-        floor = servers.gunicorn("bench.floor:app", floor_port, {"LIVERY_BENCH_FLOOR_BODY": str(document)},
-                                 work / "floor.log")  # fmt: skip
+        floor = servers.floor(floor_port, document, work / "floor.log")
         processes.append(floor)
         servers.wait_http(f"http://127.0.0.1:{floor_port}/v1/discovery/x")
         floor_rps = _wrk(f"http://127.0.0.1:{floor_port}", lines, args).rps

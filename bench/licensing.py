@@ -359,8 +359,7 @@ def _floor(work: Path, args: argparse.Namespace, bodies: Path, processes: list) 
     if not floor_body.exists():
         floor_body.write_text(json.dumps(SAMPLE_ANSWER, separators=(",", ":")))
     port = servers.free_port()
-    floor = servers.gunicorn("bench.floor:app", port, {"LIVERY_BENCH_FLOOR_BODY": str(floor_body)},
-                             work / "gunicorn-floor.log")  # fmt: skip
+    floor = servers.floor(port, floor_body, work / "gunicorn-floor.log")
     processes.append(floor)
     base = f"http://127.0.0.1:{port}"
     servers.wait_http(base + "/v1/discovery/x")

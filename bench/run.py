@@ -67,10 +67,9 @@ class Runner:
         return proc, base
 
     def start_floor(self, document: Path) -> tuple[servers.Process, str]:
-        """The bare Flask app answering ``document``'s bytes, under the same gunicorn configuration."""
+        """The bare Flask app answering ``document``'s bytes, under gunicorn.conf.py on stock sync workers."""
         port = servers.free_port()
-        proc = servers.gunicorn("bench.floor:app", port, {"LIVERY_BENCH_FLOOR_BODY": str(document)},
-                                self.work / "gunicorn-floor.log")  # fmt: skip
+        proc = servers.floor(port, document, self.work / "gunicorn-floor.log")
         self.cleanups.append(proc.stop)
         base = f"http://127.0.0.1:{port}"
         servers.wait_http(base + "/v1/discovery/x")
@@ -238,7 +237,8 @@ def setup_text(args: argparse.Namespace, sqlite: datasets.Dataset, pg: datasets.
   Every partner has releases 2.0.0 (100 %) and 2.1.0 (20 %) for three platforms, partner-hosted, active on its
   "stable" and "beta" channels; upgrade polls come from versions 1.0-1.3 with distinct install ids, so every
   answer is a real offer (about a fifth of installs get 2.1.0). The upgrade row gets its own warm-up.
-- Livery and the floor run under `gunicorn.conf.py` (see that file for the worker class and count).
+- Livery and the floor run under `gunicorn.conf.py` (see that file for the worker class and count); the floor
+  with `--worker-class sync`, gunicorn's own, not Livery's (app/sync_worker.py closes connections sooner).
 - Size target: besides the two table rows (minutes apart), both SQLite servers (100 000 and 100 codes) are
   started together at the end and driven in turn, {scale.ROUNDS} pairs of {scale.SECONDS} s runs (bench/scale.py);
   the target uses the median pair, each pair seeing the same background load.

@@ -115,11 +115,22 @@ class Process:
         self._out.close()
 
 
-def gunicorn(app_spec: str, port: int, env: dict[str, str], log: Path) -> Process:
+def gunicorn(app_spec: str, port: int, env: dict[str, str], log: Path, extra_args: list[str] | None = None) -> Process:
     """gunicorn with the repository's gunicorn.conf.py, bound to loopback ``port``."""
     args = [str(VENV_BIN / "gunicorn"), "--config", str(REPO / "gunicorn.conf.py")]
-    args += ["--bind", f"127.0.0.1:{port}", app_spec]
+    args += ["--bind", f"127.0.0.1:{port}", *(extra_args or []), app_spec]
     return Process(args, env=env, log=log)
+
+
+def floor(port: int, document: Path, log: Path) -> Process:
+    """The framework floor (bench/floor.py) answering ``document``'s bytes, on stock gunicorn sync workers.
+
+    gunicorn.conf.py's settings, but gunicorn's own ``sync`` worker class rather than Livery's
+    (app/sync_worker.py, which closes connections sooner): the floor stays "a bare Flask app on
+    stock gunicorn sync workers", as in every earlier figure.
+    """
+    env = {"LIVERY_BENCH_FLOOR_BODY": str(document)}
+    return gunicorn("bench.floor:app", port, env, log, extra_args=["--worker-class", "sync"])
 
 
 def nginx(conf: str, prefix: Path) -> Process:

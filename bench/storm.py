@@ -434,8 +434,7 @@ def floor_rate(data: datasets.Dataset, work: Path, args: argparse.Namespace) -> 
     document = work / "floor-document.json"
     document.write_bytes(data.sample_document)
     port = servers.free_port()
-    proc = servers.gunicorn("bench.floor:app", port, {"LIVERY_BENCH_FLOOR_BODY": str(document)},
-                            work / "gunicorn-floor.log")  # fmt: skip
+    proc = servers.floor(port, document, work / "gunicorn-floor.log")
     try:
         base = f"http://127.0.0.1:{port}"
         servers.wait_http(base + "/v1/discovery/x")

@@ -176,8 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             document = work / "document.json"
             document.write_bytes(data.sample_document)
             port = servers.free_port()
-            floor = servers.gunicorn("bench.floor:app", port, {"LIVERY_BENCH_FLOOR_BODY": str(document)},
-                                     work / "floor.log")  # fmt: skip
+            floor = servers.floor(port, document, work / "floor.log")
             running.append(floor)
             base = f"http://127.0.0.1:{port}"
             servers.wait_http(base + "/v1/discovery/x")

@@ -95,7 +95,7 @@ def start_gunicorn(
     """gunicorn with the repository's gunicorn.conf.py on 127.0.0.1:``port``, ``env`` on top of
     os.environ; returns once it answers ``/healthz`` with 200."""
     args = [str(Path(sys.executable).parent / "gunicorn"), "--config", str(REPO_ROOT / "gunicorn.conf.py")]
-    args += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync"]
+    args += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers)]  # the worker class of gunicorn.conf.py
     args += [*(extra_args or []), "wsgi:app"]
     with open(stderr_path, "ab") as stderr:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
