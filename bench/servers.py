@@ -19,7 +19,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
 LUA = Path(__file__).resolve().parent / "wrk" / "rotate.lua"
-PACED_LUA = LUA.with_name("paced.lua")
 RESULT_RE = re.compile(r"RESULT (.*)")
 
 
@@ -172,27 +171,15 @@ class WrkResult:
 
 
 def wrk(
-    base_url: str,
-    lines_file: Path,
-    *,
-    seconds: int,
-    connections: int,
-    threads: int,
-    post_path: str | None = None,
-    post_rate: float | None = None,
+    base_url: str, lines_file: Path, *, seconds: int, connections: int, threads: int, post_path: str | None = None
 ) -> WrkResult:
     """Drive ``base_url`` with wrk, rotating over ``lines_file``; the parsed RESULT line.
 
-    With ``post_path``, each line of ``lines_file`` is a JSON body POSTed to that path; with
-    ``post_rate`` too, at most that many per second in all (bench/wrk/paced.lua), else as fast
-    as the connections are answered.
+    With ``post_path``, each line of ``lines_file`` is a JSON body POSTed to that path.
     """
     assert base_url.startswith("http://127.0.0.1:"), base_url
-    script, extra = LUA, [post_path] if post_path else []
-    if post_path and post_rate:
-        script, extra = PACED_LUA, [post_path, f"{post_rate / threads:.3f}"]
-    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script)]
-    args += [base_url, "--", str(lines_file), *extra]
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA)]
+    args += [base_url, "--", str(lines_file), *([post_path] if post_path else [])]
     # (wrk's Lua reads the whole lines file in each thread before it starts: minutes on a busy machine)
     out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 240).stdout
     match = RESULT_RE.search(out)
