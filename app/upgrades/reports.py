@@ -5,8 +5,8 @@ buffer every ``flush_seconds`` (and at once when ``max_pending`` reports wait, a
 then evaluates the automatic halt guard of every channel the batch touched. The loss bound: a
 worker killed with SIGKILL loses what it accepted since its last completed write began, about
 ``flush_seconds`` plus one write's duration worth of its reports, never more than
-``max_pending``. ``flush_seconds = 0``
-writes each report before its ``202`` (write-through).
+``max_pending`` (plus one batch's 19). ``flush_seconds = 0`` writes each report before its
+``202`` (write-through).
 
 Idempotent per (partner, install id, target version, outcome): the buffer keeps one report per
 key and the insert does nothing on a key already written; only rows actually inserted are
