@@ -80,6 +80,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("gone", 410, "Gone"),
         ProblemType("precondition_failed", 412, "Precondition failed"),
         ProblemType("payload_too_large", 413, "Payload too large"),
+        ProblemType("batch_too_large", 413, "Batch too large"),
         ProblemType("unsupported_media_type", 415, "Unsupported media type"),
         ProblemType("validation_failed", 422, "Validation failed"),
         ProblemType("control_file_invalid", 422, "Invalid control file"),

@@ -9,7 +9,14 @@
    with wrk, alone;
 3. measures Livery's discovery again while a second wrk POSTs distinct install reports as fast
    as ``--report-connections`` connections go (the machine decides the rate: ``--rate`` 2 000/s
-   is the aim, reported beside what was reached), and halfway through SIGKILLs one gunicorn worker;
+   is the aim, reported beside what was reached), ``--batch`` reports per POST (1: each report
+   alone; 5: ``{"reports": [...]}`` of five, what clients flushing their outbox after an outage
+   send; fewer connections then give the same report rate), and halfway through SIGKILLs one
+   gunicorn worker;
+
+Not paced: a paced generator (wrk's ``delay()``) opens each connection, then waits before it
+sends, and a sync worker that accepted it waits with it; paced runs measured that stall, not the
+reports (BENCHMARKS.md, install reports in batches).
 4. stops gunicorn gracefully (the surviving workers flush at exit) and counts the reports in the
    database against those answered 202: the difference is what the SIGKILL lost.
 
@@ -75,12 +82,15 @@ def seed(database_url: str, work: Path) -> str:
     return code
 
 
-def write_reports(path: Path, count: int) -> Path:
-    """``count`` distinct report bodies, one per line (wrk POSTs each once while it has not wrapped)."""
+def write_reports(path: Path, count: int, batch: int = 1) -> Path:
+    """``count`` distinct reports (each of its own install), one request body per line: a report, or a
+    batch of ``batch`` (wrk POSTs each line once while it has not wrapped)."""
     with path.open("w") as out:
-        for n in range(count):
-            body = {"install_id": f"bench-{n}", "from_version": "5.2.0", "to_version": "5.3.0",
-                    "platform": "windows-x64", "outcome": "succeeded", "serial": 1}  # fmt: skip
+        for first in range(0, count, batch):
+            reports = [{"install_id": f"bench-{n}", "from_version": "5.2.0", "to_version": "5.3.0",
+                        "platform": "windows-x64", "outcome": "succeeded", "serial": 1}
+                       for n in range(first, first + batch)]  # fmt: skip
+            body = reports[0] if batch == 1 else {"reports": reports}
             out.write(json.dumps(body, separators=(",", ":")) + "\n")
     return path
 
@@ -93,7 +103,8 @@ def run(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="livery-bench-reports-"))
     processes: list[servers.Process] = []
     pg_url = None
-    results: dict = {"db": args.db, "rate": args.rate, "seconds": args.seconds, "flush_seconds": args.flush_seconds}
+    results: dict = {"db": args.db, "rate": args.rate, "batch": args.batch, "seconds": args.seconds,
+                     "flush_seconds": args.flush_seconds}  # fmt: skip
     try:
         if args.db == "postgres":
             pg_url = test_services.create_pg_database("livery_bench_reports")
@@ -133,7 +144,7 @@ def run(args: argparse.Namespace) -> dict:
                                       "p99_ms": alone.p99_ms}  # fmt: skip
         print(f"floor {floor_rps:.0f}/s, discovery alone {alone.rps:.0f}/s", flush=True)
 
-        bodies = write_reports(work / "reports.lines", args.rate * args.seconds * 2)
+        bodies = write_reports(work / "reports.lines", args.rate * args.seconds * 2, args.batch)
         killed: list[int] = []
         reported: list[servers.WrkResult] = []
 
@@ -164,16 +175,18 @@ def run(args: argparse.Namespace) -> dict:
             stored = conn.execute(text("SELECT count(*) FROM install_reports")).scalar()
             halted = conn.execute(text("SELECT halted FROM channels")).scalar()
         engine.dispose()
-        accepted = sent.requests - sent.status_errors  # answered 202 (wrk counts other statuses as errors)
+        # reports answered 202 (wrk counts other statuses as errors; a batch is accepted or refused whole)
+        accepted = (sent.requests - sent.status_errors) * args.batch
         per_worker_rate = accepted / sent.seconds / 2
         results["with_reports"] = {
             "discovery_rps": round(loaded.rps),
             "vs_floor": round(loaded.rps / floor_rps, 3),
             "p99_ms": loaded.p99_ms,
-            "reports_per_s": round(sent.rps),
+            "reports_per_s": round(sent.rps * args.batch),
+            "posts_per_s": round(sent.rps),
             "reports_p99_ms": sent.p99_ms,
             "accepted_202": accepted,
-            "refused": sent.status_errors,
+            "refused_posts": sent.status_errors,
             "socket_errors": sent.socket_errors,
             "stored": stored,
             "killed_worker": killed[0] if killed else None,
@@ -194,16 +207,17 @@ def run(args: argparse.Namespace) -> dict:
 def markdown(results: dict) -> str:
     """The BENCHMARKS.md rows for ``results``."""
     alone, loaded = results["discovery_alone"], results["with_reports"]
-    run = f"discovery + reports ({results['db']}, flush {results['flush_seconds']} s)"
+    per_post = "1 report per POST" if results["batch"] == 1 else f"batches of {results['batch']}"
+    run = f"discovery + reports ({per_post}; {results['db']}, flush {results['flush_seconds']} s)"
     lost = f"{loaded['lost_after_sigkill']} (bound {loaded['loss_bound']})"
     return "\n".join(
         [
-            "| run | discovery/s | vs floor | p99 ms | reports/s sent | 202 | lost after SIGKILL |",
+            "| run | discovery/s | vs floor | p99 ms | reports/s sent (POSTs/s) | reports 202 | lost after SIGKILL |",
             "|---|---|---|---|---|---|---|",
             f"| floor: bare Flask, the same discovery bytes | {results['floor_rps']} | 100 % | | | | |",
             f"| discovery alone | {alone['rps']} | {alone['vs_floor']:.0%} | {alone['p99_ms']:.1f} | | | |",
             f"| {run} | {loaded['discovery_rps']} | {loaded['vs_floor']:.0%} | {loaded['p99_ms']:.1f} "
-            f"| {loaded['reports_per_s']} | {loaded['accepted_202']} | {lost} |",
+            f"| {loaded['reports_per_s']} ({loaded['posts_per_s']}) | {loaded['accepted_202']} | {lost} |",
         ]
     )
 
@@ -212,6 +226,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--rate", type=int, default=2000, help="reports per second aimed at (sizes the body file)")
+    parser.add_argument("--batch", type=int, default=1, help="reports per POST (1: each alone; 2-20: a batch)")
     parser.add_argument(
         "--report-connections",
         type=int,
@@ -226,6 +241,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
+    if not 1 <= args.batch <= 20:
+        parser.error("--batch: 1 to 20 reports per POST (the service's limit)")
     servers.ensure_tools()
     results = run(args)
     print(json.dumps(results, indent=1))

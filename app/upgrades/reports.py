@@ -5,15 +5,17 @@ buffer every ``flush_seconds`` (and at once when ``max_pending`` reports wait, a
 then evaluates the automatic halt guard of every channel the batch touched. The loss bound: a
 worker killed with SIGKILL loses what it accepted since its last completed write began, about
 ``flush_seconds`` plus one write's duration worth of its reports, never more than
-``max_pending``. ``flush_seconds = 0``
-writes each report before its ``202`` (write-through).
+``max_pending`` (plus one batch's 19). ``flush_seconds = 0`` writes each report before its
+``202`` (write-through).
 
 Idempotent per (partner, install id, target version, outcome): the buffer keeps one report per
 key and the insert does nothing on a key already written; only rows actually inserted are
 counted into the per-minute counts the guard reads. One install may send at most
 ``per_install_hour`` distinct reports per hour to a worker (beyond: 429), so a broken client
-cannot flood the table. When the database is down the buffer keeps its reports (retrying at
-each flush) until it is full; then new reports are refused with 503 and clients retry later.
+cannot flood the table; a batch (one request carrying several reports) is accepted or refused
+as a whole, each of its reports counted towards that cap. When the database is down the buffer
+keeps its reports (retrying at each flush) until it is full; then new reports are refused with
+503 and clients retry later.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -157,25 +159,42 @@ class ReportRecorder:
 
     def add(self, report: Report) -> None:
         """Accept ``report`` (a repeat of a pending one is a no-op); TooManyReports or 503 refuse it."""
-        # on every report: one key and one install tuple, one clock read, the lock held for a few
-        # dictionary operations (the flusher takes it only to swap the buffer)
-        key = report.key
+        self.add_all((report,))
+
+    def add_all(self, reports: Sequence[Report]) -> None:
+        """Accept all of ``reports`` or none: TooManyReports or 503 refuse the lot before any is counted.
+
+        Repeats (of a pending report, or within ``reports``) are no-ops; every other report counts
+        towards its install's hourly cap, so sending reports together does not get round it.
+        """
+        # per request: one clock read, the lock held for a few dictionary operations per report
+        # (the flusher takes it only to swap the buffer)
         with self._lock:
             now = self._clock()
             if now >= self._hour_ends or len(self._per_install) >= MAX_INSTALLS_TRACKED:
                 self._per_install.clear()
                 self._hour_ends = (now // 3600 + 1) * 3600
-            if key in self._pending:
+            new: dict[tuple, Report] = {}
+            counts: dict[tuple[int, str], int] = {}
+            for report in reports:
+                key = report.key
+                if key in self._pending or key in new:
+                    continue
+                install = (report.partner_id, report.install_id)
+                seen = counts.get(install)
+                if seen is None:
+                    seen = self._per_install.get(install, 0)
+                if seen >= self.per_install_hour:
+                    raise TooManyReports(max(1, int(self._hour_ends - now)))
+                counts[install] = seen + 1
+                new[key] = report
+            if not new:
                 return
-            install = (report.partner_id, report.install_id)
-            seen = self._per_install.get(install, 0)
-            if seen >= self.per_install_hour:
-                raise TooManyReports(max(1, int(self._hour_ends - now)))
-            if len(self._pending) >= self.max_pending and self._failing:
+            if len(self._pending) + len(new) > self.max_pending and self._failing:
                 # the database is down and the buffer full: refuse rather than grow or drop (clients retry)
                 raise DatabaseDown(RETRY_AFTER_SECONDS)
-            self._per_install[install] = seen + 1
-            self._pending[key] = report
+            self._per_install.update(counts)
+            self._pending.update(new)
             full = len(self._pending) >= self.max_pending
         if self.flush_seconds <= 0 or (full and not self._failing):
             self.flush()  # write-through, or a burst: write now rather than wait for the thread

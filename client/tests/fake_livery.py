@@ -64,6 +64,8 @@ class FakeLivery:
     requests: list[Recorded] = field(default_factory=list)
     reports: list[dict[str, Any]] = field(default_factory=list)  # install reports taken (202)
     report_status: int = 202  # what POST .../reports answers
+    report_batches: bool = True  # False: a Livery before batches ({"reports": [...]} is a 422)
+    report_invalid: Callable[[dict[str, Any]], bool] | None = None  # reports answered 422 (a batch with one: whole)
 
     def start(self) -> FakeLivery:
         """Serve on an ephemeral loopback port in a background thread."""
@@ -178,8 +180,15 @@ def _handler_for(service: FakeLivery) -> type[BaseHTTPRequestHandler]:
             if segments[:2] == ["v1", "upgrade"] and segments[-1] == "reports":
                 if service.report_status != 202:
                     return self.problem(service.report_status, "refused", "scripted report status")
-                service.reports.append(body)
-                return self.send_body(202, b'{"accepted":true}', "application/json")
+                batch = body.get("reports") if isinstance(body, dict) else None
+                if batch is not None and not service.report_batches:
+                    return self.problem(422, "validation_failed", "reports: Unknown field.")
+                items = batch if isinstance(batch, list) else [body]
+                if service.report_invalid and any(service.report_invalid(item) for item in items):
+                    return self.problem(422, "validation_failed", "scripted invalid report")
+                service.reports.extend(items)
+                answer = {"accepted": True} if batch is None else {"accepted": True, "reports": len(items)}
+                return self.send_body(202, json.dumps(answer, separators=(",", ":")).encode(), "application/json")
             code = normalise_code(str(body.get("access_code"))) or ""
             if parts.path != "/v1/licenses/check" or service.licence is None:
                 return self.problem(404, "not_found", "no such thing")

@@ -8,6 +8,7 @@ import json
 import pytest
 from conftest import CODE
 from livery_client.cli.main import main
+from livery_client.reports import queue_report
 
 
 def test_download_reports_started_and_the_app_reports_the_outcome(livery, make_client, tmp_path):
@@ -89,3 +90,89 @@ def test_cli_report_and_send_pending(livery, cache_dir, capsys):
     assert livery.reports[0]["error_code"] == "MSI-1603" and livery.reports[0]["serial"] == 5
     assert main([*base, "report", "--to", "5.3.0"]) == 2  # usage: what is missing is named
     assert "--from" in capsys.readouterr().err
+
+
+def _outbox_of(client, livery, count: int, outcome: str = "failed") -> None:
+    """``count`` reports queued while the service answered 503 (an outage)."""
+    livery.report_status = 503
+    for n in range(count):
+        report = {**_report(client), "to_version": f"5.3.{n}", "outcome": outcome}
+        queue_report(client.cache, report)
+    livery.report_status = 202
+
+
+def _report(client) -> dict:
+    return {"install_id": client.install_id(), "from_version": "5.2.0", "to_version": "5.3.0",
+            "platform": "windows-x64", "outcome": "succeeded", "serial": 5}  # fmt: skip
+
+
+def _report_posts(livery) -> list:
+    # (the fake records a POST's JSON body where a GET's query goes)
+    return [r.query for r in livery.requests if r.method == "POST" and r.path.endswith("/reports")]
+
+
+def test_an_outbox_is_flushed_in_batches_of_20(livery, make_client):
+    client = make_client()
+    _outbox_of(client, livery, 45)
+    assert client.send_reports() == {"sent": 45, "dropped": 0, "pending": 0}
+    posts = _report_posts(livery)
+    assert [len(body["reports"]) for body in posts] == [20, 20, 5]
+    assert [r["to_version"] for r in livery.reports] == [f"5.3.{n}" for n in range(45)]  # in order
+    assert client.cache.load_reports() == []
+
+
+def test_reports_sent_as_they_happen_go_one_by_one(livery, make_client, tmp_path):
+    client = make_client()
+    decision = client.check_upgrade("5.2.0", "windows-x64")
+    client.download(decision, tmp_path / "dl")
+    client.report_install(decision, "succeeded")
+    assert [sorted(body) for body in _report_posts(livery)] == [sorted(_report(client))] * 2  # no batch of one
+    assert [r["outcome"] for r in livery.reports] == ["started", "succeeded"]
+
+
+def test_an_older_livery_gets_each_report_alone(livery, make_client):
+    client = make_client()
+    livery.report_batches = False  # it answers a batch 422, like a Livery before batches
+    _outbox_of(client, livery, 25)
+    assert client.send_reports() == {"sent": 25, "dropped": 0, "pending": 0}
+    posts = _report_posts(livery)
+    assert ["reports" in body for body in posts] == [True] + [False] * 20 + [True] + [False] * 5
+    assert [r["to_version"] for r in livery.reports] == [f"5.3.{n}" for n in range(25)]
+
+
+@pytest.mark.parametrize("status", [400, 404, 405, 413, 415])
+def test_other_refusals_of_the_batch_form_fall_back_too(livery, make_client, status):
+    client = make_client()
+    _outbox_of(client, livery, 3)
+    livery.report_status = status
+    counts = client.send_reports()
+    final = status in (400, 404, 413)  # each report alone is refused for good too: dropped, as before
+    assert counts == ({"sent": 0, "dropped": 3, "pending": 0} if final else {"sent": 0, "dropped": 0, "pending": 3})
+    assert ["reports" in body for body in _report_posts(livery)] == [True, False, False, False][: 4 if final else 2]
+
+
+def test_one_bad_report_in_a_batch_is_dropped_and_the_others_are_sent(livery, make_client):
+    client = make_client()
+    _outbox_of(client, livery, 4)
+    livery.report_invalid = lambda report: report["to_version"] == "5.3.1"
+    assert client.send_reports() == {"sent": 3, "dropped": 1, "pending": 0}
+    assert [r["to_version"] for r in livery.reports] == ["5.3.0", "5.3.2", "5.3.3"]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_batch_the_service_cannot_take_now_stays_in_the_outbox(livery, make_client, status):
+    client = make_client()
+    _outbox_of(client, livery, 25)
+    livery.report_status = status
+    assert client.send_reports() == {"sent": 0, "dropped": 0, "pending": 25}
+    assert len(_report_posts(livery)) == 1  # no fallback to single reports, no second batch
+    livery.report_status = 202
+    assert client.send_reports() == {"sent": 25, "dropped": 0, "pending": 0}
+
+
+def test_a_batch_is_kept_when_the_network_fails(livery, make_client):
+    client = make_client()
+    _outbox_of(client, livery, 5)
+    livery.stop()
+    assert client.send_reports() == {"sent": 0, "dropped": 0, "pending": 5}
+    assert len(client.cache.load_reports()) == 5

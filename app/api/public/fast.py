@@ -11,9 +11,10 @@ and two dictionary lookups. ``FastPublicPath`` wraps the WSGI app and answers
 - GET/HEAD ``/v1/assets/{sha256}`` whose If-None-Match matches (304; storage is never touched),
 - POST ``/v1/licenses/check`` with a JSON body within the size limit (200, 403, 404, 410; a 400, a 422
   or anything unusual goes to Flask, with the body it sent),
-- POST ``/v1/upgrade/{code}/reports`` likewise (202, 403, 404, 410 and the per-install 429; a 400,
-  a 422, a 503 or anything unusual goes to Flask, with the body it sent: a report enters the
-  buffer only once it is valid and accepted, so Flask deciding again cannot count it twice),
+- POST ``/v1/upgrade/{code}/reports``, one report or a batch, likewise (202, 403, 404, 410 and the
+  per-install 429; a 400, a 413, a 422, a 503 or anything unusual goes to Flask, with the body it
+  sent: reports enter the buffer only once all are valid and accepted, so Flask deciding again
+  cannot count them twice),
 
 with status lines and header lists that Flask itself built once (for upgrade answers, once for
 all of them: each fills in its ETag and Content-Length) — the route's own
@@ -53,7 +54,7 @@ from app.api.public.answers import (
 )
 from app.api.public.cache import CodeEntry, PublicAnswers
 from app.api.public.licence_answers import LICENCE_CHECK_PATH, MAX_CHECK_BYTES, licence_answer
-from app.api.public.report_answers import ACCEPTED, MAX_REPORT_BYTES, REPORTS_SUFFIX, accept_report, report_target
+from app.api.public.report_answers import MAX_BATCH_BYTES, REPORTS_SUFFIX, accept_reports, report_target
 from app.api.public.upgrade_cache import UpgradeAnswers
 from app.body_timeout import bound_body_reads
 from app.db_health import DATABASE_DOWN
@@ -152,7 +153,7 @@ class FastPublicPath:
         self._asset_304: Reply | None = None
         self._upgrade_template: tuple[Reply, Reply] | None = None
         self._check_template: Reply | None = None
-        self._accepted: Reply | None = None
+        self._accepted: dict[bytes, Reply] = {}  # by body: one report's, a batch's of 1-20 reports
         self._report_limits: dict[str, Reply] = {}  # 429s by Retry-After: at most 3 600
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -259,7 +260,7 @@ class FastPublicPath:
         """The report's reply, or None (after putting the body back) for Flask to answer."""
         if not _CODE_CHARS.match(raw):
             return None
-        body = _body(environ, MAX_REPORT_BYTES, self._body_read_timeout)
+        body = _body(environ, MAX_BATCH_BYTES, self._body_read_timeout)
         if body is None:
             return None
         try:
@@ -270,26 +271,28 @@ class FastPublicPath:
                 refused = _discovery_refusal(problem)
                 return None if refused is None else self._refusal(refused, "POST", environ)  # discovery's documents
             _note_partner(environ, found)
-            accept_report(self._reports, found, channel, body)
+            accepted = accept_reports(self._reports, found, channel, body)
         except TooManyReports as problem:  # this install's cap: refused before anything was counted
             return self._too_many_reports(problem)
-        except Problem:  # a 400 or 422 (the detail quotes the input), a 503: Flask builds it
+        except Problem:  # a 400, 413 or 422 (the detail quotes the input), a 503: Flask builds it
             return None
         except DATABASE_DOWN:  # the code is not held in memory and the database is down: Flask's 503
             return None
         except Exception:  # Flask answers this request instead, its errors included
             log.exception("fast install report failed; Flask answers instead")
             return None
-        if self._accepted is None:
-            # the route's response (reports.accepted_response), built once; the parity test keeps them equal
-            self._accepted = self._built(
+        reply = self._accepted.get(accepted)
+        if reply is None:
+            # the route's response (reports.accepted_response), built once per body (at most 21 of them);
+            # the parity test keeps them equal
+            reply = self._accepted[accepted] = self._built(
                 UPGRADE,
                 lambda: Response(
-                    ACCEPTED, status=202, content_type="application/json", headers={"Cache-Control": NO_STORE}
+                    accepted, status=202, content_type="application/json", headers={"Cache-Control": NO_STORE}
                 ),
                 method="POST",
             )
-        return self._accepted
+        return reply
 
     def _too_many_reports(self, problem: TooManyReports) -> Reply:
         retry_after = problem.headers["Retry-After"]

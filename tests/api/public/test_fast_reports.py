@@ -1,5 +1,5 @@
-"""Install reports below Flask (fast.py) answer with the same status, header list and bytes as the
-Flask route — accepted, refused (counted like discovery), capped per install — and hand every
+"""Install reports below Flask (fast.py), one or a batch, answer with the same status, header list and
+bytes as the Flask route — accepted, refused (counted like discovery), capped per install — and hand every
 other request to Flask with the body it sent; the request log names them as Flask does."""
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from tests.upgrades.test_install_reports import REPORT, rows
 
 def _body(**changes) -> bytes:
     return json.dumps({**REPORT, **changes}).encode()
+
+
+def _batch(*reports: dict) -> bytes:
+    return json.dumps({"reports": [{**REPORT, **changes} for changes in reports]}).encode()
 
 
 def _path(code: str) -> str:
@@ -80,6 +84,31 @@ def test_the_per_install_cap_answers_flasks_429(make_app, monkeypatch):
     assert recorder.pending() == 3
 
 
+def test_an_accepted_batch_is_identical_and_buffered_once(setup):
+    data = _batch({"install_id": "install-1"}, {"install_id": "install-2"}, {"install_id": "install-2"})
+    fast, flask = both(setup.app, _path(setup.code), method="POST", data=data)
+    assert fast == flask
+    assert fast[0] == "202 ACCEPTED" and json.loads(fast[2]) == {"accepted": True, "reports": 3}
+    fast_one, flask_one = both(setup.app, _path(setup.code), method="POST", data=_batch({"install_id": "install-3"}))
+    assert fast_one == flask_one and json.loads(fast_one[2]) == {"accepted": True, "reports": 1}
+    assert both(setup.app, _path(setup.code), method="POST", data=_body())[0][2] == b'{"accepted":true}'
+    recorder = setup.app.extensions["livery.reports"]
+    assert recorder.pending() == 3
+    recorder.close()
+    assert sorted(r.install_id for r in rows(setup.app)) == ["install-1", "install-2", "install-3"]
+
+
+def test_a_batch_over_the_per_install_cap_answers_flasks_429(make_app, monkeypatch):
+    setup = Setup(make_app(upgrade_reports_flush_seconds=5, upgrade_reports_per_install_hour=2))
+    recorder = setup.app.extensions["livery.reports"]
+    monkeypatch.setattr(recorder, "_clock", lambda: 1_000.0)
+    data = _batch({"to_version": "5.3.0"}, {"to_version": "5.3.1"}, {"to_version": "5.3.2"})
+    fast, flask = both(setup.app, _path(setup.code), method="POST", data=data)
+    assert fast == flask and fast[0].startswith("429")
+    assert json.loads(fast[2])["code"] == "too_many_reports"
+    assert recorder.pending() == 0
+
+
 BIG = "x" * 5000
 
 
@@ -91,11 +120,26 @@ BIG = "x" * 5000
         (b"", None, "400"),
         (_body(platform="amiga"), None, "422"),  # the detail names the field: Flask read the body
         (_body(colour=BIG), None, "413"),
+        (_batch({}, {"outcome": "exploded"}), None, "422"),  # the detail names reports.1.outcome
+        (_batch(*[{"install_id": f"i-{n}"} for n in range(21)]), None, "413"),
+        (_batch({}) + b" " * 32 * 1024, None, "413"),
         (_body(), {"CONTENT_LENGTH": ""}, "400"),  # no length (chunked): Flask reads nothing
         (_body(), {"CONTENT_LENGTH": "1_0"}, "400"),
         (_body(), {"CONTENT_LENGTH": str(len(_body()) + 10)}, "400"),  # fewer bytes came than announced
     ],
-    ids=["malformed", "array", "empty", "invalid-field", "oversized", "no-length", "odd-length", "short"],
+    ids=[
+        "malformed",
+        "array",
+        "empty",
+        "invalid-field",
+        "oversized",
+        "batch-invalid-item",
+        "batch-of-21",
+        "batch-oversized",
+        "no-length",
+        "odd-length",
+        "short",
+    ],
 )
 def test_what_the_fast_path_does_not_take_goes_to_flask_with_its_body(setup, data, overrides, status):
     whole, flask = declined(setup.app, _path(setup.code), "", "POST", data=data, overrides=overrides)
