@@ -10,7 +10,8 @@ crash or a power cut leaves either the old or the new file, never half of one. L
     upgrade/answers/*.json  {"etag", "envelope"} per (platform, version) for If-None-Match
     upgrade/manifest.json   {"etag", "envelope"}: the static root's last verified manifest, for If-None-Match
     trusted_keys.json       keys stored by --fetch-keys (trust on first use)
-    licence/<digest>.json   {"envelope"}: the last licensed answer per user (its lease), for offline use
+    licence/<digest>.json   {"envelope", "renew_at"?}: the last licensed answer per user (its lease), for
+                            offline use, and when a launch scheduled its renewal (epoch seconds)
     reports/outbox.json     install reports not yet taken by the service (sent again later)
 """
 
@@ -196,8 +197,20 @@ class ClientCache:
         return entry["envelope"] if isinstance(entry, dict) and isinstance(entry.get("envelope"), dict) else None
 
     def store_lease(self, user_key: str, envelope: dict[str, Any]) -> None:
-        """Keep a verified licensed answer: the lease the client may run on offline."""
+        """Keep a verified licensed answer: the lease the client may run on offline (no renewal due)."""
         _write_json(self._lease_path(user_key), {"envelope": envelope})
+
+    def load_lease_renewal(self, user_key: str) -> float | None:
+        """When a launch scheduled the renewal of the user's stored lease (epoch seconds), or None."""
+        entry = _read_json(self._lease_path(user_key))
+        value = entry.get("renew_at") if isinstance(entry, dict) else None
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    def store_lease_renewal(self, user_key: str, renew_at: float) -> None:
+        """Record when the stored lease is to be renewed (kept until a new lease replaces it)."""
+        entry = _read_json(self._lease_path(user_key))
+        if isinstance(entry, dict) and isinstance(entry.get("envelope"), dict):
+            _write_json(self._lease_path(user_key), {"envelope": entry["envelope"], "renew_at": renew_at})
 
     def drop_lease(self, user_key: str) -> None:
         """Forget the user's lease (the service said the user is not licensed)."""

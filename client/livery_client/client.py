@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import quote
@@ -15,8 +16,8 @@ from livery_client.branding import LaunchResult, launch
 from livery_client.cache import ClientCache
 from livery_client.codes import code_digest, normalise_code
 from livery_client.download import Progress, download_installer
-from livery_client.errors import ServiceUnavailable, UnknownCode
-from livery_client.licence import Licence, check_licence
+from livery_client.errors import LiveryError, ServiceUnavailable, UnknownCode
+from livery_client.licence import DEFAULT_RENEWAL_SPREAD, Licence, check_licence, check_spread
 from livery_client.polling import DEFAULT_POLL_SECONDS, poll_forever
 from livery_client.reports import build_report, queue_report, send_reports
 from livery_client.signing import load_public_key, parse_keys_document
@@ -43,6 +44,8 @@ class LiveryClient:
         timeout: float = 10,
         static_base_url: str | None = None,
         upgrade_manifests: bool = True,
+        renewal_spread: float | None = DEFAULT_RENEWAL_SPREAD,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         canonical = normalise_code(access_code)
         if canonical is None:
@@ -64,6 +67,11 @@ class LiveryClient:
         # decide upgrades from the code's signed manifest (the same URI for every install, so
         # caches in front of the API answer a launch storm); the per-install poll is the fallback
         self.upgrade_manifests = upgrade_manifests
+        # seconds after a launch within which a lease past half its life is renewed (0-3600);
+        # None: the launch itself renews it, as before the spread
+        self.renewal_spread = check_spread(renewal_spread)
+        self.clock = clock
+        self.rng = random.Random()
 
     @property
     def discovery_url(self) -> str:
@@ -132,8 +140,15 @@ class LiveryClient:
     def check_licence(self, user_id: str, *, when_due: bool = False) -> Licence:
         """Whether ``user_id`` may run the client: a verified answer, or offline a stored unexpired lease.
 
-        ``when_due=True`` is the launch's check: a stored lease in the first half of its life is
-        used as it is, so a fleet asks once per half lease, not at every launch.
+        ``when_due=True`` is the launch's check. A stored lease in the first half of its life
+        answers as it is (``reused``). Past half, it still answers, without a request, and
+        ``renew_at`` says when to renew it: a random moment within ``renewal_spread`` seconds of
+        the launch, never later than three quarters into the lease. Renew then, after the launch
+        (:meth:`start_licence_renewal`, :meth:`renew_licence_when_due` or :meth:`renew_licence`);
+        a renewal not done by then is still due at the next launch. With no usable lease (none,
+        expired, or dropped because the user is not licensed), or less than a quarter of it left,
+        the launch asks the service as before. ``renewal_spread=None`` makes a launch past half
+        its lease ask, as the client did before the spread.
         """
         return check_licence(
             self.session,
@@ -144,8 +159,59 @@ class LiveryClient:
             canonical_code=self.access_code,
             public_keys=self.public_keys,
             timeout=self.timeout,
+            clock=self.clock,
             when_due=when_due,
+            renewal_spread=self.renewal_spread,
+            rng=self.rng,
         )
+
+    def renew_licence(self, user_id: str) -> Licence:
+        """Renew ``user_id``'s lease now: a licence check (a request), which stores the new lease.
+
+        A not-licensed answer (revoked, suspended...) drops the lease: the next launch asks in
+        the launch and is refused.
+        """
+        return self.check_licence(user_id)
+
+    def renew_licence_when_due(
+        self, user_id: str, licence: Licence, *, stop: threading.Event | None = None
+    ) -> Licence | None:
+        """Wait until ``licence.renew_at`` (from a launch's check), then renew; None if nothing is due
+        or ``stop`` was set first. Run it after the launch, off the user's path."""
+        delay = licence.renewal_delay(self.clock())
+        if delay is None:
+            return None
+        if delay > 0 and (stop or threading.Event()).wait(delay):
+            return None
+        return self.renew_licence(user_id)
+
+    def start_licence_renewal(
+        self,
+        user_id: str,
+        licence: Licence,
+        on_renewed: Callable[[Licence], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> threading.Thread | None:
+        """Renew a launch's lease in a daemon thread when its ``renew_at`` comes (None: nothing due).
+
+        ``on_renewed`` gets the renewal's answer (e.g. ``licensed=False``: the user was revoked).
+        A renewal that fails (offline, a refused answer) raises nothing here: it stays due, and
+        the next launch renews right after it (or, under a quarter of the lease left, in it).
+        """
+        if licence.renew_at is None:
+            return None
+
+        def renew() -> None:
+            try:
+                renewed = self.renew_licence_when_due(user_id, licence, stop=stop)
+            except LiveryError:
+                return
+            if renewed is not None and on_renewed is not None:
+                on_renewed(renewed)
+
+        thread = threading.Thread(target=renew, name="livery-licence-renewal", daemon=True)
+        thread.start()
+        return thread
 
     def download(self, decision: UpgradeDecision, dest_dir: Path | str, progress: Progress | None = None) -> Path:
         """Download and verify the decision's installer (resuming a previous partial download).

@@ -4,10 +4,18 @@ A lease is the service's signed permission to run until ``lease_until``. Each li
 envelope is stored (per user); when the service cannot be reached, or answers ``unavailable``,
 a stored lease that still verifies with the pinned keys and has not expired lets the client
 run. An answer that says the user is not licensed deletes that user's stored lease.
+
+At launch (``when_due``) a lease in the first half of its life answers without a request. Past
+half, it still answers the launch, and the renewal is scheduled *after* the launch at a random
+moment within the renewal spread (``renew_at``), never later than the point where the lease would
+have a quarter of its life left; only a launch with no usable lease, or with less than a quarter
+of it left (a renewal that did not happen), checks in the launch. So a fleet started together at
+9 am does not send its renewals inside its launches (docs/client-protocol.md § 7).
 """
 
 from __future__ import annotations
 
+import random
 import secrets
 import time
 import unicodedata
@@ -25,6 +33,8 @@ from livery_client.signing import verify_envelope
 from livery_client.transport import ACCEPT_JSON, post_json, raise_for_status
 
 STATUSES = ("valid", "not_licensed", "suspended", "seat_limit", "grace", "unavailable")
+DEFAULT_RENEWAL_SPREAD = 600.0  # seconds: a launch's renewal happens within this long after it
+MAX_RENEWAL_SPREAD = 3600.0
 
 
 def user_key(user_id: str) -> str:
@@ -46,11 +56,24 @@ class Licence:
     key_id: str
     offline: bool = False  # True: the service was not reachable; this is the stored lease
     offline_reason: str | None = None
-    reused: bool = False  # True: the stored lease is in the first half of its life, so nothing was asked
+    reused: bool = False  # True: the stored lease answered this launch (when_due), nothing was asked
+    # epoch seconds: renew the lease then (after the launch), or None: nothing to renew yet
+    renew_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form."""
         return asdict(self)
+
+    def renewal_delay(self, now: float) -> float | None:
+        """Seconds from ``now`` until the renewal is due (0: due now), or None: no renewal due."""
+        return None if self.renew_at is None else max(0.0, self.renew_at - now)
+
+
+def check_spread(spread: float | None) -> float | None:
+    """``spread`` if it is a valid renewal spread (0 to MAX_RENEWAL_SPREAD seconds, or None), else ValueError."""
+    if spread is not None and not 0 <= spread <= MAX_RENEWAL_SPREAD:
+        raise ValueError(f"renewal spread must be between 0 and {MAX_RENEWAL_SPREAD:.0f} seconds, or None")
+    return spread
 
 
 def _epoch(stamp: Any) -> float:
@@ -94,15 +117,58 @@ def stored_lease(
     return _licence(payload, key_id)
 
 
+def lease_fraction_passed(lease: Licence, now: float) -> float:
+    """How much of the lease's life has passed at ``now`` (0 at issue, 1 at its end)."""
+    issued, until = _epoch(lease.issued_at), _epoch(lease.lease_until)
+    if now < issued or until <= issued:
+        return 1.0  # issued in the future (a clock set back) or no life at all: treat as used up
+    return (now - issued) / (until - issued)
+
+
 def lease_in_first_half(
     cache: ClientCache, key: str, canonical_code: str, public_keys: Mapping[str, str] | None, now: float
 ) -> Licence | None:
     """The stored lease while less than half its life has passed (a launch need not ask then), else None."""
     lease = stored_lease(cache, key, canonical_code, public_keys, now)
+    return lease if lease is not None and lease_fraction_passed(lease, now) < 0.5 else None
+
+
+def renewal_time(lease: Licence, now: float, spread: float, rng: random.Random | None = None) -> float:
+    """When to renew a lease past half its life: a random moment within ``spread`` seconds of ``now``,
+    never later than the point where the lease has a quarter of its life left."""
+    issued, until = _epoch(lease.issued_at), _epoch(lease.lease_until)
+    latest = issued + 0.75 * (until - issued)
+    return max(now, min(now + (rng or random).uniform(0, spread), latest))
+
+
+def launch_lease(
+    cache: ClientCache,
+    key: str,
+    canonical_code: str,
+    public_keys: Mapping[str, str] | None,
+    now: float,
+    spread: float | None,
+    rng: random.Random | None = None,
+) -> Licence | None:
+    """The stored lease if it can answer a launch without a request, with its ``renew_at``; else None.
+
+    First half of its life: no renewal. Past half with more than a quarter left (and a spread):
+    the renewal time recorded at an earlier launch, or a new one (recorded); a recorded time
+    already past means "renew right after this launch". Otherwise None: the launch checks.
+    """
+    lease = stored_lease(cache, key, canonical_code, public_keys, now)
     if lease is None:
         return None
-    issued, until = _epoch(lease.issued_at), _epoch(lease.lease_until)
-    return lease if issued <= now < issued + (until - issued) / 2 else None
+    passed = lease_fraction_passed(lease, now)
+    if passed < 0.5:
+        return Licence(**{**lease.to_dict(), "reused": True})
+    if spread is None or passed >= 0.75:
+        return None
+    renew_at = cache.load_lease_renewal(key)
+    if renew_at is None:
+        renew_at = renewal_time(lease, now, spread, rng)
+        cache.store_lease_renewal(key, renew_at)
+    return Licence(**{**lease.to_dict(), "reused": True, "renew_at": renew_at})
 
 
 def check_licence(
@@ -117,19 +183,25 @@ def check_licence(
     timeout: float,
     clock: Callable[[], float] = time.time,
     when_due: bool = False,
+    renewal_spread: float | None = DEFAULT_RENEWAL_SPREAD,
+    rng: random.Random | None = None,
 ) -> Licence:
     """Check ``user_id``; offline (or on ``unavailable``) fall back to a stored unexpired lease.
 
-    ``when_due`` (a launch): a stored lease less than half through its life is used without asking
-    (``reused``); the service is asked once half of it has passed, long before it runs out.
+    ``when_due`` (a launch): a stored lease answers without a request (``reused``) while less than
+    half its life has passed; past half it still answers, with ``renew_at`` set (a moment within
+    ``renewal_spread`` seconds, at most three quarters into the lease): the caller renews then,
+    after the launch (:func:`check_licence` without ``when_due``). With no usable lease, or less
+    than a quarter of it left, the launch asks. ``renewal_spread=None`` is the behaviour before
+    the spread: past half its life, the launch itself asks.
 
     A not-licensed answer is a Licence with ``licensed=False``, not an exception. Raises
     ServiceUnavailable when the service is unreachable and no unexpired lease is stored, and a
     VerificationError when the answer's signature, nonce, code, installation or user do not match.
     """
     key = user_key(user_id)
-    if when_due and (lease := lease_in_first_half(cache, key, canonical_code, public_keys, clock())):
-        return Licence(**{**lease.to_dict(), "reused": True})
+    if when_due and (lease := launch_lease(cache, key, canonical_code, public_keys, clock(), renewal_spread, rng)):
+        return lease
     nonce = secrets.token_urlsafe(18)
     body = {"access_code": canonical_code, "user_id": user_id, "install_id": install_id, "nonce": nonce}
     try:

@@ -27,6 +27,7 @@ from livery_client.cli.output import (
     render_decision,
     render_launch,
     render_licence,
+    rfc3339,
 )
 from livery_client.client import LiveryClient, default_cache_dir
 from livery_client.errors import (
@@ -37,6 +38,7 @@ from livery_client.errors import (
     UnknownCode,
     VerificationError,
 )
+from livery_client.licence import Licence
 from livery_client.reports import OUTCOMES, build_report, queue_report
 from livery_client.signing import key_fingerprint, load_public_key, parse_keys_document
 
@@ -101,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--dest", required=True, type=Path, help="folder for the installer")
     licence = commands.add_parser("licence", parents=[common], help="check that a user is licensed (signed lease)")
     licence.add_argument("--user", required=True, help="the user id the partner's client passes")
+    licence.add_argument(
+        "--when-due",
+        action="store_true",
+        help="the launch's check: a stored lease answers without a request; past half its life the"
+        " renewal is scheduled after the launch (done now if already due, else by a later run)",
+    )
+    licence.add_argument(
+        "--wait-renewal", action="store_true", help="with --when-due: wait for a scheduled renewal and do it"
+    )
     report = commands.add_parser(
         "report", parents=[common], help="report how an upgrade went (queued; sent now or with the next report)"
     )
@@ -188,7 +199,7 @@ def _run(args: argparse.Namespace) -> int:
     if not client.public_keys:
         raise UsageError("upgrade and licence answers are signed: pin keys with --keys-file, --key or --fetch-keys")
     if args.command == "licence":
-        return _licence(client, args.user, as_json)
+        return _licence(client, args.user, as_json, when_due=args.when_due, wait=args.wait_renewal)
     decision = client.check_upgrade(args.version, args.platform)
     if args.command == "upgrade":
         print(dump_json(decision.to_dict()) if as_json else render_decision(decision))
@@ -233,13 +244,39 @@ def _report(client: LiveryClient, args: argparse.Namespace, as_json: bool) -> in
 _REPORT_FIELDS = {"from": "from_version", "to": "to_version", "platform": "platform", "outcome": "outcome"}
 
 
-def _licence(client: LiveryClient, user_id: str, as_json: bool) -> int:
-    licence = client.check_licence(user_id)
+def _licence(client: LiveryClient, user_id: str, as_json: bool, *, when_due: bool = False, wait: bool = False) -> int:
+    if wait and not when_due:
+        raise UsageError("--wait-renewal goes with --when-due")
+    licence = client.check_licence(user_id, when_due=when_due)
     if licence.offline:
         print(f"warning: running on the stored lease, the service is unavailable: {licence.offline_reason}",
               file=sys.stderr)  # fmt: skip
     print(dump_json(licence.to_dict()) if as_json else render_licence(licence))
+    sys.stdout.flush()  # the launch's answer first: the renewal comes after it
+    delay = licence.renewal_delay(client.clock())
+    if delay is not None and (delay == 0 or wait):
+        _renew(client, user_id, licence)
+    elif delay is not None:
+        print(f"lease renewal due at {rfc3339(licence.renew_at)}: recorded, a later run renews it", file=sys.stderr)
     return EXIT_OK if licence.licensed else EXIT_NOT_LICENSED
+
+
+def _renew(client: LiveryClient, user_id: str, licence: Licence) -> None:
+    """The renewal after a launch: never changes the launch's answer or exit code, says how it went."""
+    try:
+        renewed = client.renew_licence_when_due(user_id, licence)
+    except LiveryError as exc:
+        print(f"warning: lease renewal failed, still due: {exc}", file=sys.stderr)
+        return
+    if renewed is None:
+        return
+    if renewed.offline:
+        print(f"warning: lease renewal failed, still due: {renewed.offline_reason}", file=sys.stderr)
+    elif renewed.licensed:
+        print(f"lease renewed until {renewed.lease_until}", file=sys.stderr)
+    else:
+        print(f"warning: lease renewal: the user is no longer licensed ({renewed.status}); the stored lease is"
+              " dropped, the next launch is refused", file=sys.stderr)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -37,8 +38,9 @@ def _size(n: int) -> str:
 def render_licence(licence: Licence) -> str:
     """A readable summary of a licence answer."""
     verdict = "LICENSED" if licence.licensed else "NOT LICENSED"
+    source = " (stored lease, offline)" if licence.offline else " (stored lease)" if licence.reused else ""
     lines = [
-        f"{verdict}: {licence.status}" + (" (stored lease, offline)" if licence.offline else ""),
+        f"{verdict}: {licence.status}{source}",
         f"  user          {licence.user_id}",
         f"  licence type  {licence.licence_type or '-'}",
         f"  method        {licence.method}",
@@ -46,7 +48,14 @@ def render_licence(licence: Licence) -> str:
         f"  lease until   {licence.lease_until}",
         f"  signed by     {licence.key_id}",
     ]
+    if licence.renew_at is not None:
+        lines.append(f"  renew at      {rfc3339(licence.renew_at)}")
     return "\n".join(lines)
+
+
+def rfc3339(epoch: float | None) -> str:
+    """An epoch time as RFC 3339 UTC, whole seconds."""
+    return "-" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def render_launch(result: LaunchResult, code: str) -> str:
