@@ -10,8 +10,10 @@ import uuid
 
 import pytest
 
+from app import migrate
 from app.upgrades.approvals import AlreadyAsked, request_approval, resume_digest
 from app.upgrades.services import find_channel
+from tests import services
 from tests.api.admin.conftest import Caller
 from tests.api.public.test_upgrade import Setup
 from tests.conftest import DATABASES
@@ -141,11 +143,20 @@ def test_the_same_control_file_is_asked_for_once(setup):
 
 @pytest.fixture(params=DATABASES)
 def racing_app(request, make_app):
-    """The app on each database with its own connections (committed, not rolled back), so requests can race."""
+    """The app on each database with its own connections (committed, not rolled back), so requests can race.
+
+    On PostgreSQL in a database of its own, dropped afterwards: its commits must not show in the
+    session's shared database, where other tests count rows.
+    """
     if request.param == "sqlite":
         return make_app()
-    engine = request.getfixturevalue("pg_engine")
-    return make_app(database_url=engine.url.render_as_string(hide_password=False))
+    reason = services.postgres_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    url = services.create_pg_database("livery_race")
+    request.addfinalizer(lambda: services.drop_pg_database(url))
+    migrate.upgrade(url)
+    return make_app(database_url=url)
 
 
 def test_two_resume_requests_at_the_same_moment_make_one(racing_app):
