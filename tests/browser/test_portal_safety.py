@@ -12,30 +12,18 @@ import json
 
 import pytest
 
-from app.db import session, utcnow
+from app.db import session
 from app.upgrades.approvals import set_two_person
 from app.upgrades.models import Channel
-from app.upgrades.reports import Report
 from app.upgrades.services import upload_control_file
 from tests import factories
 from tests.browser.pages import axe_serious, shoot
 from tests.browser.test_portal import _sign_in, portal  # noqa: F401 - part A's served app fixture
+from tests.browser.test_portal_rollout import _reports
 from tests.portal.helpers import make_user
 from tests.portal.seed_b import seed_catalogue, seed_rollout
 
 pytestmark = pytest.mark.timeout(240)
-
-
-def _reports(app, partner_id: int, outcome: str, count: int) -> None:
-    """Install reports through the worker's recorder, as the public route hands them over; then its flush."""
-    recorder = app.extensions["livery.reports"]
-    for i in range(count):
-        recorder.add(
-            Report(
-                partner_id, "stable", f"i-{outcome}-{i}", "5.2.0", "5.3.0", "windows-x64", outcome, None, 1, utcnow()
-            )
-        )
-    recorder.flush()  # write, then evaluate the guard: 3 failed of 50 finished (6 %) trips the default 5 %
 
 
 def _beta_channel(app, partner_id: int) -> int:
