@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> dict:
         processes.append(livery)
         base = f"http://127.0.0.1:{port}"
         servers.wait_http(base + "/healthz")
+        servers.wait_started(livery.pid)
         document.write_bytes(servers.get(base + f"/v1/discovery/{code}")[2])
 
         floor_port = servers.free_port()

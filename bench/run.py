@@ -64,6 +64,7 @@ class Runner:
         base = self.bases[data.name] = f"http://127.0.0.1:{port}"
         servers.wait_http(base + "/healthz")
         servers.wait_ready(base + "/readyz")
+        servers.wait_started(proc.pid)  # every worker, not only the first that answers
         return proc, base
 
     def start_floor(self, document: Path) -> tuple[servers.Process, str]:

@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
 LUA = Path(__file__).resolve().parent / "wrk" / "rotate.lua"
 RESULT_RE = re.compile(r"RESULT (.*)")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -88,6 +89,41 @@ def wait_ready(url: str, timeout: float = 600.0, in_a_row: int = 8) -> None:
             raise TimeoutError(f"{url} was not ready within {timeout}s")
         ready = ready + 1 if get(url)[0] == 200 else 0
         time.sleep(0.05 if ready else 0.5)
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of ``pids`` (every thread), from /proc; a process gone counts 0."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime: fields 14 and 15
+    return total
+
+
+def wait_started(master_pid: int, timeout: float = 600.0, quiet: float = 1.0) -> None:
+    """Block until every worker of ``master_pid`` has finished starting: none busy for ``quiet`` seconds.
+
+    A worker loads codes, documents, channel states and licensed users before it accepts a
+    connection (gunicorn.conf.py ``post_worker_init``, seconds on the bench's datasets), while
+    the first worker up already answers /healthz and /readyz. A run begun then measures one
+    worker serving and one starting; wait until the workers sit idle (below 5 % of a core).
+    """
+    deadline = time.monotonic() + timeout
+    workers = worker_pids(master_pid)
+    used = _cpu_seconds(workers)
+    idle_since = time.monotonic()
+    while time.monotonic() - idle_since < quiet:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gunicorn {master_pid}'s workers were still busy after {timeout}s")
+        time.sleep(0.25)
+        now_workers = worker_pids(master_pid)
+        now_used = _cpu_seconds(now_workers)
+        if now_workers != workers or now_used - used > 0.25 * 0.05 * max(1, len(workers)):
+            idle_since = time.monotonic()
+        workers, used = now_workers, now_used
 
 
 class Process:

@@ -462,7 +462,8 @@ def run(args: argparse.Namespace) -> list[tuple[str, StormResult]]:
         livery = servers.gunicorn("wsgi:app", upstream, env, work / "gunicorn.log")
         cleanups.append(livery.stop)
         servers.wait_http(f"http://127.0.0.1:{upstream}/healthz")
-        servers.wait_ready(f"http://127.0.0.1:{upstream}/readyz")  # every worker has its codes
+        servers.wait_ready(f"http://127.0.0.1:{upstream}/readyz")
+        servers.wait_started(livery.pid)  # every worker has its codes, not only the first that answers
         prefix = work / "nginx"
         conf = nginx_conf.front_proxy(prefix, port=front, upstream_port=upstream, per_address=60_000)
         conf += nginx_conf.static_root(port=front, root=data.published_root)  # one port, named servers

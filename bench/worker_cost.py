@@ -24,7 +24,6 @@ to price one feature at a time; ``--no-floor`` skips the floor. Prints a table; 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sqlite3
 import sys
@@ -36,7 +35,6 @@ from pathlib import Path
 from bench import datasets, servers
 
 SCENARIOS = ("discovery-200", "discovery-304", "unknown-404", "upgrade", "asset-304", "test-first-sight")
-TICKS = os.sysconf("SC_CLK_TCK")
 HEADER = (
     "| target | scenario | requests | worker CPU µs per request | of which system | voluntary switches per request "
     "| nonvoluntary per request | requests/s (load-dependent) |\n|---|---|---:|---:|---:|---:|---:|---:|"
@@ -63,27 +61,13 @@ class Usage:
         )
 
 
-def children(master_pid: int) -> list[int]:
-    """The pids of the children (gunicorn's workers) of ``master_pid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == master_pid:  # field 4, after "(comm)"
-                found.append(int(entry.name))
-    return sorted(found)
-
-
 def usage(pids: list[int]) -> Usage:
     """CPU time (user + system, every thread, those ended included) and live threads' switches of ``pids``."""
     cpu, system, voluntary, nonvoluntary = 0.0, 0.0, 0, 0
     for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu += (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime: fields 14 and 15
-        system += int(fields[12]) / TICKS
+        cpu += (int(fields[11]) + int(fields[12])) / servers.TICKS  # utime, stime: fields 14 and 15
+        system += int(fields[12]) / servers.TICKS
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
                 status = (task / "status").read_text()
@@ -143,11 +127,11 @@ def measure(
 ) -> Cost:
     """Warm ``base`` on ``warm`` (default ``lines``), then one wrk run on ``lines`` between two readings of /proc."""
     servers.wrk(base, warm or lines, seconds=args.warmup, connections=args.connections, threads=args.threads)
-    pids = children(proc.pid)
+    pids = servers.worker_pids(proc.pid)
     before = usage(pids)
     result = servers.wrk(base, lines, seconds=args.seconds, connections=args.connections, threads=args.threads)
     after = usage(pids)
-    if children(proc.pid) != pids:
+    if servers.worker_pids(proc.pid) != pids:
         raise RuntimeError(f"{target} {scenario}: a worker restarted during the run")
     cost = Cost(target, scenario, result.requests, result.rps, after - before)
     print(cost.row(), flush=True)
@@ -187,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         running.append(livery)
         base = f"http://127.0.0.1:{port}"
         servers.wait_http(base + "/healthz")
+        servers.wait_started(livery.pid)
         label = "Livery" + "".join(f" {item}" for item in args.env)
         for scenario in args.only:
             if scenario == "test-first-sight":

@@ -73,7 +73,7 @@ _CODE_CHARS = re.compile(r"^[0-9A-Za-z -]{1,64}\Z")  # \Z: "$" would also match 
 MAX_DOCUMENTS = 20_000  # distinct ETags whose replies are kept; cleared when full
 
 Reply = tuple[str, list[tuple[str, str]], bytes]
-_PLACEHOLDER = Answer(b"{}", '"placeholder"')  # the template of every upgrade answer's replies
+_PLACEHOLDER = Answer(b"{}", '"placeholder"')  # what Flask builds a route's template of replies with
 _PROBLEMS = {refused: problem_for(refused).to_dict() for refused in Refused}
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class FastPublicPath:
         self._replies: dict[tuple[str, str], tuple[Reply, Reply]] = {}
         self._problems: dict[tuple[Refused, str], Reply] = {}
         self._asset_304: Reply | None = None
-        self._upgrade_template: tuple[Reply, Reply] | None = None
+        self._templates: dict[tuple[str, str], tuple[Reply, Reply]] = {}  # by (route, Cache-Control)
         self._check_template: Reply | None = None
         self._accepted: dict[bytes, Reply] = {}  # by body: one report's, a batch's of 1-20 reports
         self._report_limits: dict[str, Reply] = {}  # 429s by Retry-After: at most 3 600
@@ -230,7 +230,7 @@ class FastPublicPath:
             if refused is not None and not problem.headers and problem.to_dict() == _PROBLEMS[refused]:
                 return self._refusal(refused, method, environ)  # the same documents as discovery's
             return None
-        return _pick(self._signed_replies(answer), answer.etag, if_none_match)
+        return _pick(self._reply_pair(answer, UPGRADE, UPGRADE_CACHE_CONTROL), answer.etag, if_none_match)
 
     def _licence_check(self, environ: dict[str, Any]) -> Reply | None:
         """The check's reply, or None (after putting the body back) for Flask to answer."""
@@ -312,10 +312,26 @@ class FastPublicPath:
             return response.status, headers, response.get_data()
 
     def _reply_pair(self, answer: Answer, path: str, cache_control: str) -> tuple[Reply, Reply]:
+        """The (200, 304) replies of ``answer``: its ETag, Content-Length and body in the route's template.
+
+        Answers are many (a discovery document per brand, kind and channel; an upgrade answer per
+        channel, platform, client version and target) and first arrive while serving, so Flask
+        builds one pair of replies per route and Cache-Control, and each answer fills in its own
+        ETag, Content-Length and body: a new answer costs no request context (a pair built by
+        Flask cost ~1 ms, which a worker's first minute paid once per brand).
+        """
         key = (answer.etag, cache_control)
         replies = self._replies.get(key)
         if replies is None:  # ETags derive from the body: one ETag (and Cache-Control), one reply pair
-            replies = self._pair(answer, path, cache_control)
+            template = self._templates.get((path, cache_control))
+            if template is None:
+                template = self._templates[(path, cache_control)] = self._pair(_PLACEHOLDER, path, cache_control)
+            ok, not_modified = template
+            filled = {"ETag": answer.etag, "Content-Length": str(len(answer.body))}
+            replies = (
+                (ok[0], [(name, filled.get(name, value)) for name, value in ok[1]], answer.body),
+                (not_modified[0], [(name, filled.get(name, value)) for name, value in not_modified[1]], b""),
+            )
             if len(self._replies) >= MAX_DOCUMENTS:
                 self._replies.clear()
             self._replies[key] = replies
@@ -326,26 +342,6 @@ class FastPublicPath:
             return cached_response(answer.body, answer.etag, cache_control)
 
         return self._built(path, build), self._built(path, build, headers={"If-None-Match": answer.etag})
-
-    def _signed_replies(self, answer: Answer) -> tuple[Reply, Reply]:
-        # Upgrade answers are many (channel x platform x client version x target) and arrive while
-        # serving, so Flask builds the pair of replies once for all of them and each answer fills
-        # in its own ETag, Content-Length and body: a new answer costs no request context.
-        key = (answer.etag, UPGRADE_CACHE_CONTROL)
-        replies = self._replies.get(key)
-        if replies is None:
-            if self._upgrade_template is None:
-                self._upgrade_template = self._pair(_PLACEHOLDER, UPGRADE, UPGRADE_CACHE_CONTROL)
-            ok, not_modified = self._upgrade_template
-            filled = {"ETag": answer.etag, "Content-Length": str(len(answer.body))}
-            replies = (
-                (ok[0], [(name, filled.get(name, value)) for name, value in ok[1]], answer.body),
-                (not_modified[0], [(name, filled.get(name, value)) for name, value in not_modified[1]], b""),
-            )
-            if len(self._replies) >= MAX_DOCUMENTS:
-                self._replies.clear()
-            self._replies[key] = replies
-        return replies
 
     def _refusal(self, refused: Refused, method: str, environ: dict[str, Any]) -> Reply:
         """The 404 or 410 for a code; an unknown code beyond this client's limit is a 429 instead."""

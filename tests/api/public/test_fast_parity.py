@@ -32,6 +32,23 @@ def test_discovery_outcomes_are_identical(app, seeded, method):
         assert fast[0].startswith(outcome), outcome
 
 
+def test_every_brand_answers_as_flask_does_through_the_shared_template(app, seeded):
+    """The fast path builds one pair of replies per route and fills in each answer's ETag,
+    Content-Length and body: a second brand, with a longer document, answers as Flask does."""
+    other = factories.make_brand(app, seeded.partner_id, product_name="Acme Connect for Teams and Everyone Else")
+    first = both(app, f"/v1/discovery/{seeded.live_code}")
+    second = both(app, f"/v1/discovery/{factories.issue(app, other, 'live')}")
+    assert first[0] == first[1] and second[0] == second[1]
+    (status_1, headers_1, body_1), (status_2, headers_2, body_2) = first[0], second[0]
+    assert status_1.startswith("200") and status_2.startswith("200")
+    assert body_1 != body_2
+    assert dict(headers_1)["ETag"] != dict(headers_2)["ETag"]
+    assert dict(headers_2)["Content-Length"] == str(len(body_2))
+    etag = dict(headers_2)["ETag"]
+    fast, flask = both(app, f"/v1/discovery/{factories.issue(app, other, 'live')}", **{"If-None-Match": etag})
+    assert fast == flask and fast[0].startswith("304")
+
+
 def test_asset_revalidation_is_identical(app):
     fast, flask = both(app, f"/v1/assets/{SHA}", **{"If-None-Match": f'"{SHA}"'})
     assert fast == flask
