@@ -73,6 +73,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("partner_not_ready", 409, "Partner not ready"),
         ProblemType("approval_required", 409, "Approval required"),
         ProblemType("approval_already_asked", 409, "Approval already asked"),
+        ProblemType("two_person_off", 409, "Two-person activation off"),
         ProblemType("plan_conflict", 409, "Plan conflict"),
         ProblemType("licensing_not_configured", 409, "Licensing not configured"),
         ProblemType("licensing_not_verified", 409, "Licensing web service not verified"),

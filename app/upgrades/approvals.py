@@ -62,6 +62,23 @@ class AlreadyAsked(Conflict):
         super().__init__(detail, code="approval_already_asked", approval_id=existing.id)
 
 
+class TwoPersonOff(Conflict):
+    """409: the partner's two-person activation is off, so there is nothing to ask or approve."""
+
+    def __init__(self) -> None:
+        detail = (
+            "Two-person activation is off: nothing needs a second person's approval. Activate the control "
+            'file or resume the channel directly (PUT /upgrade-policy {"two_person": true} turns it on).'
+        )
+        super().__init__(detail, code="two_person_off")
+
+
+def require_two_person(session: Session, partner_id: int) -> None:
+    """TwoPersonOff unless the partner's two-person activation is on: approvals exist only under it."""
+    if not two_person(session, partner_id):
+        raise TwoPersonOff
+
+
 def policy_of(session: Session, partner_id: int) -> UpgradePolicy | None:
     """The partner's upgrade policy row (None: defaults, two-person off)."""
     return session.get(UpgradePolicy, partner_id)
@@ -141,7 +158,8 @@ def open_request(session: Session, channel: Channel, action: str, digest: str) -
 
 
 def request_approval(session: Session, channel: Channel, action: str, digest: str, *, actor: str) -> Approval:
-    """Ask for a second person's approval of ``digest`` (audited); AlreadyAsked when one is open for it.
+    """Ask for a second person's approval of ``digest`` (audited); AlreadyAsked when one is open for it,
+    TwoPersonOff when the partner's two-person activation is off (nothing would wait for it).
 
     One open request per channel, action and digest: a double click or two people asking at once
     would otherwise leave two requests of one halt (or one file) for approvers to tell apart. A
@@ -150,6 +168,7 @@ def request_approval(session: Session, channel: Channel, action: str, digest: st
     # Take the channel row's write lock before looking: a concurrent request of the same channel
     # waits here until this one commits, then sees it (PostgreSQL row lock; SQLite's write lock).
     # Nothing changes (not even updated_at), so the channel's version (its ETag) stays as it is.
+    require_two_person(session, channel.partner_id)
     channels = Channel.__table__
     session.execute(update(channels).where(channels.c.id == channel.id).values(updated_at=channels.c.updated_at))
     existing = open_request(session, channel, action, digest)
@@ -173,8 +192,10 @@ def approve(session: Session, approval: Approval, current_digest: str, *, actor:
     """The second person's approval (audited); refused for the requester, or when the content changed.
 
     ``current_digest`` is computed from what the approver reviewed (the file they send, or the
-    channel's halt as it stands now): a mismatch voids the approval.
+    channel's halt as it stands now): a mismatch voids the approval. TwoPersonOff once the
+    partner turned two-person activation off (the request then needs no answer).
     """
+    require_two_person(session, approval.partner_id)
     if approval.status != "pending":
         raise Conflict(f"The approval is {approval.status}; ask for a new one.")
     if actor == approval.requested_by:

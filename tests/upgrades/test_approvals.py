@@ -189,3 +189,26 @@ def test_two_resume_requests_at_the_same_moment_make_one(racing_app):
     thread.join(10)
     assert outcome == ["approval_already_asked"]
     assert [a["status"] for a in setup.admin.get("/channels/stable/approvals").json["items"]] == ["pending"]
+
+
+def test_approvals_are_refused_while_two_person_activation_is_off(setup):
+    """Off, nothing waits for a second person: asking or approving answers 409 two_person_off and
+    stores nothing; a request asked while it was on waits, and can be approved once it is on again."""
+    document = json.dumps(control_file(("5.2.0", 100), ("5.3.0", 20))).encode()
+    asked = ask(setup, document).json
+    policy = setup.admin.get("/upgrade-policy")
+    off = setup.admin.put("/upgrade-policy", {"two_person": False}, etag=policy.headers["ETag"])
+    assert off.status_code == 200 and off.json["two_person"] is False
+
+    refused = ask(setup, json.dumps(control_file(("5.2.0", 100), ("5.3.0", 50))).encode())
+    assert refused.status_code == 409 and refused.json["code"] == "two_person_off"
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    resume = setup.admin.post("/channels/stable/approvals?action=resume")
+    assert resume.status_code == 409 and resume.json["code"] == "two_person_off"
+    not_approved = approve(setup, asked["id"], document)
+    assert not_approved.status_code == 409 and not_approved.json["code"] == "two_person_off"
+    listed = setup.admin.get("/channels/stable/approvals").json["items"]
+    assert [(a["id"], a["status"]) for a in listed] == [(asked["id"], "pending")]  # nothing added, nothing spent
+
+    setup.admin.put("/upgrade-policy", {"two_person": True}, etag=off.headers["ETag"])
+    assert approve(setup, asked["id"], document).json["status"] == "approved"

@@ -26,6 +26,7 @@ from app.upgrades.approvals import (
     keep_document,
     policy_of,
     request_approval,
+    require_two_person,
     resume_digest,
     set_two_person,
 )
@@ -121,10 +122,12 @@ def request_route(args, name):
     """Ask for a second person's approval: of the control file in the body (action=activate) or of a resume.
 
     409 ``approval_already_asked`` (with ``approval_id``) while a pending or approved request of
-    exactly this file or halt exists: one request per halt, however often it is asked.
+    exactly this file or halt exists: one request per halt, however often it is asked; 409
+    ``two_person_off`` while the partner's two-person activation is off (nothing would wait for it).
     """
     partner = acting_partner(args.get("partner_id"))
     actor = require_role("admin")
+    require_two_person(session(), partner.id)
     if args["action"] == "activate":
         if not is_channel_name(name):
             raise ValidationProblem({"channel": [f"Must be a channel name: {CHANNEL_NAME_HINT}."]})
@@ -156,9 +159,13 @@ def list_approvals(args, name):
 @blp.doc(requestBody={"required": False, "content": {"application/json": {"schema": {"type": "object"}}}})
 @problems(blp, 403, 404, 409, 413, 422)
 def approve_route(args, name, approval_id):
-    """Approve as the second person: send the control file you reviewed (activate), or nothing (resume)."""
+    """Approve as the second person: send the control file you reviewed (activate), or nothing (resume).
+
+    409 ``two_person_off`` once the partner's two-person activation is off: the request needs no answer.
+    """
     partner = acting_partner(args.get("partner_id"))
     actor = require_role("admin")
+    require_two_person(session(), partner.id)
     channel = channel_or_404(session(), partner.id, name)
     approval = find_approval(session(), channel, approval_id)
     try:

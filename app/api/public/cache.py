@@ -59,7 +59,7 @@ FIRST_LOAD_WAIT = 3.0
 PRUNE_EVERY = 600.0  # seconds (+ up to 50 % jitter) between one worker's prunes of old change events
 PRUNE_BATCH = 500  # events deleted per prune: a short transaction, never a long lock
 ASSET_BYTES_HELD = 32 * 1024 * 1024  # per worker: recently served asset bodies (content-addressed, never stale)
-LAUNCH_GATHER_SECONDS = 0.25  # how long the launch writer gathers first sights before a write
+LAUNCH_GATHER_SECONDS = 0.25  # the launch writer writes at most once per this many seconds
 LOAD_BATCH = 10_000  # code rows read at a time at a full load: a million codes never sit in memory as rows
 
 log = logging.getLogger(__name__)
@@ -315,12 +315,14 @@ class PublicAnswers:
         self._launches_due.set()
 
     def _write_launches_when_due(self) -> None:
-        # asleep on the event (no polling) until a first sight; then it gathers the first sights of the
-        # next LAUNCH_GATHER_SECONDS and writes them in one transaction: many test codes seen at once
+        # asleep on the event (no polling) until a first sight, written at once; at most one write per
+        # LAUNCH_GATHER_SECONDS though, each writing what queued meanwhile: many test codes seen at once
         # (a worker's first minute) cost a few writes, not one each, and no GIL hand-off per request
+        last_write = -LAUNCH_GATHER_SECONDS
         while True:
             self._launches_due.wait()
-            time.sleep(LAUNCH_GATHER_SECONDS)
+            time.sleep(max(0.0, last_write + LAUNCH_GATHER_SECONDS - time.monotonic()))
+            last_write = time.monotonic()
             self._launches_due.clear()
             with self._launches_writing:
                 with self._launches_lock:
