@@ -33,7 +33,9 @@ from pathlib import Path
 from bench import servers
 
 SETTINGS = [
-    ("sync x 2 (gunicorn.conf.py)", "--worker-class sync --workers 2"),
+    # what gunicorn.conf.py ships: Livery's sync worker (app/sync_worker.py; gunicorn's own until
+    # 2026-12-01, when the figures in docs/deployment.md were taken: both read a request the same way)
+    ("sync x 2 (gunicorn.conf.py)", "--workers 2"),
     ("gthread 2 x 32 threads", "--worker-class gthread --workers 2 --threads 32"),
     ("gevent x 2, 1000 connections", "--worker-class gevent --workers 2 --worker-connections 1000"),
 ]
