@@ -13,7 +13,7 @@ from app.licensing.models import Customer, Reseller
 from app.licensing.services import add_user, create_org
 from app.partners.models import Partner
 from app.storage import SpooledUpload
-from app.upgrades.approvals import activation_digest, keep_document, request_approval
+from app.upgrades.approvals import activation_digest, keep_document, request_approval, set_two_person
 from app.upgrades.models import Channel
 from app.upgrades.plans import cancel_plan, start_plan
 from app.upgrades.releases import create_release, store_installer, update_release
@@ -73,7 +73,8 @@ def seed_team(app: Flask, partner_id: int) -> dict[str, int]:
 
 
 def seed_rollout(app: Flask, channel_id: int) -> dict[str, int]:
-    """A cancelled rollout plan and a pending activation approval on the channel (ids for the route walks)."""
+    """A cancelled rollout plan and a pending activation approval on the channel (ids for the route walks),
+    asked while two-person activation was on; it is off again afterwards."""
     with app.app_context():
         stores = app.extensions["livery.stores"]
         channel = session().get(Channel, channel_id)
@@ -82,7 +83,10 @@ def seed_rollout(app: Flask, channel_id: int) -> dict[str, int]:
         raw = json.dumps({"schema_version": 1, "channel": channel.name, "default_mode": "dynamic", "releases": []})
         digest = activation_digest(channel, raw.encode())
         keep_document(stores, digest, raw.encode())
+        # asked while two-person activation was on; the partner then turned it off again (as it was)
+        set_two_person(session(), channel.partner_id, True, actor=factories.ACTOR)
         approval = request_approval(session(), channel, "activate", digest, actor=factories.ACTOR)
+        set_two_person(session(), channel.partner_id, False, actor=factories.ACTOR)
         session().commit()
         return {"plan_id": plan.id, "approval_id": approval.id}
 

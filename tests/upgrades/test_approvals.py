@@ -212,3 +212,12 @@ def test_approvals_are_refused_while_two_person_activation_is_off(setup):
 
     setup.admin.put("/upgrade-policy", {"two_person": True}, etag=off.headers["ETag"])
     assert approve(setup, asked["id"], document).json["status"] == "approved"
+
+
+def test_a_hostile_file_asked_for_is_a_problem_and_stores_nothing(setup):
+    nested = "[" * 5000 + "]" * 5000
+    response = setup.admin.post(
+        "/channels/stable/approvals?action=activate", data=nested, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert setup.admin.get("/channels/stable/approvals").json["items"] == []
