@@ -69,6 +69,11 @@ def livery(tmp_path):
         # the pages wait 1.1 s for "every worker within LIVERY_FRESHNESS_INTERVAL"; half the default
         # interval keeps that true when CI's other tests load the machine (a poll can lag a second)
         "LIVERY_FRESHNESS_INTERVAL": "0.5",
+        # licensing.md § 4 expects the partner's example service to answer each call: under CI's load
+        # (two test processes beside it) one call once took longer than the 2 s default and the page
+        # showed "grace"; the outage of § 5 is a refused connection, which no timeout delays
+        "LIVERY_LICENSING_CONNECT_TIMEOUT": "5",
+        "LIVERY_LICENSING_TIMEOUT": "8",
         # billing.md: the page moves the server's clock through a month (no such file: the real time)
         "LIVERY_CLOCK_FILE": str(tmp_path / "clock"),
     }
