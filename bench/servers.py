@@ -91,15 +91,20 @@ def wait_ready(url: str, timeout: float = 600.0, in_a_row: int = 8) -> None:
         time.sleep(0.05 if ready else 0.5)
 
 
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of ``pid``, every thread, from /proc/<pid>/stat; OSError when it is gone."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS  # utime, stime: fields 14 and 15
+
+
 def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds of ``pids`` (every thread), from /proc; a process gone counts 0."""
+    """User + system CPU seconds of ``pids``; a process gone counts 0."""
     total = 0.0
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(cpu_times(pid))
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime: fields 14 and 15
     return total
 
 

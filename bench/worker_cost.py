@@ -65,9 +65,9 @@ def usage(pids: list[int]) -> Usage:
     """CPU time (user + system, every thread, those ended included) and live threads' switches of ``pids``."""
     cpu, system, voluntary, nonvoluntary = 0.0, 0.0, 0, 0
     for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu += (int(fields[11]) + int(fields[12])) / servers.TICKS  # utime, stime: fields 14 and 15
-        system += int(fields[12]) / servers.TICKS
+        user_seconds, system_seconds = servers.cpu_times(pid)
+        cpu += user_seconds + system_seconds
+        system += system_seconds
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
                 status = (task / "status").read_text()

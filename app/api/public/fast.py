@@ -325,7 +325,7 @@ class FastPublicPath:
         if replies is None:  # ETags derive from the body: one ETag (and Cache-Control), one reply pair
             template = self._templates.get((path, cache_control))
             if template is None:
-                template = self._templates[(path, cache_control)] = self._pair(_PLACEHOLDER, path, cache_control)
+                template = self._templates[(path, cache_control)] = self._template(path, cache_control)
             ok, not_modified = template
             filled = {"ETag": answer.etag, "Content-Length": str(len(answer.body))}
             replies = (
@@ -337,11 +337,13 @@ class FastPublicPath:
             self._replies[key] = replies
         return replies
 
-    def _pair(self, answer: Answer, path: str, cache_control: str) -> tuple[Reply, Reply]:
-        def build() -> Response:
-            return cached_response(answer.body, answer.etag, cache_control)
+    def _template(self, path: str, cache_control: str) -> tuple[Reply, Reply]:
+        """The (200, 304) replies Flask builds for ``path`` with ``cache_control``, around a placeholder answer."""
 
-        return self._built(path, build), self._built(path, build, headers={"If-None-Match": answer.etag})
+        def build() -> Response:
+            return cached_response(_PLACEHOLDER.body, _PLACEHOLDER.etag, cache_control)
+
+        return self._built(path, build), self._built(path, build, headers={"If-None-Match": _PLACEHOLDER.etag})
 
     def _refusal(self, refused: Refused, method: str, environ: dict[str, Any]) -> Reply:
         """The 404 or 410 for a code; an unknown code beyond this client's limit is a 429 instead."""
