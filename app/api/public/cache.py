@@ -54,8 +54,11 @@ GLOBAL_TOPICS = frozenset({"settings", "all"})  # topics that drop every rendere
 POLL_WAIT = 1.0  # seconds the request that starts a poll waits for it (not at all while the database is down)
 # seconds a request waits for the very first load of the codes: before it nothing can be answered
 # but 503, so a slow first load (a busy machine, a large table) is worth waiting for, within a bound
-# well below gunicorn's 30 s worker timeout
-FIRST_LOAD_WAIT = 3.0
+# well below gunicorn's 30 s worker timeout. Under gunicorn the load runs before a worker accepts
+# (post_worker_init), so this only counts when that failed or for an in-process app (3 s was once
+# exceeded on a loaded CI machine); on a hung database the load itself gives up sooner (connect
+# and statement deadlines) and the back-off then answers 503 at once
+FIRST_LOAD_WAIT = 8.0
 PRUNE_EVERY = 600.0  # seconds (+ up to 50 % jitter) between one worker's prunes of old change events
 PRUNE_BATCH = 500  # events deleted per prune: a short transaction, never a long lock
 ASSET_BYTES_HELD = 32 * 1024 * 1024  # per worker: recently served asset bodies (content-addressed, never stale)
@@ -424,14 +427,16 @@ class PublicAnswers:
         if self._loaded and self._clock() < self._next_poll:
             return
         with self._refresher_lock:
-            running = self._refresher
-            if running is not None and running.is_alive():
-                return  # one poll at a time: this request answers with what is held
-            if not self._health.attempt_due():
+            thread = self._refresher
+            if thread is not None and thread.is_alive():
+                if self._loaded:
+                    return  # one poll at a time: this request answers with what is held
+            elif not self._health.attempt_due():
                 return  # down: the back-off schedule says when to try again
-            thread = self._refresher = threading.Thread(target=self._refresh, name="livery-freshness", daemon=True)
-            thread.start()
-        if not self._loaded:
+            else:
+                thread = self._refresher = threading.Thread(target=self._refresh, name="livery-freshness", daemon=True)
+                thread.start()
+        if not self._loaded:  # nothing held to answer with: every request waits for the first load
             thread.join(max(wait, FIRST_LOAD_WAIT))
         elif self._health.up:
             thread.join(wait)

@@ -4,6 +4,7 @@ answers whatever the object store holds."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -77,6 +78,31 @@ def test_a_first_load_slower_than_a_poll_wait_still_answers(make_app, monkeypatc
     monkeypatch.setattr(answers, "_load_all", slow_load_all)
     response = app.test_client().get(f"/v1/discovery/{code}")
     assert response.status_code == 200, response.json
+
+
+def test_requests_arriving_during_a_slow_first_load_all_wait_for_it(make_app, monkeypatch):
+    """Not only the request that started the first load: the ones arriving meanwhile have nothing
+    to answer from either, so they wait for the same load rather than answering 503 at once."""
+    app = make_app()
+    code = factories.issue(app, factories.make_brand(app, factories.make_partner(app)))
+    answers = app.extensions["livery.public"]
+    load_all = answers._load_all
+    started = threading.Event()
+
+    def slow_load_all():
+        started.set()
+        time.sleep(1.0)
+        load_all()
+
+    monkeypatch.setattr(answers, "_load_all", slow_load_all)
+    first: list = []
+    thread = threading.Thread(target=lambda: first.append(app.test_client().get(f"/v1/discovery/{code}")))
+    thread.start()
+    assert started.wait(5)
+    second = app.test_client().get(f"/v1/discovery/{code}")  # arrives while the load runs
+    thread.join(10)
+    assert second.status_code == 200, second.json
+    assert first[0].status_code == 200, first[0].json
 
 
 def test_reuploading_an_image_restores_its_lost_object(setup):
