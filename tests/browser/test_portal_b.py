@@ -51,10 +51,10 @@ def test_halt_and_resume_a_channel(portal, page):  # noqa: F811
     opener.focus()
     page.keyboard.press("Enter")  # the confirmation dialog, by keyboard
     dialog = page.locator("#resume-dialog")
-    assert dialog.is_visible()
+    expect(dialog).to_be_visible()
     _clean(page)
     page.keyboard.press("Escape")
-    assert not dialog.is_visible()
+    expect(dialog).to_be_hidden()
     opener.click()
     dialog.get_by_role("button", name="Resume").click()
     page.wait_for_url(f"{base}/portal/channels/{ids['channel_id']}")
@@ -83,7 +83,7 @@ def test_license_a_user_and_the_check_answers_valid(portal, page):  # noqa: F811
     page.get_by_label("User id").fill("Bob@Example.com")
     page.get_by_role("button", name="Add user").click()
     page.wait_for_url(f"{base}/portal/licensing/customers/{ids['customer_id']}")
-    assert page.get_by_role("link", name="Bob@Example.com").is_visible()
+    expect(page.get_by_role("link", name="Bob@Example.com")).to_be_visible()
     assert check("bob@example.com") == "valid"
     _clean(page)
     shoot(page, "portal", "customer.png", docs=True)

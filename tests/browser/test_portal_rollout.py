@@ -8,6 +8,7 @@ Screenshot: test-artifacts/portal/channel-guard.png; docs/portal/ with LIVERY_UP
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from app.db import utcnow
 from app.upgrades.reports import Report
@@ -53,13 +54,13 @@ def test_the_guard_halts_on_reports_and_a_person_resumes(portal, page):  # noqa:
     assert evidence.startswith("Automatic halt: 5.3.0 failed on 3 of 21 installs (14.3 %")
     health = page.get_by_test_id("health")
     assert "5.3.0" in health.inner_text() and "14.29 % of 21" in health.inner_text()
-    assert health.get_by_text("breaks the guard").is_visible()
+    expect(health.get_by_text("breaks the guard")).to_be_visible()
     assert axe_serious(page) == [], page.url
     shoot(page, "portal", "channel-guard.png", docs=True)
 
     page.get_by_role("link", name="Resume channel…").click()  # a person's decision, after the dialog
     dialog = page.locator("#resume-dialog")
-    assert dialog.is_visible()
+    expect(dialog).to_be_visible()
     dialog.get_by_role("button", name="Resume").click()
     page.wait_for_url(channel)
     assert page.get_by_test_id("channel-state").inner_text() == "running"

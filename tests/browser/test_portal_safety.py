@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from playwright.sync_api import expect
 
 from app.db import session
 from app.upgrades.approvals import set_two_person
@@ -100,11 +101,13 @@ def test_with_two_person_activation_off_a_pending_request_offers_nothing_to_appr
     page.reload()
     request = page.get_by_test_id(f"approval-{approval_id}")
     assert "waiting for approval" in request.inner_text()
-    assert request.get_by_role("button", name="Reject").is_visible()
+    expect(request.get_by_role("button", name="Reject")).to_be_visible()
     request.get_by_role("button", name="Approve").click()
     page.wait_for_url(channel)
     assert "Approved: test may now activate." in page.locator(".flash").inner_text()
-    assert page.get_by_test_id(f"approval-{approval_id}").get_by_role("button", name="Activate this file").is_visible()
+    expect(
+        page.get_by_test_id(f"approval-{approval_id}").get_by_role("button", name="Activate this file")
+    ).to_be_visible()
 
 
 def test_a_second_person_asking_to_resume_the_same_halt_sees_the_request_already_made(portal, browser):  # noqa: F811
@@ -122,18 +125,18 @@ def test_a_second_person_asking_to_resume_the_same_halt_sees_the_request_already
     first_page.wait_for_url(channel)
     second_page.goto(channel)  # both see the form now
     ask = "Ask for approval to resume"
-    assert second_page.get_by_role("button", name=ask).is_visible()
+    expect(second_page.get_by_role("button", name=ask)).to_be_visible()
 
     first_page.get_by_role("button", name=ask).click()
     first_page.wait_for_url(channel)
-    assert first_page.get_by_test_id("resume-waiting").is_visible()
+    expect(first_page.get_by_test_id("resume-waiting")).to_be_visible()
     assert first_page.get_by_role("button", name=ask).count() == 0
 
     second_page.get_by_role("button", name=ask).click()  # from the page loaded before the first request
     second_page.wait_for_url(channel)
     notice = second_page.locator(".flash").inner_text()
     assert notice.startswith("Approval of resuming this halt was already asked for") and "waiting for" in notice
-    assert second_page.get_by_test_id("resume-waiting").is_visible()  # the pending request instead of the form
+    expect(second_page.get_by_test_id("resume-waiting")).to_be_visible()  # the pending request instead of the form
     assert second_page.get_by_role("button", name=ask).count() == 0
     requests = second_page.locator("[data-testid^=approval-]")
     assert requests.count() == 1 and "waiting for approval" in requests.inner_text()
