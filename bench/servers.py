@@ -116,6 +116,7 @@ def wait_started(master_pid: int, timeout: float = 600.0, quiet: float = 1.0) ->
     the first worker up already answers /healthz and /readyz. A run begun then measures one
     worker serving and one starting; wait until the workers sit idle (below 5 % of a core).
     """
+    step, idle_share = 0.25, 0.05  # seconds between readings; "idle": below this share of a core each
     deadline = time.monotonic() + timeout
     workers = worker_pids(master_pid)
     used = _cpu_seconds(workers)
@@ -123,10 +124,10 @@ def wait_started(master_pid: int, timeout: float = 600.0, quiet: float = 1.0) ->
     while time.monotonic() - idle_since < quiet:
         if time.monotonic() > deadline:
             raise TimeoutError(f"gunicorn {master_pid}'s workers were still busy after {timeout}s")
-        time.sleep(0.25)
+        time.sleep(step)
         now_workers = worker_pids(master_pid)
         now_used = _cpu_seconds(now_workers)
-        if now_workers != workers or now_used - used > 0.25 * 0.05 * max(1, len(workers)):
+        if now_workers != workers or now_used - used > step * idle_share * max(1, len(workers)):
             idle_since = time.monotonic()
         workers, used = now_workers, now_used
 

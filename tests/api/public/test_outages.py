@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from flask import Flask
 
 from app.db_health import DatabaseUnavailable
 from tests import factories, images
@@ -61,21 +62,30 @@ def test_worker_without_database_at_start_answers_503_not_404(make_app):
     assert app.test_client().get("/readyz").json["checks"]["public_answers"].startswith("not loaded")
 
 
+def _slow_first_load(make_app, monkeypatch, seconds: float) -> tuple[Flask, str, threading.Event]:
+    """An app with one issued code whose first load of the codes takes ``seconds`` longer (a busy
+    machine); the event is set when that load starts."""
+    app = make_app()
+    code = factories.issue(app, factories.make_brand(app, factories.make_partner(app)))  # loads nothing
+    answers = app.extensions["livery.public"]
+    load_all = answers._load_all
+    started = threading.Event()
+
+    def slow_load_all():
+        started.set()
+        time.sleep(seconds)
+        load_all()
+
+    monkeypatch.setattr(answers, "_load_all", slow_load_all)
+    return app, code, started
+
+
 def test_a_first_load_slower_than_a_poll_wait_still_answers(make_app, monkeypatch):
     """A worker's very first load of the codes on a busy machine: the request waits for it (bounded)
     rather than answering 503 for a database that is up."""
     from app.api.public import cache
 
-    app = make_app()
-    code = factories.issue(app, factories.make_brand(app, factories.make_partner(app)))  # loads nothing
-    answers = app.extensions["livery.public"]
-    load_all = answers._load_all
-
-    def slow_load_all():
-        time.sleep(cache.POLL_WAIT + 0.5)
-        load_all()
-
-    monkeypatch.setattr(answers, "_load_all", slow_load_all)
+    app, code, _ = _slow_first_load(make_app, monkeypatch, cache.POLL_WAIT + 0.5)
     response = app.test_client().get(f"/v1/discovery/{code}")
     assert response.status_code == 200, response.json
 
@@ -83,18 +93,7 @@ def test_a_first_load_slower_than_a_poll_wait_still_answers(make_app, monkeypatc
 def test_requests_arriving_during_a_slow_first_load_all_wait_for_it(make_app, monkeypatch):
     """Not only the request that started the first load: the ones arriving meanwhile have nothing
     to answer from either, so they wait for the same load rather than answering 503 at once."""
-    app = make_app()
-    code = factories.issue(app, factories.make_brand(app, factories.make_partner(app)))
-    answers = app.extensions["livery.public"]
-    load_all = answers._load_all
-    started = threading.Event()
-
-    def slow_load_all():
-        started.set()
-        time.sleep(1.0)
-        load_all()
-
-    monkeypatch.setattr(answers, "_load_all", slow_load_all)
+    app, code, started = _slow_first_load(make_app, monkeypatch, 1.0)
     first: list = []
     thread = threading.Thread(target=lambda: first.append(app.test_client().get(f"/v1/discovery/{code}")))
     thread.start()
